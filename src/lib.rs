@@ -1,0 +1,9 @@
+//! crossdesk: an email-driven cross-department workflow daemon.
+//!
+//! Mail flows one way: source → parse → classify → decide → commit → ack;
+//! the outbox is rendered and sent afterwards. `mail` and `workflow` are
+//! pure; `store`, `source`, `send` and `engine` are the thin I/O shell.
+
+pub mod mail;
+pub mod notify;
+pub mod workflow;

@@ -1,0 +1,148 @@
+//! The mail edge: raw bytes in, a clean `Inbound` out (parse), a `Command`
+//! from it (classify), and the "never act on or answer" filter.
+
+pub mod classify;
+pub mod filter;
+pub mod parse;
+
+use serde::{Deserialize, Serialize};
+
+/// A mailbox: an address (lower-cased, trimmed) and an optional display name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl Mailbox {
+    pub fn new(name: Option<&str>, address: &str) -> Mailbox {
+        Mailbox {
+            name: name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+            address: address.trim().to_lowercase(),
+        }
+    }
+
+    /// Parses `Name <addr@x>` or a bare `addr@x` (config entries).
+    pub fn parse(s: &str) -> Option<Mailbox> {
+        let s = s.trim();
+        if let (Some(lt), Some(gt)) = (s.rfind('<'), s.rfind('>')) {
+            if lt < gt {
+                let addr = s[lt + 1..gt].trim();
+                let name = s[..lt].trim().trim_matches('"').trim();
+                return valid_address(addr)
+                    .then(|| Mailbox::new((!name.is_empty()).then_some(name), addr));
+            }
+        }
+        valid_address(s).then(|| Mailbox::new(None, s))
+    }
+}
+
+/// A plausible `local@domain` (no spaces, one `@`, both sides non-empty).
+pub fn valid_address(s: &str) -> bool {
+    let mut parts = s.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(l), Some(d), None) => {
+            !l.is_empty()
+                && !d.is_empty()
+                && !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+        }
+        _ => false,
+    }
+}
+
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{} <{}>", n, self.address),
+            None => f.write_str(&self.address),
+        }
+    }
+}
+
+/// One incoming mail, decoded and cleaned. Every string here has had its
+/// control characters removed (CR/LF smuggled through encoded-words included).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbound {
+    /// The Message-ID without angle brackets, if the mail had one.
+    pub message_id: Option<String>,
+    /// The exactly-once key: `mid:<Message-ID>`, or `sha256:<hex>` of the raw
+    /// bytes when there is no Message-ID.
+    pub dedupe_key: String,
+    pub from: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    /// The decoded subject (encoded-words joined, GBK raw bytes decoded).
+    pub subject: String,
+    /// The Date header as RFC 3339, if it could be read.
+    pub date: Option<String>,
+    /// In-Reply-To ids without brackets (comma-separated lists split).
+    pub in_reply_to: Vec<String>,
+    /// References ids without brackets, oldest first.
+    pub references: Vec<String>,
+    /// `X-Microsoft-Original-Message-ID`, if any.
+    pub ms_original_id: Option<String>,
+    /// Body text: HTML reduced to text, format=flowed applied, quoted
+    /// replies and signatures removed, NULs removed.
+    pub body: String,
+    /// Top-level MIME type, lower-cased (`text/plain`, `multipart/report`, …).
+    pub content_type: String,
+    /// The headers the filter looks at, lower-cased names, decoded values,
+    /// in order of appearance (all occurrences).
+    pub headers: Vec<(String, String)>,
+    /// `Return-Path: <>` (a bounce).
+    pub return_path_empty: bool,
+    /// For a bounce (`multipart/report` or a quoted original): the
+    /// Message-ID of the original message it reports on, if found.
+    pub bounced_message_id: Option<String>,
+    /// Size of the raw message in bytes.
+    pub size: usize,
+}
+
+impl Inbound {
+    /// The first value of a header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, in order of appearance.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All thread ids a reply may point at: In-Reply-To first, then
+    /// References newest first, then the Microsoft original id.
+    pub fn thread_ids(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.in_reply_to.iter().map(String::as_str).collect();
+        v.extend(self.references.iter().rev().map(String::as_str));
+        if let Some(m) = &self.ms_original_id {
+            v.push(m);
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_parses_config_forms() {
+        let m = Mailbox::parse("王磊 <WangLei@Corp.Example>").unwrap();
+        assert_eq!(m.address, "wanglei@corp.example");
+        assert_eq!(m.name.as_deref(), Some("王磊"));
+        assert_eq!(
+            Mailbox::parse("alice@corp.example").unwrap().address,
+            "alice@corp.example"
+        );
+        assert!(Mailbox::parse("not an address").is_none());
+        assert!(Mailbox::parse("a@b@c").is_none());
+    }
+}

@@ -1,0 +1,220 @@
+//! Outgoing mail: what the core asks to send (`Outgoing`), and its rendering
+//! through the handlebars templates into a real RFC 5322 message.
+//!
+//! The core never formats mail: it emits an `Outgoing` with a template kind
+//! and a `MailCtx`; the outbox stores that as JSON in the same transaction as
+//! the state change, and rendering happens when the outbox is drained.
+
+pub mod render;
+
+use crate::mail::Mailbox;
+use serde::{Deserialize, Serialize};
+
+/// One kind of mail the daemon sends; each has `templates/<locale>/<kind>.hbs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// New requirement → the requester: id, transcript, how to act.
+    Ack,
+    /// New requirement → each target department group.
+    DeptNew,
+    /// Confirm → the requester (cc the requester's department group).
+    Confirmed,
+    /// Clarification asked → the requester (cc requester's group).
+    Clarify,
+    /// Reject → the requester (cc requester's group).
+    Rejected,
+    /// Assign → each assignee (cc the target group and the requester).
+    Assigned,
+    /// Accept → the assigner.
+    Accepted,
+    /// Decline → the assigner.
+    Declined,
+    /// Plan → every involved department group.
+    Plan,
+    /// Progress report → assigner and requester.
+    Progress,
+    /// Problem raised → assigner and requester (and the owner's lead).
+    Blocked,
+    /// Task done → assigner and requester.
+    Done,
+    /// All tasks done → the requester is asked to verify.
+    VerifyRequest,
+    /// Verified and closed → everyone involved.
+    Closed,
+    /// Cancelled → everyone involved.
+    Cancelled,
+    /// A comment or update → the other participants.
+    Comment,
+    /// NOTICE from a lead → department groups.
+    Notice,
+    /// An action that was not allowed → the sender, with why.
+    Refusal,
+    /// A mail that names no item (e.g. a reply to a digest) → short help.
+    Help,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 19] = [
+        Kind::Ack,
+        Kind::DeptNew,
+        Kind::Confirmed,
+        Kind::Clarify,
+        Kind::Rejected,
+        Kind::Assigned,
+        Kind::Accepted,
+        Kind::Declined,
+        Kind::Plan,
+        Kind::Progress,
+        Kind::Blocked,
+        Kind::Done,
+        Kind::VerifyRequest,
+        Kind::Closed,
+        Kind::Cancelled,
+        Kind::Comment,
+        Kind::Notice,
+        Kind::Refusal,
+        Kind::Help,
+    ];
+
+    /// The template file stem: `templates/<locale>/<name>.hbs`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Ack => "ack",
+            Kind::DeptNew => "dept_new",
+            Kind::Confirmed => "confirmed",
+            Kind::Clarify => "clarify",
+            Kind::Rejected => "rejected",
+            Kind::Assigned => "assigned",
+            Kind::Accepted => "accepted",
+            Kind::Declined => "declined",
+            Kind::Plan => "plan",
+            Kind::Progress => "progress",
+            Kind::Blocked => "blocked",
+            Kind::Done => "done",
+            Kind::VerifyRequest => "verify_request",
+            Kind::Closed => "closed",
+            Kind::Cancelled => "cancelled",
+            Kind::Comment => "comment",
+            Kind::Notice => "notice",
+            Kind::Refusal => "refusal",
+            Kind::Help => "help",
+        }
+    }
+
+    /// Replies to a person's mail are `auto-replied`; notifications that
+    /// were not a direct answer are `auto-generated` (RFC 3834).
+    pub fn auto_submitted(&self) -> &'static str {
+        match self {
+            Kind::Ack | Kind::Refusal | Kind::Help => "auto-replied",
+            _ => "auto-generated",
+        }
+    }
+}
+
+/// A department as shown in mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeptCtx {
+    pub id: String,
+    pub name: String,
+    pub confirmed: bool,
+}
+
+/// A task as shown in mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCtx {
+    pub id: String,
+    /// Display form of the owner (`张三 <zhangsan@corp.example>`).
+    pub owner: String,
+    pub title: String,
+    /// State code (`assigned`, `accepted`, `declined`, `in_progress`, `done`).
+    pub state: String,
+    pub progress: u8,
+    pub due: Option<String>,
+    pub quality: Option<String>,
+    pub blocked: bool,
+}
+
+/// A milestone as shown in mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneCtx {
+    pub date: String,
+    pub title: String,
+    pub owner: Option<String>,
+}
+
+/// One line of the debbugs-style transcript: what was understood.
+/// `key` is a stable code the templates translate (`action`, `id`,
+/// `departments`, `due`, `quality`, `priority`, `progress`, `tasks`,
+/// `milestones`, `result`, `state`); `value` is already display text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    pub key: String,
+    pub value: String,
+}
+
+/// Everything a template may show. One shape for all kinds; each template
+/// uses what it needs. Codes (state, action, reason) are translated by the
+/// templates through `names.toml` of their locale (`@root.names`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailCtx {
+    /// `REQ-42` or `REQ-42.1`; empty for help/notice mails.
+    pub id: String,
+    /// The requirement id (`REQ-42`) even when `id` is a task.
+    pub req_id: String,
+    /// Requirement title (or the task title for task mails).
+    pub title: String,
+    /// Requirement title when `title` is a task title.
+    pub req_title: String,
+    /// Who acted, display form.
+    pub actor: String,
+    /// Action code (`confirm`, `assign`, …; see `Action::as_str`).
+    pub action: String,
+    /// State code after the action (requirement or task).
+    pub state: String,
+    /// State code before the action.
+    pub state_before: String,
+    /// Requirement state code (also for task mails).
+    pub req_state: String,
+    /// The note / description / reason text the person wrote.
+    pub note: String,
+    pub requester: String,
+    pub departments: Vec<DeptCtx>,
+    /// The department this mail is addressed to / about, when one.
+    pub dept: Option<DeptCtx>,
+    pub due: Option<String>,
+    pub quality: Option<String>,
+    pub priority: String,
+    pub progress: Option<u8>,
+    pub tasks: Vec<TaskCtx>,
+    /// The task this mail is about (assigned/accepted/progress/…).
+    pub task: Option<TaskCtx>,
+    pub milestones: Vec<MilestoneCtx>,
+    pub transcript: Vec<TranscriptLine>,
+    /// Refusal reason code (see `workflow::decide::Refusal::code`).
+    pub reason: String,
+    /// Extra text for the reason (e.g. the unknown keyword or bad date).
+    pub detail: String,
+    /// "Did you mean" candidates, or the accepted forms.
+    pub suggestions: Vec<String>,
+    /// Who may do what is refused (display text), for refusals.
+    pub allowed: Vec<String>,
+    /// The subject of the mail being answered (refusal/help).
+    pub orig_subject: String,
+    /// The daemon's own address (for "reply to" instructions).
+    pub workflow_address: String,
+}
+
+/// A mail the core wants sent. The shell gives it a Message-ID, stores it
+/// in the outbox, renders it in the recipient's locale, and sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub kind: Kind,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    /// The item this mail is about (its id goes in the subject).
+    pub item: Option<String>,
+    /// Locale chosen by the core from the primary recipient (`zh-CN`, `en`).
+    pub locale: String,
+    pub ctx: MailCtx,
+}

@@ -1,0 +1,1 @@
+//! `Outgoing` → RFC 5322 bytes through the handlebars templates.

@@ -1,0 +1,3 @@
+//! The pure core: the protocol's types and the state machine.
+
+pub mod model;
