@@ -4,6 +4,8 @@
 //! the outbox is rendered and sent afterwards. `mail` and `workflow` are
 //! pure; `store`, `source`, `send` and `engine` are the thin I/O shell.
 
+pub mod config;
+pub mod directory;
 pub mod mail;
 pub mod notify;
 pub mod workflow;

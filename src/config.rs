@@ -1,0 +1,457 @@
+//! TOML configuration, validated at start with messages that name the file,
+//! the key and what is wrong.
+
+use crate::mail::Mailbox;
+use crate::workflow::model::Action;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {err}")]
+    Read { file: String, err: std::io::Error },
+    #[error("{file}: {msg}")]
+    Syntax { file: String, msg: String },
+    #[error("{file}: key `{key}`: {msg}")]
+    Invalid {
+        file: String,
+        key: String,
+        msg: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub mail: MailConfig,
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub locale: LocaleConfig,
+    #[serde(default)]
+    pub departments: Vec<DeptConfig>,
+    /// Extra keywords per action: `confirm = ["OK", "同意"]`.
+    #[serde(default)]
+    pub keywords: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub templates: TemplatesConfig,
+    /// Where the config was read from; relative paths resolve against its directory.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    #[serde(skip)]
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub address: String,
+    #[serde(default = "default_display_name")]
+    pub display_name: String,
+    #[serde(default = "default_source")]
+    pub source: String,
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// First start against a mailbox that already holds mail: act only on
+    /// mail newer than this. `"start"` (default), `"all"`, or an RFC 3339 time.
+    #[serde(default = "default_watermark")]
+    pub watermark: String,
+}
+
+fn default_display_name() -> String {
+    "crossdesk".into()
+}
+fn default_source() -> String {
+    "maildir:var/inbox".into()
+}
+fn default_transport() -> String {
+    "maildir:var/outbox".into()
+}
+fn default_watermark() -> String {
+    "start".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub path: String,
+    /// Messages committed per transaction during a backlog.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+}
+
+fn default_batch() -> usize {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleConfig {
+    #[serde(default = "default_locale")]
+    pub default: String,
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+}
+
+impl Default for LocaleConfig {
+    fn default() -> Self {
+        LocaleConfig {
+            default: default_locale(),
+            timezone: default_tz(),
+        }
+    }
+}
+
+fn default_locale() -> String {
+    "zh-CN".into()
+}
+fn default_tz() -> String {
+    "Asia/Shanghai".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeptConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub group: String,
+    #[serde(default)]
+    pub leads: Vec<String>,
+    #[serde(default)]
+    pub members: Vec<String>,
+    pub locale: Option<String>,
+}
+
+/// Sender authentication (PROTOCOL.md): when `trusted_server` is set, the
+/// topmost `Authentication-Results` from it must show dkim or spf pass.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub trusted_server: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Automated mails per recipient per day; more are suppressed and logged.
+    #[serde(default = "default_cap")]
+    pub daily_cap_per_recipient: u32,
+    /// Largest message acted on, in bytes.
+    #[serde(default = "default_max_size")]
+    pub max_message_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            daily_cap_per_recipient: default_cap(),
+            max_message_bytes: default_max_size(),
+        }
+    }
+}
+
+fn default_cap() -> u32 {
+    200
+}
+fn default_max_size() -> usize {
+    25 * 1024 * 1024
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesConfig {
+    /// A directory whose `<locale>/<kind>.hbs` files override the built-in ones.
+    pub dir: Option<String>,
+}
+
+/// Where mail comes from / goes to, parsed from `mail.source` / `mail.transport`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Maildir(PathBuf),
+    Imap,
+    Smtp,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
+            file: file.clone(),
+            err,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::from_str(&text, &file, &base)
+    }
+
+    pub fn from_str(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_string(),
+            msg: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.base_dir = base_dir.to_path_buf();
+        cfg.file = file.to_string();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn invalid(&self, key: &str, msg: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.clone(),
+            key: key.to_string(),
+            msg: msg.into(),
+        }
+    }
+
+    /// Every check that does not need the network.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if Mailbox::parse(&self.mail.address).is_none() {
+            return Err(self.invalid(
+                "mail.address",
+                format!("`{}` is not an email address", self.mail.address),
+            ));
+        }
+        self.endpoint("mail.source", &self.mail.source, "imap")?;
+        self.endpoint("mail.transport", &self.mail.transport, "smtp")?;
+        self.watermark_time(chrono::Utc::now())?;
+        if self.store.path.trim().is_empty() {
+            return Err(self.invalid("store.path", "must name a file"));
+        }
+        if self.store.batch == 0 || self.store.batch > 10_000 {
+            return Err(self.invalid("store.batch", "must be between 1 and 10000"));
+        }
+        for (key, loc) in std::iter::once(("locale.default", &self.locale.default)).chain(
+            self.departments
+                .iter()
+                .filter_map(|d| d.locale.as_ref().map(|l| ("departments.locale", l))),
+        ) {
+            if !matches!(loc.as_str(), "zh-CN" | "en") {
+                return Err(self.invalid(key, format!("`{loc}`: use \"zh-CN\" or \"en\"")));
+            }
+        }
+        if self.locale.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(self.invalid(
+                "locale.timezone",
+                format!(
+                    "`{}` is not an IANA time zone (e.g. \"Asia/Shanghai\")",
+                    self.locale.timezone
+                ),
+            ));
+        }
+        if self.departments.is_empty() {
+            return Err(self.invalid("departments", "at least one [[departments]] is needed"));
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (i, d) in self.departments.iter().enumerate() {
+            let at = |k: &str| format!("departments[{i}].{k} (id \"{}\")", d.id);
+            if d.id.trim().is_empty() || d.id.contains(char::is_whitespace) {
+                return Err(self.invalid(&at("id"), "must be a non-empty word without spaces"));
+            }
+            if Mailbox::parse(&d.group).is_none() {
+                return Err(self.invalid(
+                    &at("group"),
+                    format!("`{}` is not an email address", d.group),
+                ));
+            }
+            for (k, list) in [("leads", &d.leads), ("members", &d.members)] {
+                for p in list {
+                    if Mailbox::parse(p).is_none() {
+                        return Err(self.invalid(
+                            &at(k),
+                            format!("`{p}` is not `Name <address>` or an address"),
+                        ));
+                    }
+                }
+            }
+            for name in std::iter::once(&d.id)
+                .chain(std::iter::once(&d.name))
+                .chain(d.aliases.iter())
+            {
+                let k = name.to_lowercase();
+                if let Some(other) = seen.insert(k, d.id.clone()) {
+                    if other != d.id {
+                        return Err(self.invalid(
+                            &at("aliases"),
+                            format!("`{name}` also names department \"{other}\""),
+                        ));
+                    }
+                }
+            }
+        }
+        for (action, words) in &self.keywords {
+            if action_from_key(action).is_none() {
+                let known: Vec<&str> = Action::ALL
+                    .iter()
+                    .filter(|a| **a != Action::Comment)
+                    .map(|a| a.as_str())
+                    .collect();
+                return Err(self.invalid(
+                    &format!("keywords.{action}"),
+                    format!("unknown action; known: {}", known.join(", ")),
+                ));
+            }
+            if words.iter().any(|w| w.trim().is_empty()) {
+                return Err(self.invalid(&format!("keywords.{action}"), "empty keyword"));
+            }
+        }
+        if self.limits.daily_cap_per_recipient == 0 {
+            return Err(self.invalid("limits.daily_cap_per_recipient", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn endpoint(&self, key: &str, v: &str, net: &str) -> Result<Endpoint, ConfigError> {
+        if let Some(p) = v.strip_prefix("maildir:") {
+            if p.trim().is_empty() {
+                return Err(self.invalid(key, "`maildir:` needs a directory"));
+            }
+            return Ok(Endpoint::Maildir(self.resolve(p)));
+        }
+        if v == net {
+            return Ok(if net == "imap" {
+                Endpoint::Imap
+            } else {
+                Endpoint::Smtp
+            });
+        }
+        Err(self.invalid(key, format!("`{v}`: use \"maildir:DIR\" or \"{net}\"")))
+    }
+
+    pub fn source(&self) -> Endpoint {
+        self.endpoint("mail.source", &self.mail.source, "imap")
+            .unwrap_or(Endpoint::Imap)
+    }
+
+    pub fn transport(&self) -> Endpoint {
+        self.endpoint("mail.transport", &self.mail.transport, "smtp")
+            .unwrap_or(Endpoint::Smtp)
+    }
+
+    /// A path from the config, relative to the config file's directory.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.resolve(&self.store.path)
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.locale
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+
+    /// The watermark for a first start at `now`: `None` means "all mail".
+    pub fn watermark_time(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ConfigError> {
+        match self.mail.watermark.as_str() {
+            "start" => Ok(Some(now)),
+            "all" => Ok(None),
+            s => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.with_timezone(&chrono::Utc)))
+                .map_err(|_| {
+                    self.invalid(
+                        "mail.watermark",
+                        format!("`{s}`: use \"start\", \"all\" or an RFC 3339 time"),
+                    )
+                }),
+        }
+    }
+
+    pub fn own_mailbox(&self) -> Mailbox {
+        let mut m = Mailbox::parse(&self.mail.address)
+            .unwrap_or_else(|| Mailbox::new(None, &self.mail.address));
+        m.name = Some(self.mail.display_name.clone()).filter(|n| !n.is_empty());
+        m
+    }
+}
+
+/// `confirm` → Action::Confirm, for the `[keywords]` table.
+pub fn action_from_key(k: &str) -> Option<Action> {
+    Action::ALL.iter().copied().find(|a| {
+        *a != Action::Comment && (a.as_str() == k || (k == "req" && *a == Action::NewReq))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[mail]
+address = "workflow@corp.example"
+[store]
+path = "var/x.db"
+[[departments]]
+id = "rd"
+name = "研发部"
+group = "rd@corp.example"
+members = ["张三 <zhangsan@corp.example>"]
+"#;
+
+    fn load(s: &str) -> Result<Config, ConfigError> {
+        Config::from_str(s, "test.toml", Path::new("/etc/crossdesk"))
+    }
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.locale.default, "zh-CN");
+        assert_eq!(c.store_path(), PathBuf::from("/etc/crossdesk/var/x.db"));
+        assert_eq!(
+            c.source(),
+            Endpoint::Maildir(PathBuf::from("/etc/crossdesk/var/inbox"))
+        );
+    }
+
+    #[test]
+    fn bad_config_names_file_key_and_problem() {
+        let e = load(&GOOD.replace("rd@corp.example", "not-an-address"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("test.toml"), "{e}");
+        assert!(e.contains("departments[0].group"), "{e}");
+        assert!(e.contains("not an email address"), "{e}");
+
+        let e = load(&GOOD.replace("[store]", "[store]\nbogus = 1"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+
+        let e = load(&format!("{GOOD}\n[locale]\ntimezone = \"Mars/Base\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("locale.timezone"), "{e}");
+
+        let e = load(&format!("{GOOD}\n[keywords]\nconfrim = [\"ok\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keywords.confrim"), "{e}");
+
+        let e = load(
+            &GOOD
+                .replace("maildir", "x")
+                .replace("[store]", "source = \"pop3\"\n[store]"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mail.source"), "{e}");
+    }
+}
