@@ -5,7 +5,11 @@
 //! pure; `store`, `source`, `send` and `engine` are the thin I/O shell.
 
 pub mod config;
+pub mod store;
 pub mod directory;
+pub mod engine;
 pub mod mail;
 pub mod notify;
+pub mod send;
+pub mod source;
 pub mod workflow;

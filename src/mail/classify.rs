@@ -31,3 +31,10 @@ pub fn classify(subject: &str, body: &str, kw: &Keywords, today: NaiveDate) -> C
         unknown_keyword: None,
     }
 }
+
+impl Keywords {
+    /// The words accepted for an action (STUB).
+    pub fn words_for(&self, action: Action) -> Vec<String> {
+        vec![action.as_str().to_uppercase()]
+    }
+}

@@ -1,0 +1,562 @@
+//! The shell around the pure core: one batch of raw mails in, one SQLite
+//! transaction out, then the outbox drained through a transport.
+//!
+//! Order per message: parse → dedupe → watermark → screen (never-answer
+//! rules) → known sender → authentication → classify → find the item →
+//! decide → store state, events, thread ids and outgoing mail. Nothing here
+//! decides what the protocol means; that is `workflow::decide`.
+
+use crate::config::{action_from_key, Config};
+use crate::directory::Directory;
+use crate::mail::classify::{classify, Keywords};
+use crate::mail::filter::{auth_passes, screen, SetAside};
+use crate::mail::parse::parse;
+use crate::mail::{Inbound, Mailbox};
+use crate::notify::render::{Envelope, Renderer};
+use crate::send::{SendError, Transport};
+use crate::source::{Disposition, RawMail};
+use crate::store::{SendResult, Store, StoreError, Tx};
+use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
+use crate::workflow::model::{Action, ItemId};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::time::Instant;
+
+/// What became of one incoming message.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub handle: String,
+    pub key: String,
+    /// `applied:confirm`, `refused:wrong_state`, `help`,
+    /// `set_aside:auto_reply`, `duplicate`, `before_watermark`.
+    pub verdict: String,
+    pub item: Option<String>,
+    pub disposition: Disposition,
+    pub micros: u64,
+}
+
+/// Outbox drain figures.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DrainStats {
+    pub sent: usize,
+    pub retry: usize,
+    pub failed: usize,
+}
+
+pub struct Engine {
+    pub cfg: Config,
+    pub dir: Directory,
+    pub kw: Keywords,
+    pub store: Store,
+    pub renderer: Renderer,
+    own: Mailbox,
+    domain: String,
+    seq: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("templates: {0}")]
+    Templates(String),
+}
+
+/// Retry schedule for transient send failures; past the last step the
+/// mail is retried at that interval until `GIVE_UP_AFTER`.
+const RETRY_SECS: [i64; 5] = [60, 300, 900, 3600, 4 * 3600];
+const GIVE_UP_AFTER_HOURS: i64 = 72;
+
+impl Engine {
+    pub fn new(cfg: Config) -> Result<Engine, EngineError> {
+        let dir = Directory::from_config(&cfg);
+        let mut kw = Keywords::default();
+        for (action, words) in &cfg.keywords {
+            if let Some(a) = action_from_key(action) {
+                for w in words {
+                    kw.add(a, w);
+                }
+            }
+        }
+        let store = Store::open(&cfg.store_path())?;
+        let tdir = cfg.templates.dir.as_deref().map(|d| cfg.resolve(d));
+        let renderer =
+            Renderer::new(tdir.as_deref()).map_err(|e| EngineError::Templates(e.to_string()))?;
+        let own = cfg.own_mailbox();
+        let domain = own
+            .address
+            .split_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "localhost".into());
+        Ok(Engine {
+            cfg,
+            dir,
+            kw,
+            store,
+            renderer,
+            own,
+            domain,
+            seq: 0,
+        })
+    }
+
+    /// The first-start watermark: recorded on the first call, then fixed.
+    pub fn watermark(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+        if let Some(v) = self.store.meta("watermark")? {
+            return Ok(DateTime::parse_from_rfc3339(&v)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)));
+        }
+        let w = self.cfg.watermark_time(now).ok().flatten();
+        self.store.set_meta(
+            "watermark",
+            &w.map(|t| t.to_rfc3339()).unwrap_or_else(|| "all".into()),
+        )?;
+        Ok(w)
+    }
+
+    /// Acts on a batch of messages in one transaction. The caller moves
+    /// each message (per its report's disposition) only after this returns.
+    pub fn ingest_batch(
+        &mut self,
+        mails: &[RawMail],
+        now: DateTime<Utc>,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Report>, EngineError> {
+        // Parse outside the transaction: it is the expensive, pure part.
+        let parsed: Vec<(Result<Inbound, String>, Instant)> = mails
+            .iter()
+            .map(|m| {
+                let t = Instant::now();
+                let r = if m.raw.len() > self.cfg.limits.max_message_bytes {
+                    Err(format!(
+                        "message too large: {} bytes (limit {})",
+                        m.raw.len(),
+                        self.cfg.limits.max_message_bytes
+                    ))
+                } else {
+                    parse(&m.raw).map_err(|e| e.to_string())
+                };
+                (r, t)
+            })
+            .collect();
+        let mut reports = Vec::with_capacity(mails.len());
+        let mut tx = self.store.tx()?;
+        for (m, (p, t0)) in mails.iter().zip(parsed) {
+            let ctx = Pipeline {
+                cfg: &self.cfg,
+                dir: &self.dir,
+                kw: &self.kw,
+                own: &self.own,
+                domain: &self.domain,
+                seq: &mut self.seq,
+            };
+            let mut rep = tx.savepoint(|tx| ctx.one(tx, m, p, now, watermark, false))?;
+            rep.micros = t0.elapsed().as_micros() as u64;
+            log_report(&rep);
+            reports.push(rep);
+        }
+        tx.commit()?;
+        Ok(reports)
+    }
+
+    /// Acts on a set-aside message as if it had just arrived, skipping the
+    /// never-answer filter, the directory and authentication checks (the
+    /// admin vouches for it). Returns `None` when no such key is held.
+    pub fn release(&mut self, key: &str, now: DateTime<Utc>) -> Result<Option<Report>, EngineError> {
+        let Some((raw, released)) = self.store.set_aside_raw(key)? else {
+            return Ok(None);
+        };
+        if released {
+            return Ok(Some(Report {
+                handle: key.into(),
+                key: key.into(),
+                verdict: "already_released".into(),
+                item: None,
+                disposition: Disposition::Processed,
+                micros: 0,
+            }));
+        }
+        let m = RawMail {
+            handle: key.into(),
+            raw,
+            received: None,
+        };
+        let p = parse(&m.raw).map_err(|e| e.to_string());
+        let mut tx = self.store.tx()?;
+        let ctx = Pipeline {
+            cfg: &self.cfg,
+            dir: &self.dir,
+            kw: &self.kw,
+            own: &self.own,
+            domain: &self.domain,
+            seq: &mut self.seq,
+        };
+        let rep = ctx.one(&mut tx, &m, p, now, None, true)?;
+        tx.mark_released(key, now)?;
+        tx.commit()?;
+        log_report(&rep);
+        Ok(Some(rep))
+    }
+
+    /// Sends what the outbox holds that is due, in batches; marks each
+    /// mail sent only after the transport accepted it.
+    pub fn drain_outbox(
+        &mut self,
+        transport: &mut dyn Transport,
+        now: DateTime<Utc>,
+    ) -> Result<DrainStats, EngineError> {
+        let mut stats = DrainStats::default();
+        let tz = self.cfg.tz();
+        loop {
+            let due = self.store.due_mail(now, 200)?;
+            if due.is_empty() {
+                break;
+            }
+            let mut results = Vec::with_capacity(due.len());
+            for m in &due {
+                let env = Envelope {
+                    from: self.own.clone(),
+                    message_id: m.message_id.clone(),
+                    in_reply_to: m.in_reply_to.clone(),
+                    references: m.references.clone(),
+                    date: m.created_at.with_timezone(&tz).fixed_offset(),
+                };
+                let rcpts: Vec<String> = m
+                    .out
+                    .to
+                    .iter()
+                    .chain(m.out.cc.iter())
+                    .map(|r| r.address.clone())
+                    .collect();
+                let res = match self.renderer.render_message(&m.out, &env) {
+                    Err(e) => SendResult::Failed(format!("render: {e}")),
+                    Ok(bytes) => {
+                        match transport.send(&self.own.address, &rcpts, &m.message_id, &bytes) {
+                            Ok(()) => SendResult::Sent,
+                            Err(SendError::Permanent(e)) => SendResult::Failed(e),
+                            Err(SendError::Transient(e)) => {
+                                let age = now - m.created_at;
+                                if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
+                                    SendResult::Failed(format!("gave up after {age}: {e}"))
+                                } else {
+                                    let step = RETRY_SECS
+                                        [(m.attempts as usize).min(RETRY_SECS.len() - 1)];
+                                    SendResult::Retry {
+                                        at: now + chrono::Duration::seconds(step),
+                                        error: e,
+                                    }
+                                }
+                            }
+                        }
+                    }
+                };
+                match &res {
+                    SendResult::Sent => stats.sent += 1,
+                    SendResult::Retry { error, .. } => {
+                        stats.retry += 1;
+                        tracing::warn!(message_id = %m.message_id, %error, "send failed, will retry");
+                    }
+                    SendResult::Failed(error) => {
+                        stats.failed += 1;
+                        tracing::error!(message_id = %m.message_id, %error, "send failed permanently");
+                    }
+                }
+                results.push((m.id, res));
+            }
+            self.store.mark_sent(&results, now)?;
+            if results
+                .iter()
+                .all(|(_, r)| matches!(r, SendResult::Retry { .. }))
+            {
+                // Nothing went through: don't spin on a dead transport.
+                break;
+            }
+        }
+        Ok(stats)
+    }
+}
+
+fn log_report(r: &Report) {
+    tracing::info!(
+        key = %r.key,
+        verdict = %r.verdict,
+        item = r.item.as_deref().unwrap_or("-"),
+        micros = r.micros,
+        "message"
+    );
+}
+
+/// Borrowed pieces of the engine that one message's processing needs.
+struct Pipeline<'a> {
+    cfg: &'a Config,
+    dir: &'a Directory,
+    kw: &'a Keywords,
+    own: &'a Mailbox,
+    domain: &'a str,
+    seq: &'a mut u64,
+}
+
+/// A fresh, unique Message-ID for an outgoing mail (without brackets):
+/// time, a per-process sequence and randomness, at the daemon's domain.
+fn new_message_id(seq: &mut u64, domain: &str, now: DateTime<Utc>) -> String {
+    *seq += 1;
+    format!(
+        "cd.{}.{}.{:08x}@{}",
+        now.timestamp_millis(),
+        seq,
+        rand::random::<u32>(),
+        domain
+    )
+}
+
+fn raw_key(raw: &[u8]) -> String {
+    let h = Sha256::digest(raw);
+    let mut s = String::with_capacity(7 + 64);
+    s.push_str("sha256:");
+    for b in h {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+fn set_aside_class(s: &SetAside) -> (&'static str, &str) {
+    match s {
+        SetAside::AutoReply(d) => ("auto_reply", d),
+        SetAside::Bounce(d) => ("bounce", d),
+        SetAside::MailingList(d) => ("mailing_list", d),
+        SetAside::OwnMail(d) => ("own_mail", d),
+        SetAside::UnknownSender(d) => ("unknown_sender", d),
+        SetAside::NotAuthenticated(d) => ("not_authenticated", d),
+        SetAside::BeforeWatermark(d) => ("before_watermark", d),
+        SetAside::Unreadable(d) => ("unreadable", d),
+    }
+}
+
+impl Pipeline<'_> {
+    fn report(&self, m: &RawMail, key: &str, verdict: String, item: Option<ItemId>, d: Disposition) -> Report {
+        Report {
+            handle: m.handle.clone(),
+            key: key.to_string(),
+            verdict,
+            item: item.map(|i| i.to_string()),
+            disposition: d,
+            micros: 0,
+        }
+    }
+
+    fn set_aside(
+        &self,
+        tx: &mut Tx,
+        m: &RawMail,
+        key: &str,
+        inb: Option<&Inbound>,
+        why: SetAside,
+        now: DateTime<Utc>,
+    ) -> Result<Report, StoreError> {
+        let (class, detail) = set_aside_class(&why);
+        let sender = inb
+            .and_then(|i| i.from.as_ref())
+            .map(|f| f.address.as_str())
+            .unwrap_or("");
+        let subject = inb.map(|i| i.subject.as_str()).unwrap_or("");
+        tx.set_aside(key, class, detail, sender, subject, &m.raw, now)?;
+        let verdict = format!("set_aside:{class}");
+        tx.record_message(
+            key,
+            inb.and_then(|i| i.message_id.as_deref()),
+            sender,
+            subject,
+            &verdict,
+            None,
+            now,
+        )?;
+        tracing::warn!(key, class, detail, sender, "set aside");
+        Ok(self.report(m, key, verdict, None, Disposition::Rejected))
+    }
+
+    fn one(
+        mut self,
+        tx: &mut Tx,
+        m: &RawMail,
+        parsed: Result<Inbound, String>,
+        now: DateTime<Utc>,
+        watermark: Option<DateTime<Utc>>,
+        released: bool,
+    ) -> Result<Report, StoreError> {
+        let inb = match parsed {
+            Ok(i) => i,
+            Err(e) => {
+                let key = raw_key(&m.raw);
+                if !released && tx.seen(&key)?.is_some() {
+                    return Ok(self.report(m, &key, "duplicate".into(), None, Disposition::Rejected));
+                }
+                return self.set_aside(tx, m, &key, None, SetAside::Unreadable(e), now);
+            }
+        };
+        let key = inb.dedupe_key.clone();
+        if !released {
+            if let Some(v) = tx.seen(&key)? {
+                let d = if v.starts_with("set_aside") {
+                    Disposition::Rejected
+                } else {
+                    Disposition::Processed
+                };
+                return Ok(self.report(m, &key, "duplicate".into(), None, d));
+            }
+            if let (Some(w), Some(r)) = (watermark, m.received) {
+                if r < w {
+                    return Ok(self.report(m, &key, "before_watermark".into(), None, Disposition::Leave));
+                }
+            }
+            if let Some(why) = screen(&inb, &self.own.address) {
+                if let (SetAside::Bounce(_), Some(orig)) = (&why, &inb.bounced_message_id) {
+                    if tx.record_bounce(orig, &inb.subject)? {
+                        tracing::warn!(original = %orig, "bounce of our mail recorded");
+                    }
+                }
+                return self.set_aside(tx, m, &key, Some(&inb), why, now);
+            }
+        }
+        let Some(sender) = inb.from.clone() else {
+            return self.set_aside(tx, m, &key, Some(&inb), SetAside::Unreadable("no From address".into()), now);
+        };
+        if !released {
+            if !self.dir.is_known(&sender.address) {
+                return self.set_aside(tx, m, &key, Some(&inb), SetAside::UnknownSender(sender.address.clone()), now);
+            }
+            if let Some(server) = &self.cfg.auth.trusted_server {
+                let domain = sender.address.split_once('@').map(|(_, d)| d).unwrap_or("");
+                if !auth_passes(&inb, server, domain) {
+                    return self.set_aside(
+                        tx,
+                        m,
+                        &key,
+                        Some(&inb),
+                        SetAside::NotAuthenticated(format!("no dkim/spf pass from {server} for {domain}")),
+                        now,
+                    );
+                }
+            }
+        }
+        let tz = self.cfg.tz();
+        let today = now.with_timezone(&tz).date_naive();
+        let mut cmd = classify(&inb.subject, &inb.body, self.kw, today);
+
+        // Find the item: the subject's identifier, else the thread headers.
+        let mut found = cmd.target;
+        if found.is_none() && cmd.action != Some(Action::NewReq) && cmd.action != Some(Action::Notice) {
+            found = tx.thread_item(&inb.thread_ids())?;
+            if found.is_some() && cmd.action.is_none() && cmd.unknown_keyword.is_none() {
+                cmd.action = Some(Action::Comment);
+            }
+        }
+        let loaded = match found {
+            Some(id) => tx.load_req(id.req())?,
+            None => None,
+        };
+        let new_id;
+        let target = if cmd.action == Some(Action::NewReq) {
+            new_id = tx.next_req_id()?;
+            Target::New(new_id)
+        } else {
+            match (found, &loaded) {
+                (None, _) => Target::None,
+                (Some(id), Some(r)) => match id {
+                    ItemId::Task(t) if r.task(t).is_none() => Target::Unknown(id),
+                    _ => Target::Existing(id, r),
+                },
+                (Some(id), None) => Target::Unknown(id),
+            }
+        };
+        let recipients: Vec<Mailbox> = inb.to.iter().chain(inb.cc.iter()).cloned().collect();
+        let message_id = inb.message_id.clone().unwrap_or_else(|| key.clone());
+        let kw = self.kw;
+        let words = move |a: Action| kw.words_for(a);
+        let ctx = Ctx {
+            dir: self.dir,
+            workflow: self.own,
+            now,
+            today,
+            keywords_for: &words,
+        };
+        let req = Request {
+            cmd: &cmd,
+            sender: &sender,
+            recipients: &recipients,
+            message_id: &message_id,
+            subject: &inb.subject,
+        };
+        let outcome = decide(&ctx, &req, target);
+        let verdict = match &outcome.verdict {
+            Verdict::Applied(a) => format!("applied:{}", a.as_str()),
+            Verdict::Refused(r) => format!("refused:{}", r.code()),
+            Verdict::Help => "help".into(),
+        };
+        let item = outcome.item;
+        self.commit(tx, &inb, &message_id, outcome, now)?;
+        tx.record_message(&key, inb.message_id.as_deref(), &sender.address, &inb.subject, &verdict, item, now)?;
+        Ok(self.report(m, &key, verdict, item, Disposition::Processed))
+    }
+
+    fn commit(&mut self, tx: &mut Tx, inb: &Inbound, message_id: &str, o: Outcome, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(r) = &o.req {
+            tx.save_req(r)?;
+        }
+        tx.add_events(&o.events)?;
+        let applied = matches!(o.verdict, Verdict::Applied(_));
+        if let (Some(item), true) = (o.item, applied) {
+            // Index the requirement first so its root is the first mail of its thread.
+            tx.index_thread(message_id, item)?;
+        }
+        let root = match o.item {
+            Some(i) => tx.thread_root(i.req())?,
+            None => None,
+        };
+        let day = now.with_timezone(&self.cfg.tz()).format("%Y-%m-%d").to_string();
+        let cap = self.cfg.limits.daily_cap_per_recipient;
+        for mut out in o.mails {
+            let mut refs: Vec<String> = vec![];
+            if let Some(r) = &root {
+                refs.push(r.clone());
+            }
+            for r in inb.references.iter().rev().take(8).rev() {
+                if !refs.contains(r) {
+                    refs.push(r.clone());
+                }
+            }
+            if !refs.iter().any(|r| r == message_id) {
+                refs.push(message_id.to_string());
+            }
+            // The per-recipient daily cap stops any loop that slipped through.
+            let mut dropped = vec![];
+            for list in [&mut out.to, &mut out.cc] {
+                let mut keep = vec![];
+                for rcpt in list.drain(..) {
+                    if tx.sent_today(&rcpt.address, &day)? >= cap {
+                        dropped.push(rcpt.address.clone());
+                    } else {
+                        keep.push(rcpt);
+                    }
+                }
+                *list = keep;
+            }
+            if !dropped.is_empty() {
+                tracing::warn!(?dropped, cap, kind = out.kind.name(), "daily cap reached; recipients dropped");
+            }
+            let suppressed = out.to.is_empty() && out.cc.is_empty();
+            if suppressed {
+                // Keep a record of what would have gone out, to whom.
+                out.to = dropped.iter().map(|a| Mailbox::new(None, a)).collect();
+            }
+            let mid = new_message_id(self.seq, self.domain, now);
+            let out_item = out.item.as_deref().and_then(ItemId::parse);
+            if let Some(i) = out_item {
+                tx.index_thread(&mid, i)?;
+            }
+            let rcpt_day = if suppressed { "suppressed" } else { day.as_str() };
+            tx.queue_mail(&mid, &out, Some(message_id), &refs, rcpt_day, now, suppressed)?;
+        }
+        Ok(())
+    }
+}

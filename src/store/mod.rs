@@ -1,0 +1,624 @@
+//! SQLite store: numbered migrations, one transaction per message or batch.
+//!
+//! All SQL lives here. A requirement is kept as a JSON snapshot (what the
+//! core reads) plus mirror rows for tasks and departments (what listings and
+//! digests query). Incoming dedupe keys, events, state and the outbox commit
+//! together, so a crash leaves either all of a message's effects or none.
+
+mod schema;
+
+use crate::mail::Mailbox;
+use crate::notify::Outgoing;
+use crate::workflow::model::{ItemId, ReqId, TaskId};
+use crate::workflow::state::{Event, Requirement};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+use std::path::Path;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored data unreadable: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot create {path}: {err}")]
+    Dir { path: String, err: std::io::Error },
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// What became of an incoming message, as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRecord {
+    pub key: String,
+    pub message_id: Option<String>,
+    pub sender: String,
+    pub subject: String,
+    pub verdict: String,
+    pub item: Option<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SetAsideRecord {
+    pub key: String,
+    pub class: String,
+    pub detail: String,
+    pub sender: String,
+    pub subject: String,
+    pub at: String,
+    pub released: bool,
+}
+
+/// One mail waiting in (or gone through) the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub message_id: String,
+    pub out: Outgoing,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxStatus {
+    pub queued: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub suppressed: u64,
+    pub bounced: u64,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn item_cols(item: Option<ItemId>) -> (Option<u32>, Option<u32>) {
+    match item {
+        None => (None, None),
+        Some(ItemId::Req(r)) => (Some(r.0), None),
+        Some(ItemId::Task(t)) => (Some(t.req.0), Some(t.n)),
+    }
+}
+
+fn item_from(req: Option<u32>, task: Option<u32>) -> Option<ItemId> {
+    let req = ReqId(req?);
+    Some(match task {
+        Some(n) => ItemId::Task(TaskId { req, n }),
+        None => ItemId::Req(req),
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings the schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|err| StoreError::Dir {
+                path: dir.display().to_string(),
+                err,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // WAL with FULL sync: a commit is on disk before the message leaves
+        // the inbox, so a power cut cannot lose a message we moved.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut s = Store { conn };
+        schema::migrate(&mut s.conn)?;
+        Ok(s)
+    }
+
+    pub fn tx(&mut self) -> Result<Tx<'_>> {
+        Ok(Tx {
+            tx: self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+        })
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn load_req(&self, id: ReqId) -> Result<Option<Requirement>> {
+        load_req(&self.conn, id)
+    }
+
+    /// Requirements, newest first, optionally filtered by state and department.
+    pub fn list_reqs(&self, state: Option<&str>, dept: Option<&str>) -> Result<Vec<Requirement>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT data FROM requirements r
+             WHERE (?1 IS NULL OR r.state = ?1)
+               AND (?2 IS NULL OR r.requester_dept = ?2
+                    OR EXISTS (SELECT 1 FROM req_depts d WHERE d.req = r.id AND d.dept = ?2))
+             ORDER BY r.id",
+        )?;
+        let rows = st.query_map(params![state, dept], |r| r.get::<_, String>(0))?;
+        let mut v = vec![];
+        for data in rows {
+            v.push(serde_json::from_str(&data?)?);
+        }
+        Ok(v)
+    }
+
+    pub fn events(&self, req: ReqId) -> Result<Vec<Event>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT req, task, kind, actor, message_id, at, detail FROM events
+             WHERE req = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([req.0], |r| {
+            Ok((
+                r.get::<_, Option<u32>>(0)?,
+                r.get::<_, Option<u32>>(1)?,
+                Event {
+                    item: ItemId::Req(req),
+                    kind: r.get(2)?,
+                    actor: r.get(3)?,
+                    message_id: r.get(4)?,
+                    at: parse_ts(&r.get::<_, String>(5)?),
+                    detail: r.get(6)?,
+                },
+            ))
+        })?;
+        let mut v = vec![];
+        for row in rows {
+            let (rq, task, mut e) = row?;
+            e.item = item_from(rq, task).unwrap_or(ItemId::Req(req));
+            v.push(e);
+        }
+        Ok(v)
+    }
+
+    /// Outbox mails due for delivery at `now`, oldest first.
+    pub fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMail>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, message_id, payload, in_reply_to, refs, created_at, attempts
+             FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?1
+             ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![ts(now), limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, u32>(6)?,
+            ))
+        })?;
+        let mut v = vec![];
+        for row in rows {
+            let (id, message_id, payload, in_reply_to, refs, created, attempts) = row?;
+            v.push(OutboxMail {
+                id,
+                message_id,
+                out: serde_json::from_str(&payload)?,
+                in_reply_to,
+                references: serde_json::from_str(&refs)?,
+                created_at: parse_ts(&created),
+                attempts,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Records delivery results in one transaction.
+    pub fn mark_sent(&mut self, results: &[(i64, SendResult)], now: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut sent = tx.prepare_cached(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
+                 last_error = NULL WHERE id = ?1",
+            )?;
+            let mut retry = tx.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3
+                 WHERE id = ?1",
+            )?;
+            let mut failed = tx.prepare_cached(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2
+                 WHERE id = ?1",
+            )?;
+            for (id, r) in results {
+                match r {
+                    SendResult::Sent => sent.execute(params![id, ts(now)])?,
+                    SendResult::Retry { at, error } => retry.execute(params![id, ts(*at), error])?,
+                    SendResult::Failed(e) => failed.execute(params![id, e])?,
+                };
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn outbox_status(&self) -> Result<OutboxStatus> {
+        let mut s = OutboxStatus {
+            queued: 0,
+            sent: 0,
+            failed: 0,
+            suppressed: 0,
+            bounced: 0,
+        };
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+        for row in rows {
+            let (k, n) = row?;
+            match k.as_str() {
+                "queued" => s.queued = n,
+                "sent" => s.sent = n,
+                "failed" => s.failed = n,
+                "suppressed" => s.suppressed = n,
+                "bounced" => s.bounced = n,
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    pub fn set_aside_list(&self) -> Result<Vec<SetAsideRecord>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT key, class, detail, sender, subject, at, released_at IS NOT NULL
+             FROM set_aside ORDER BY at, key",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(SetAsideRecord {
+                key: r.get(0)?,
+                class: r.get(1)?,
+                detail: r.get(2)?,
+                sender: r.get(3)?,
+                subject: r.get(4)?,
+                at: r.get(5)?,
+                released: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The raw bytes of a set-aside message not yet released.
+    pub fn set_aside_raw(&self, key: &str) -> Result<Option<(Vec<u8>, bool)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT raw, released_at IS NOT NULL FROM set_aside WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn messages(&self) -> Result<Vec<MessageRecord>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT key, message_id, sender, subject, verdict, req, task, at FROM messages ORDER BY rowid",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(MessageRecord {
+                key: r.get(0)?,
+                message_id: r.get(1)?,
+                sender: r.get(2)?,
+                subject: r.get(3)?,
+                verdict: r.get(4)?,
+                item: item_from(r.get(5)?, r.get(6)?).map(|i| i.to_string()),
+                at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+/// A delivery attempt's result.
+#[derive(Debug, Clone)]
+pub enum SendResult {
+    Sent,
+    Retry { at: DateTime<Utc>, error: String },
+    Failed(String),
+}
+
+fn load_req(conn: &Connection, id: ReqId) -> Result<Option<Requirement>> {
+    let mut st = conn.prepare_cached("SELECT data FROM requirements WHERE id = ?1")?;
+    let data: Option<String> = st.query_row([id.0], |r| r.get(0)).optional()?;
+    Ok(match data {
+        Some(d) => Some(serde_json::from_str(&d)?),
+        None => None,
+    })
+}
+
+/// One write transaction. Dropped without `commit` → rolled back.
+pub struct Tx<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Tx<'_> {
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+
+    /// A savepoint around one message inside a batch: on a store error for
+    /// that message only its own writes are undone.
+    pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        self.tx.execute_batch("SAVEPOINT msg")?;
+        match f(self) {
+            Ok(v) => {
+                self.tx.execute_batch("RELEASE msg")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.tx.execute_batch("ROLLBACK TO msg; RELEASE msg");
+                Err(e)
+            }
+        }
+    }
+
+    /// Has this dedupe key been acted on (or set aside) already?
+    pub fn seen(&self, key: &str) -> Result<Option<String>> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT verdict FROM messages WHERE key = ?1")?;
+        Ok(st.query_row([key], |r| r.get(0)).optional()?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_message(
+        &self,
+        key: &str,
+        message_id: Option<&str>,
+        sender: &str,
+        subject: &str,
+        verdict: &str,
+        item: Option<ItemId>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let (req, task) = item_cols(item);
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO messages(key, message_id, sender, subject, verdict, req, task, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(key) DO UPDATE SET verdict = excluded.verdict, req = excluded.req,
+               task = excluded.task, at = excluded.at",
+        )?;
+        st.execute(params![key, message_id, sender, subject, verdict, req, task, ts(at)])?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_aside(
+        &self,
+        key: &str,
+        class: &str,
+        detail: &str,
+        sender: &str,
+        subject: &str,
+        raw: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO set_aside(key, class, detail, sender, subject, raw, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(key) DO UPDATE SET class = excluded.class, detail = excluded.detail,
+               released_at = NULL",
+        )?;
+        st.execute(params![key, class, detail, sender, subject, raw, ts(at)])?;
+        Ok(())
+    }
+
+    pub fn mark_released(&self, key: &str, at: DateTime<Utc>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE set_aside SET released_at = ?2 WHERE key = ?1",
+            params![key, ts(at)],
+        )?;
+        Ok(())
+    }
+
+    /// A bounce of our own mail: recorded against the outgoing message.
+    /// Returns whether a message of ours matched.
+    pub fn record_bounce(&self, message_id: &str, detail: &str) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE outbox SET status = 'bounced', last_error = ?2 WHERE message_id = ?1",
+            params![message_id, detail],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The item a thread id (a Message-ID we sent or received) belongs to.
+    pub fn thread_item(&self, ids: &[&str]) -> Result<Option<ItemId>> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT req, task FROM threads WHERE message_id = ?1")?;
+        for id in ids {
+            let r: Option<(u32, Option<u32>)> = st
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((req, task)) = r {
+                return Ok(item_from(Some(req), task));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn index_thread(&self, message_id: &str, item: ItemId) -> Result<()> {
+        let (req, task) = item_cols(Some(item));
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO threads(message_id, req, task) VALUES (?1, ?2, ?3)",
+        )?;
+        st.execute(params![message_id, req, task])?;
+        Ok(())
+    }
+
+    /// The first Message-ID of an item's thread (its requirement's root).
+    pub fn thread_root(&self, req: ReqId) -> Result<Option<String>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT message_id FROM threads WHERE req = ?1 ORDER BY rowid LIMIT 1",
+        )?;
+        Ok(st.query_row([req.0], |r| r.get(0)).optional()?)
+    }
+
+    pub fn load_req(&self, id: ReqId) -> Result<Option<Requirement>> {
+        load_req(&self.tx, id)
+    }
+
+    pub fn next_req_id(&self) -> Result<ReqId> {
+        let n: u32 = self
+            .tx
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM requirements", [], |r| {
+                r.get(0)
+            })?;
+        Ok(ReqId(n))
+    }
+
+    pub fn save_req(&self, r: &Requirement) -> Result<()> {
+        let data = serde_json::to_string(r)?;
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO requirements(id, title, requester, requester_dept, state, due, priority,
+               created_at, updated_at, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(id) DO UPDATE SET title = excluded.title, state = excluded.state,
+               due = excluded.due, priority = excluded.priority,
+               updated_at = excluded.updated_at, data = excluded.data",
+        )?;
+        st.execute(params![
+            r.id.0,
+            r.title,
+            r.requester.address,
+            r.requester_dept,
+            r.state.as_str(),
+            r.due.map(|d| d.to_string()),
+            r.priority.as_str(),
+            ts(r.created_at),
+            ts(r.updated_at),
+            data
+        ])?;
+        let mut dst = self.tx.prepare_cached(
+            "INSERT INTO req_depts(req, dept, confirmed) VALUES (?1, ?2, ?3)
+             ON CONFLICT(req, dept) DO UPDATE SET confirmed = excluded.confirmed",
+        )?;
+        for d in &r.depts {
+            dst.execute(params![r.id.0, d.id, d.confirmed])?;
+        }
+        let mut tst = self.tx.prepare_cached(
+            "INSERT INTO tasks(req, n, owner, assigner, dept, title, due, state, progress,
+               blocked, last_report, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT(req, n) DO UPDATE SET owner = excluded.owner, due = excluded.due,
+               state = excluded.state, progress = excluded.progress, blocked = excluded.blocked,
+               last_report = excluded.last_report",
+        )?;
+        for t in &r.tasks {
+            tst.execute(params![
+                r.id.0,
+                t.id.n,
+                t.owner.address,
+                t.assigner.address,
+                t.dept,
+                t.title,
+                t.due.map(|d| d.to_string()),
+                t.state.as_str(),
+                t.progress,
+                t.blocked,
+                t.last_report.map(ts),
+                ts(t.created_at)
+            ])?;
+        }
+        Ok(())
+    }
+
+    pub fn add_events(&self, events: &[Event]) -> Result<()> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO events(req, task, kind, actor, message_id, at, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for e in events {
+            let (req, task) = item_cols(Some(e.item));
+            st.execute(params![req, task, e.kind, e.actor, e.message_id, ts(e.at), e.detail])?;
+        }
+        Ok(())
+    }
+
+    /// How many automated mails went to this address on this local day.
+    pub fn sent_today(&self, rcpt: &str, day: &str) -> Result<u32> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT COUNT(*) FROM outbox_rcpt WHERE rcpt = ?1 AND day = ?2")?;
+        Ok(st.query_row(params![rcpt, day], |r| r.get(0))?)
+    }
+
+    /// Queues a mail in the outbox (same transaction as the state change).
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_mail(
+        &self,
+        message_id: &str,
+        out: &Outgoing,
+        in_reply_to: Option<&str>,
+        references: &[String],
+        day: &str,
+        now: DateTime<Utc>,
+        suppressed: bool,
+    ) -> Result<i64> {
+        let payload = serde_json::to_string(out)?;
+        let refs = serde_json::to_string(references)?;
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO outbox(message_id, kind, item, payload, in_reply_to, refs, created_at,
+               status, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
+        )?;
+        let now_s = ts(now);
+        st.execute(params![
+            message_id,
+            out.kind.name(),
+            out.item,
+            payload,
+            in_reply_to,
+            refs,
+            now_s,
+            if suppressed { "suppressed" } else { "queued" }
+        ])?;
+        let id = self.tx.last_insert_rowid();
+        let mut rst = self
+            .tx
+            .prepare_cached("INSERT INTO outbox_rcpt(outbox_id, rcpt, day) VALUES (?1, ?2, ?3)")?;
+        for m in out.to.iter().chain(out.cc.iter()) {
+            rst.execute(params![id, m.address, day])?;
+        }
+        Ok(id)
+    }
+}
+
+/// Recipients of a stored outbox mail (To then Cc).
+pub fn recipients(out: &Outgoing) -> Vec<&Mailbox> {
+    out.to.iter().chain(out.cc.iter()).collect()
+}
+
+#[cfg(test)]
+mod tests;

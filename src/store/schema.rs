@@ -1,0 +1,132 @@
+//! Numbered migrations, applied in order; `PRAGMA user_version` records the
+//! last one applied. Never edit a released migration: add the next one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE requirements (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        requester_dept TEXT,
+        state TEXT NOT NULL,
+        due TEXT,
+        priority TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX requirements_state ON requirements(state);
+
+    CREATE TABLE req_depts (
+        req INTEGER NOT NULL REFERENCES requirements(id),
+        dept TEXT NOT NULL,
+        confirmed INTEGER NOT NULL,
+        PRIMARY KEY (req, dept)
+    );
+    CREATE INDEX req_depts_dept ON req_depts(dept);
+
+    CREATE TABLE tasks (
+        req INTEGER NOT NULL REFERENCES requirements(id),
+        n INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        assigner TEXT NOT NULL,
+        dept TEXT NOT NULL,
+        title TEXT NOT NULL,
+        due TEXT,
+        state TEXT NOT NULL,
+        progress INTEGER NOT NULL,
+        blocked INTEGER NOT NULL,
+        last_report TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (req, n)
+    );
+    CREATE INDEX tasks_owner ON tasks(owner);
+    CREATE INDEX tasks_dept_state ON tasks(dept, state);
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        req INTEGER,
+        task INTEGER,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX events_req ON events(req);
+
+    -- Every incoming message once: the exactly-once key.
+    CREATE TABLE messages (
+        key TEXT PRIMARY KEY,
+        message_id TEXT,
+        sender TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        req INTEGER,
+        task INTEGER,
+        at TEXT NOT NULL
+    );
+
+    CREATE TABLE set_aside (
+        key TEXT PRIMARY KEY,
+        class TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        at TEXT NOT NULL,
+        released_at TEXT
+    );
+
+    -- Message-IDs sent or received for an item: reply correlation.
+    CREATE TABLE threads (
+        message_id TEXT PRIMARY KEY,
+        req INTEGER NOT NULL,
+        task INTEGER
+    );
+    CREATE INDEX threads_req ON threads(req);
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        item TEXT,
+        payload TEXT NOT NULL,
+        in_reply_to TEXT,
+        refs TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        sent_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+
+    CREATE TABLE outbox_rcpt (
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+        rcpt TEXT NOT NULL,
+        day TEXT NOT NULL
+    );
+    CREATE INDEX outbox_rcpt_day ON outbox_rcpt(rcpt, day);
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub const LATEST: usize = MIGRATIONS.len();
