@@ -14,7 +14,7 @@ use crate::mail::parse::parse;
 use crate::mail::{Inbound, Mailbox};
 use crate::notify::render::{Envelope, Renderer};
 use crate::send::{SendError, Transport};
-use crate::source::{Disposition, RawMail};
+use crate::source::{Disposition, RawMail, Source, SourceError};
 use crate::store::{SendResult, Store, StoreError, Tx};
 use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
 use crate::workflow::model::{Action, ItemId};
@@ -163,7 +163,11 @@ impl Engine {
     /// Acts on a set-aside message as if it had just arrived, skipping the
     /// never-answer filter, the directory and authentication checks (the
     /// admin vouches for it). Returns `None` when no such key is held.
-    pub fn release(&mut self, key: &str, now: DateTime<Utc>) -> Result<Option<Report>, EngineError> {
+    pub fn release(
+        &mut self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Report>, EngineError> {
         let Some((raw, released)) = self.store.set_aside_raw(key)? else {
             return Ok(None);
         };
@@ -240,8 +244,8 @@ impl Engine {
                                 if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
                                     SendResult::Failed(format!("gave up after {age}: {e}"))
                                 } else {
-                                    let step = RETRY_SECS
-                                        [(m.attempts as usize).min(RETRY_SECS.len() - 1)];
+                                    let step =
+                                        RETRY_SECS[(m.attempts as usize).min(RETRY_SECS.len() - 1)];
                                     SendResult::Retry {
                                         at: now + chrono::Duration::seconds(step),
                                         error: e,
@@ -275,6 +279,41 @@ impl Engine {
         }
         Ok(stats)
     }
+}
+
+/// Works through everything a source holds, one transaction per batch,
+/// acknowledging each message only after its batch committed. Returns the
+/// number of messages handled. `stop` is polled between batches.
+pub fn process_backlog(
+    engine: &mut Engine,
+    source: &mut dyn Source,
+    watermark: Option<DateTime<Utc>>,
+    stop: &dyn Fn() -> bool,
+    mut on_batch: impl FnMut(&[Report]),
+) -> Result<usize, BacklogError> {
+    let batch = engine.cfg.store.batch;
+    let mut n = 0;
+    while !stop() {
+        let mails = source.fetch(batch)?;
+        if mails.is_empty() {
+            break;
+        }
+        let reports = engine.ingest_batch(&mails, Utc::now(), watermark)?;
+        for r in &reports {
+            source.ack(&r.handle, r.disposition)?;
+        }
+        n += reports.len();
+        on_batch(&reports);
+    }
+    Ok(n)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BacklogError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("source: {0}")]
+    Source(#[from] SourceError),
 }
 
 fn log_report(r: &Report) {
@@ -334,7 +373,14 @@ fn set_aside_class(s: &SetAside) -> (&'static str, &str) {
 }
 
 impl Pipeline<'_> {
-    fn report(&self, m: &RawMail, key: &str, verdict: String, item: Option<ItemId>, d: Disposition) -> Report {
+    fn report(
+        &self,
+        m: &RawMail,
+        key: &str,
+        verdict: String,
+        item: Option<ItemId>,
+        d: Disposition,
+    ) -> Report {
         Report {
             handle: m.handle.clone(),
             key: key.to_string(),
@@ -389,7 +435,13 @@ impl Pipeline<'_> {
             Err(e) => {
                 let key = raw_key(&m.raw);
                 if !released && tx.seen(&key)?.is_some() {
-                    return Ok(self.report(m, &key, "duplicate".into(), None, Disposition::Rejected));
+                    return Ok(self.report(
+                        m,
+                        &key,
+                        "duplicate".into(),
+                        None,
+                        Disposition::Rejected,
+                    ));
                 }
                 return self.set_aside(tx, m, &key, None, SetAside::Unreadable(e), now);
             }
@@ -406,7 +458,13 @@ impl Pipeline<'_> {
             }
             if let (Some(w), Some(r)) = (watermark, m.received) {
                 if r < w {
-                    return Ok(self.report(m, &key, "before_watermark".into(), None, Disposition::Leave));
+                    return Ok(self.report(
+                        m,
+                        &key,
+                        "before_watermark".into(),
+                        None,
+                        Disposition::Leave,
+                    ));
                 }
             }
             if let Some(why) = screen(&inb, &self.own.address) {
@@ -419,11 +477,25 @@ impl Pipeline<'_> {
             }
         }
         let Some(sender) = inb.from.clone() else {
-            return self.set_aside(tx, m, &key, Some(&inb), SetAside::Unreadable("no From address".into()), now);
+            return self.set_aside(
+                tx,
+                m,
+                &key,
+                Some(&inb),
+                SetAside::Unreadable("no From address".into()),
+                now,
+            );
         };
         if !released {
             if !self.dir.is_known(&sender.address) {
-                return self.set_aside(tx, m, &key, Some(&inb), SetAside::UnknownSender(sender.address.clone()), now);
+                return self.set_aside(
+                    tx,
+                    m,
+                    &key,
+                    Some(&inb),
+                    SetAside::UnknownSender(sender.address.clone()),
+                    now,
+                );
             }
             if let Some(server) = &self.cfg.auth.trusted_server {
                 let domain = sender.address.split_once('@').map(|(_, d)| d).unwrap_or("");
@@ -433,7 +505,9 @@ impl Pipeline<'_> {
                         m,
                         &key,
                         Some(&inb),
-                        SetAside::NotAuthenticated(format!("no dkim/spf pass from {server} for {domain}")),
+                        SetAside::NotAuthenticated(format!(
+                            "no dkim/spf pass from {server} for {domain}"
+                        )),
                         now,
                     );
                 }
@@ -445,7 +519,10 @@ impl Pipeline<'_> {
 
         // Find the item: the subject's identifier, else the thread headers.
         let mut found = cmd.target;
-        if found.is_none() && cmd.action != Some(Action::NewReq) && cmd.action != Some(Action::Notice) {
+        if found.is_none()
+            && cmd.action != Some(Action::NewReq)
+            && cmd.action != Some(Action::Notice)
+        {
             found = tx.thread_item(&inb.thread_ids())?;
             if found.is_some() && cmd.action.is_none() && cmd.unknown_keyword.is_none() {
                 cmd.action = Some(Action::Comment);
@@ -495,11 +572,26 @@ impl Pipeline<'_> {
         };
         let item = outcome.item;
         self.commit(tx, &inb, &message_id, outcome, now)?;
-        tx.record_message(&key, inb.message_id.as_deref(), &sender.address, &inb.subject, &verdict, item, now)?;
+        tx.record_message(
+            &key,
+            inb.message_id.as_deref(),
+            &sender.address,
+            &inb.subject,
+            &verdict,
+            item,
+            now,
+        )?;
         Ok(self.report(m, &key, verdict, item, Disposition::Processed))
     }
 
-    fn commit(&mut self, tx: &mut Tx, inb: &Inbound, message_id: &str, o: Outcome, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        tx: &mut Tx,
+        inb: &Inbound,
+        message_id: &str,
+        o: Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         if let Some(r) = &o.req {
             tx.save_req(r)?;
         }
@@ -513,7 +605,10 @@ impl Pipeline<'_> {
             Some(i) => tx.thread_root(i.req())?,
             None => None,
         };
-        let day = now.with_timezone(&self.cfg.tz()).format("%Y-%m-%d").to_string();
+        let day = now
+            .with_timezone(&self.cfg.tz())
+            .format("%Y-%m-%d")
+            .to_string();
         let cap = self.cfg.limits.daily_cap_per_recipient;
         for mut out in o.mails {
             let mut refs: Vec<String> = vec![];
@@ -542,7 +637,12 @@ impl Pipeline<'_> {
                 *list = keep;
             }
             if !dropped.is_empty() {
-                tracing::warn!(?dropped, cap, kind = out.kind.name(), "daily cap reached; recipients dropped");
+                tracing::warn!(
+                    ?dropped,
+                    cap,
+                    kind = out.kind.name(),
+                    "daily cap reached; recipients dropped"
+                );
             }
             let suppressed = out.to.is_empty() && out.cc.is_empty();
             if suppressed {
@@ -554,8 +654,20 @@ impl Pipeline<'_> {
             if let Some(i) = out_item {
                 tx.index_thread(&mid, i)?;
             }
-            let rcpt_day = if suppressed { "suppressed" } else { day.as_str() };
-            tx.queue_mail(&mid, &out, Some(message_id), &refs, rcpt_day, now, suppressed)?;
+            let rcpt_day = if suppressed {
+                "suppressed"
+            } else {
+                day.as_str()
+            };
+            tx.queue_mail(
+                &mid,
+                &out,
+                Some(message_id),
+                &refs,
+                rcpt_day,
+                now,
+                suppressed,
+            )?;
         }
         Ok(())
     }

@@ -5,11 +5,12 @@
 //! pure; `store`, `source`, `send` and `engine` are the thin I/O shell.
 
 pub mod config;
-pub mod store;
 pub mod directory;
 pub mod engine;
 pub mod mail;
 pub mod notify;
+pub mod report;
 pub mod send;
 pub mod source;
+pub mod store;
 pub mod workflow;

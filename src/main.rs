@@ -1,1 +1,380 @@
-fn main() {}
+//! The `crossdesk` command line: run the daemon, ingest mail, inspect state.
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use crossdesk::config::{Config, Endpoint};
+use crossdesk::engine::{process_backlog, Engine, Report};
+use crossdesk::send::maildir::MaildirTransport;
+use crossdesk::send::Transport;
+use crossdesk::source::maildir::MaildirSource;
+use crossdesk::source::RawMail;
+use crossdesk::workflow::model::{ItemId, ReqState};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// EX_TEMPFAIL: the MTA should retry the delivery later.
+const EX_TEMPFAIL: u8 = 75;
+/// EX_CONFIG: the configuration is wrong.
+const EX_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(
+    name = "crossdesk",
+    version,
+    about = "Email-driven cross-department workflow daemon",
+    long_about = "crossdesk watches one mailbox, understands tagged subjects such as \
+                  [REQ], 【确认】 RE: [REQ-42], keeps every requirement and task in SQLite \
+                  and answers with templated mail. See README.md for the email protocol."
+)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(
+        long,
+        short,
+        env = "CROSSDESK_CONFIG",
+        default_value = "crossdesk.toml",
+        global = true
+    )]
+    config: PathBuf,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Act on messages given as files (or `-` for one message on stdin, as
+    /// an MTA pipe), in order; then send what the outbox holds. Exit 0 when
+    /// each was acted on, refused or set aside; 75 when it could not be stored.
+    Ingest {
+        /// Message files; `-` reads one message from standard input.
+        files: Vec<PathBuf>,
+    },
+    /// Watch the configured source, act, send. `--once` processes what is
+    /// there, drains the outbox and exits.
+    Run {
+        #[arg(long)]
+        once: bool,
+        /// Act on mail older than the first-start watermark too.
+        #[arg(long)]
+        backfill: bool,
+        /// Seconds between polls of a Maildir source.
+        #[arg(long, default_value_t = 2)]
+        poll: u64,
+    },
+    /// List requirements.
+    List {
+        /// Only this state (proposed, clarifying, confirmed, rejected,
+        /// in_progress, delivered, closed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only requirements this department raised or is asked to help with.
+        #[arg(long)]
+        dept: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one requirement (REQ-n) or task (REQ-n.m) with its history.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration and say what is wrong.
+    Check,
+    /// List the messages set aside (never answered), with the reason.
+    SetAside {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act on a set-aside message as if it had just arrived.
+    Release { key: String },
+    /// Send what the outbox holds that is due, and show the outbox counts.
+    Outbox,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("crossdesk: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CROSSDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn load_config(path: &std::path::Path) -> std::result::Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("crossdesk: {e}");
+        ExitCode::from(EX_CONFIG)
+    })
+}
+
+fn real_main(cli: Cli) -> Result<ExitCode> {
+    let cfg = match load_config(&cli.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match cli.cmd {
+        Cmd::Check => {
+            println!(
+                "{}: ok — {} departments, {} people, source {}, transport {}",
+                cli.config.display(),
+                cfg.departments.len(),
+                cfg.departments
+                    .iter()
+                    .map(|d| d.leads.len() + d.members.len())
+                    .sum::<usize>(),
+                cfg.mail.source,
+                cfg.mail.transport
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ingest { files } => ingest(cfg, files),
+        Cmd::Run {
+            once,
+            backfill,
+            poll,
+        } => run(cfg, once, backfill, poll),
+        Cmd::List { state, dept, json } => {
+            if let Some(s) = &state {
+                if ReqState::parse(s).is_none() {
+                    bail!("unknown state `{s}`; use one of proposed, clarifying, confirmed, rejected, in_progress, delivered, closed, cancelled");
+                }
+            }
+            let engine = Engine::new(cfg)?;
+            let reqs = engine.store.list_reqs(state.as_deref(), dept.as_deref())?;
+            if json {
+                let v: Vec<_> = reqs
+                    .iter()
+                    .map(|r| crossdesk::report::req_json(&engine.dir, r, None))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", crossdesk::report::req_table(&reqs));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Show { id, json } => {
+            let Some(item) = ItemId::parse(&id) else {
+                bail!("`{id}` is not an identifier; use REQ-n or REQ-n.m");
+            };
+            let engine = Engine::new(cfg)?;
+            let Some(req) = engine.store.load_req(item.req())? else {
+                bail!("{} does not exist", item.req());
+            };
+            if let ItemId::Task(t) = item {
+                if req.task(t).is_none() {
+                    bail!("{t} does not exist");
+                }
+            }
+            let events = engine.store.events(item.req())?;
+            if json {
+                let v = crossdesk::report::req_json(&engine.dir, &req, Some(&events));
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", crossdesk::report::req_text(&req, &events));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::SetAside { json } => {
+            let engine = Engine::new(cfg)?;
+            let list = engine.store.set_aside_list()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("nothing set aside");
+            } else {
+                for r in list {
+                    println!(
+                        "{}  {}{}  {}  from {}  \"{}\"{}",
+                        r.at,
+                        r.class,
+                        if r.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", r.detail)
+                        },
+                        r.key,
+                        if r.sender.is_empty() { "?" } else { &r.sender },
+                        r.subject,
+                        if r.released { "  [released]" } else { "" }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Release { key } => {
+            let mut engine = Engine::new(cfg)?;
+            match engine.release(&key, Utc::now())? {
+                None => bail!("no set-aside message with key `{key}` (see `crossdesk set-aside`)"),
+                Some(r) => println!(
+                    "{}: {}{}",
+                    r.key,
+                    r.verdict,
+                    r.item.map(|i| format!(" {i}")).unwrap_or_default()
+                ),
+            }
+            drain(&mut engine)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Outbox => {
+            let mut engine = Engine::new(cfg)?;
+            drain(&mut engine)?;
+            let s = engine.store.outbox_status()?;
+            println!(
+                "outbox: {} queued, {} sent, {} failed, {} suppressed, {} bounced",
+                s.queued, s.sent, s.failed, s.suppressed, s.bounced
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn transport(cfg: &Config) -> Result<Option<Box<dyn Transport>>> {
+    match cfg.transport() {
+        Endpoint::Maildir(p) => Ok(Some(Box::new(
+            MaildirTransport::open(&p).with_context(|| format!("outbox {}", p.display()))?,
+        ))),
+        Endpoint::Smtp => {
+            tracing::warn!("the smtp transport is not built yet; mail stays queued in the outbox");
+            Ok(None)
+        }
+        Endpoint::Imap => unreachable!("imap is not a transport"),
+    }
+}
+
+fn drain(engine: &mut Engine) -> Result<()> {
+    if let Some(mut t) = transport(&engine.cfg)? {
+        let s = engine.drain_outbox(t.as_mut(), Utc::now())?;
+        if s.sent + s.retry + s.failed > 0 {
+            tracing::info!(
+                sent = s.sent,
+                retry = s.retry,
+                failed = s.failed,
+                "outbox drained"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn ingest(cfg: Config, files: Vec<PathBuf>) -> Result<ExitCode> {
+    if files.is_empty() {
+        bail!("give message files, or `-` to read one message from standard input");
+    }
+    let mut mails = Vec::with_capacity(files.len());
+    for f in &files {
+        let raw = if f.as_os_str() == "-" {
+            let mut b = vec![];
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .context("reading standard input")?;
+            b
+        } else {
+            match std::fs::read(f) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("crossdesk: {}: {e}", f.display());
+                    return Ok(ExitCode::from(EX_TEMPFAIL));
+                }
+            }
+        };
+        mails.push(RawMail {
+            handle: f.display().to_string(),
+            raw,
+            received: None,
+        });
+    }
+    let mut engine = match Engine::new(cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("crossdesk: {e}");
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+    };
+    let batch = engine.cfg.store.batch;
+    for chunk in mails.chunks(batch) {
+        match engine.ingest_batch(chunk, Utc::now(), None) {
+            Ok(reports) => print_reports(&reports),
+            Err(e) => {
+                eprintln!("crossdesk: could not store: {e}");
+                return Ok(ExitCode::from(EX_TEMPFAIL));
+            }
+        }
+    }
+    // The mail is stored; a send failure leaves it queued for the next run.
+    if let Err(e) = drain(&mut engine) {
+        tracing::warn!("outbox not drained: {e:#}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_reports(reports: &[Report]) {
+    for r in reports {
+        println!(
+            "{}\t{}\t{}",
+            r.handle,
+            r.verdict,
+            r.item.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+fn run(cfg: Config, once: bool, backfill: bool, poll: u64) -> Result<ExitCode> {
+    let Endpoint::Maildir(dir) = cfg.source() else {
+        bail!("the imap source is not built yet; use mail.source = \"maildir:DIR\"");
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let mut source = MaildirSource::open(&dir)?;
+    let mut engine = Engine::new(cfg)?;
+    let watermark = if backfill {
+        None
+    } else {
+        engine.watermark(Utc::now())?
+    };
+    loop {
+        let stopped = || stop.load(Ordering::Relaxed);
+        process_backlog(&mut engine, &mut source, watermark, &stopped, |reports| {
+            if once {
+                print_reports(reports);
+            }
+        })?;
+        drain(&mut engine)?;
+        if once || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        for _ in 0..poll * 10 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

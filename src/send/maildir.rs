@@ -23,14 +23,26 @@ impl MaildirTransport {
     pub fn file_name(message_id: &str) -> String {
         message_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect::<String>()
             + ".eml"
     }
 }
 
 impl Transport for MaildirTransport {
-    fn send(&mut self, _from: &str, _rcpts: &[String], message_id: &str, bytes: &[u8]) -> Result<(), SendError> {
+    fn send(
+        &mut self,
+        _from: &str,
+        _rcpts: &[String],
+        message_id: &str,
+        bytes: &[u8],
+    ) -> Result<(), SendError> {
         let name = Self::file_name(message_id);
         let dest = self.root.join("new").join(&name);
         if dest.exists() {

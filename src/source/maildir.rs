@@ -102,7 +102,11 @@ impl Source for MaildirSource {
             .unwrap_or_default();
         // Maildir `cur/` names carry the `:2,` info suffix.
         let base = name.split(':').next().unwrap_or(&name).to_string();
-        let to = self.root.join(folder).join("cur").join(format!("{base}:2,S"));
+        let to = self
+            .root
+            .join(folder)
+            .join("cur")
+            .join(format!("{base}:2,S"));
         match std::fs::rename(from, &to) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

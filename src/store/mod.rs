@@ -255,7 +255,9 @@ impl Store {
             for (id, r) in results {
                 match r {
                     SendResult::Sent => sent.execute(params![id, ts(now)])?,
-                    SendResult::Retry { at, error } => retry.execute(params![id, ts(*at), error])?,
+                    SendResult::Retry { at, error } => {
+                        retry.execute(params![id, ts(*at), error])?
+                    }
                     SendResult::Failed(e) => failed.execute(params![id, e])?,
                 };
             }
@@ -409,7 +411,16 @@ impl Tx<'_> {
              ON CONFLICT(key) DO UPDATE SET verdict = excluded.verdict, req = excluded.req,
                task = excluded.task, at = excluded.at",
         )?;
-        st.execute(params![key, message_id, sender, subject, verdict, req, task, ts(at)])?;
+        st.execute(params![
+            key,
+            message_id,
+            sender,
+            subject,
+            verdict,
+            req,
+            task,
+            ts(at)
+        ])?;
         Ok(())
     }
 
@@ -490,11 +501,11 @@ impl Tx<'_> {
     }
 
     pub fn next_req_id(&self) -> Result<ReqId> {
-        let n: u32 = self
-            .tx
-            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM requirements", [], |r| {
-                r.get(0)
-            })?;
+        let n: u32 = self.tx.query_row(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM requirements",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(ReqId(n))
     }
 
@@ -561,7 +572,15 @@ impl Tx<'_> {
         )?;
         for e in events {
             let (req, task) = item_cols(Some(e.item));
-            st.execute(params![req, task, e.kind, e.actor, e.message_id, ts(e.at), e.detail])?;
+            st.execute(params![
+                req,
+                task,
+                e.kind,
+                e.actor,
+                e.message_id,
+                ts(e.at),
+                e.detail
+            ])?;
         }
         Ok(())
     }

@@ -10,7 +10,10 @@ fn req(id: u32) -> Requirement {
         title: "导出客户数据".into(),
         requester: Mailbox::new(Some("赵六"), "zhaoliu@corp.example"),
         requester_dept: Some("sales".into()),
-        depts: vec![DeptStatus { id: "rd".into(), confirmed: false }],
+        depts: vec![DeptStatus {
+            id: "rd".into(),
+            confirmed: false,
+        }],
         due: None,
         quality: None,
         priority: Priority::High,
@@ -41,7 +44,8 @@ fn uncommitted_transaction_leaves_nothing() {
     {
         let tx = s.tx().unwrap();
         tx.save_req(&req(1)).unwrap();
-        tx.record_message("mid:a", Some("a"), "x", "s", "applied", None, Utc::now()).unwrap();
+        tx.record_message("mid:a", Some("a"), "x", "s", "applied", None, Utc::now())
+            .unwrap();
         // dropped: rolled back
     }
     assert!(s.load_req(ReqId(1)).unwrap().is_none());
@@ -57,11 +61,21 @@ fn snapshot_round_trips_and_thread_ids_correlate() {
     assert_eq!(tx.next_req_id().unwrap(), ReqId(1));
     tx.save_req(&req(1)).unwrap();
     tx.index_thread("root@x", ItemId::Req(ReqId(1))).unwrap();
-    tx.index_thread("t@x", ItemId::Task(TaskId { req: ReqId(1), n: 2 })).unwrap();
+    tx.index_thread(
+        "t@x",
+        ItemId::Task(TaskId {
+            req: ReqId(1),
+            n: 2,
+        }),
+    )
+    .unwrap();
     assert_eq!(tx.next_req_id().unwrap(), ReqId(2));
     assert_eq!(
         tx.thread_item(&["nope", "t@x"]).unwrap(),
-        Some(ItemId::Task(TaskId { req: ReqId(1), n: 2 }))
+        Some(ItemId::Task(TaskId {
+            req: ReqId(1),
+            n: 2
+        }))
     );
     assert_eq!(tx.thread_root(ReqId(1)).unwrap().as_deref(), Some("root@x"));
     tx.commit().unwrap();
