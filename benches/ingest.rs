@@ -1,0 +1,240 @@
+//! Ingest throughput: 10,000 generated tagged messages through a Maildir
+//! backlog, the way `crossdesk run --once` handles them. Prints figures;
+//! asserts nothing about speed.
+//!
+//!   cargo bench --bench ingest            (10,000 messages)
+//!   BENCH_MESSAGES=2000 cargo bench --bench ingest
+//!
+//! Figures printed:
+//! - baseline: mail-parser's raw parse of the same bytes (in memory)
+//! - core path: fetch + parse + classify + decide + commit + move, one
+//!   transaction per batch of 100
+//! - outbox delivery: render + write every reply to a Maildir
+//! - for context, the core path with one transaction per message
+
+use chrono::Utc;
+use crossdesk::config::Config;
+use crossdesk::engine::{process_backlog, Engine};
+use crossdesk::send::maildir::MaildirTransport;
+use crossdesk::source::maildir::MaildirSource;
+use std::path::Path;
+use std::time::Instant;
+
+fn config(dir: &Path, batch: usize) -> Config {
+    let text = format!(
+        r#"
+[mail]
+address = "workflow@corp.example"
+display_name = "协作流程助手"
+source = "maildir:inbox"
+transport = "maildir:outbox"
+watermark = "all"
+[store]
+path = "crossdesk.db"
+batch = {batch}
+[limits]
+daily_cap_per_recipient = 100000000
+[[departments]]
+id = "rd"
+name = "研发部"
+group = "rd@corp.example"
+leads = ["王磊 <wanglei@corp.example>"]
+members = ["张三 <zhangsan@corp.example>", "alice@corp.example"]
+[[departments]]
+id = "ops"
+name = "Operations"
+group = "ops@corp.example"
+leads = ["Dave Lee <dave@corp.example>"]
+members = ["Bob Smith <bob@corp.example>"]
+locale = "en"
+[[departments]]
+id = "sales"
+name = "销售部"
+group = "sales@corp.example"
+leads = ["李娜 <lina@corp.example>"]
+members = ["赵六 <zhaoliu@corp.example>"]
+"#
+    );
+    Config::from_str(&text, "bench.toml", dir).expect("bench config")
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn mail(i: usize, from: &str, to: &str, subject: &str, reply_to: Option<&str>, body: &str) -> Vec<u8> {
+    let irt = reply_to
+        .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
+        .unwrap_or_default();
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: =?UTF-8?B?{}?=\r\nMessage-ID: <bench.{i}@corp.example>\r\n\
+         Date: Thu, 26 Nov 2026 10:00:00 +0800\r\n{irt}MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        b64(subject),
+        b64(body)
+    )
+    .into_bytes()
+}
+
+/// Stories of five messages: REQ to two departments, CONFIRM by each,
+/// ASSIGN one task, ACCEPT it.
+fn generate(n: usize) -> Vec<Vec<u8>> {
+    let mut v = Vec::with_capacity(n);
+    let mut story = 0;
+    while v.len() < n {
+        let r = story + 1;
+        let base = story * 5;
+        let req_mid = format!("bench.{base}@corp.example");
+        let msgs = [
+            mail(base, "赵六 <zhaoliu@corp.example>", "workflow@corp.example",
+                 &format!("【需求】导出客户数据 第{r}批"), None,
+                 "部门：研发、ops\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"),
+            mail(base + 1, "张三 <zhangsan@corp.example>", "workflow@corp.example",
+                 &format!("【确认】回复：[REQ-{r}] 导出客户数据"), Some(&req_mid), "可以，本周内排期。\n"),
+            mail(base + 2, "Bob Smith <bob@corp.example>", "workflow@corp.example",
+                 &format!("[CONFIRM] RE: [REQ-{r}] export"), Some(&req_mid), "Fine from ops.\n"),
+            mail(base + 3, "王磊 <wanglei@corp.example>", "workflow@corp.example",
+                 &format!("【分配】[REQ-{r}]"), None,
+                 "- alice@corp.example: 编写导出脚本; due 2027-06-10; quality: 单元测试通过\n"),
+            mail(base + 4, "alice@corp.example", "workflow@corp.example",
+                 &format!("[ACCEPT] Re: [REQ-{r}.1] 编写导出脚本"), None, "OK, on it.\n"),
+        ];
+        for m in msgs {
+            if v.len() < n {
+                v.push(m);
+            }
+        }
+        story += 1;
+    }
+    v
+}
+
+fn write_backlog(dir: &Path, mails: &[Vec<u8>]) {
+    let new = dir.join("inbox/new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::create_dir_all(dir.join("inbox/cur")).unwrap();
+    std::fs::create_dir_all(dir.join("inbox/tmp")).unwrap();
+    let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for (i, m) in mails.iter().enumerate() {
+        let p = new.join(format!("{:010}.bench.host", i));
+        std::fs::write(&p, m).unwrap();
+        // Explicit, strictly increasing mtimes keep the story order.
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(t0 + std::time::Duration::from_micros(i as u64 * 10)).unwrap();
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+        })
+        .map(|k| k / 1024.0)
+        .unwrap_or(0.0)
+}
+
+struct Run {
+    core_s: f64,
+    drain_s: f64,
+    handled: usize,
+    sent: usize,
+}
+
+fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    write_backlog(dir.path(), mails);
+    let cfg = config(dir.path(), batch);
+    let mut engine = Engine::new(cfg).unwrap();
+    let mut source = MaildirSource::open(&dir.path().join("inbox")).unwrap();
+    let t = Instant::now();
+    let handled = process_backlog(&mut engine, &mut source, None, &|| false, |_| {}).unwrap();
+    let core_s = t.elapsed().as_secs_f64();
+    let mut sent = 0;
+    let mut drain_s = 0.0;
+    if drain {
+        let mut tr = MaildirTransport::open(&dir.path().join("outbox")).unwrap();
+        let t = Instant::now();
+        sent = engine.drain_outbox(&mut tr, Utc::now()).unwrap().sent;
+        drain_s = t.elapsed().as_secs_f64();
+    }
+    let applied = engine
+        .store
+        .messages()
+        .unwrap()
+        .iter()
+        .filter(|m| m.verdict.starts_with("applied"))
+        .count();
+    if applied != handled {
+        eprintln!("warning: only {applied} of {handled} messages were applied");
+    }
+    Run { core_s, drain_s, handled, sent }
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_MESSAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let mails = generate(n);
+    let bytes: usize = mails.iter().map(|m| m.len()).sum();
+    println!("ingest benchmark: {n} generated tagged messages ({:.1} MB), 2 cores", bytes as f64 / 1e6);
+
+    // Baseline: mail-parser alone, same bytes, in memory.
+    let t = Instant::now();
+    let mut ok = 0;
+    for m in &mails {
+        if mail_parser::MessageParser::default().parse(m).is_some() {
+            ok += 1;
+        }
+    }
+    let raw_s = t.elapsed().as_secs_f64();
+    assert_eq!(ok, n);
+    let t = Instant::now();
+    for m in &mails {
+        let _ = crossdesk::mail::parse::parse(m);
+    }
+    let cd_parse_s = t.elapsed().as_secs_f64();
+
+    let r = run(&mails, 100, true);
+    assert_eq!(r.handled, n);
+    let core_rate = n as f64 / r.core_s;
+    let raw_rate = n as f64 / raw_s;
+    println!("baseline  raw mail-parser parse only    {:>10.0} msg/s  ({:.3} s)", raw_rate, raw_s);
+    println!("          crossdesk parse (Inbound)      {:>10.0} msg/s  ({:.3} s)", n as f64 / cd_parse_s, cd_parse_s);
+    println!(
+        "core path fetch+parse+classify+decide+commit+move, batch 100  {:>10.0} msg/s  ({:.3} s)  = {:.2}x of raw parse",
+        core_rate,
+        r.core_s,
+        core_rate / raw_rate
+    );
+    println!(
+        "outbox    render+deliver {} replies to a Maildir  {:>10.0} mail/s  ({:.3} s)",
+        r.sent,
+        r.sent as f64 / r.drain_s,
+        r.drain_s
+    );
+    println!(
+        "end to end  {:>10.0} msg/s (core + delivery)",
+        n as f64 / (r.core_s + r.drain_s)
+    );
+    let small = n.min(1000);
+    let r1 = run(&mails[..small], 1, false);
+    println!(
+        "context   core path, one transaction per message ({small} msgs)  {:>10.0} msg/s",
+        small as f64 / r1.core_s
+    );
+    println!("peak RSS {:.1} MiB", peak_rss_mib());
+}

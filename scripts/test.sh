@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs crossdesk's whole test suite on a fresh machine. Installs what it
+# needs (as root, from the distribution's packages) and starts nothing that
+# it does not stop again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "test.sh: cargo is not installed; install Rust 1.95 (rustup) first" >&2
+  exit 1
+fi
+
+# --locked: the committed Cargo.lock is what CI and users build.
+cargo build --locked --all-targets
+cargo test --locked --all-targets
