@@ -683,22 +683,31 @@ impl<'a, 'b> Decider<'a, 'b> {
         if !f.departments.is_empty() {
             for tok in &f.departments {
                 match dir.resolve_dept(tok) {
-                    Some(d) => groups.push(d.group.clone()),
+                    Some(d) => {
+                        if !groups.contains(&d.group) {
+                            groups.push(d.group.clone())
+                        }
+                    }
                     None => return Err(refuse(Refusal::UnknownDepartment, tok.clone())),
                 }
             }
         } else {
-            groups.extend(
-                self.r
-                    .recipients
-                    .iter()
-                    .filter_map(|m| dir.dept_by_group(&m.address))
-                    .map(|d| d.group.clone()),
-            );
+            for d in self
+                .r
+                .recipients
+                .iter()
+                .filter_map(|m| dir.dept_by_group(&m.address))
+            {
+                if !groups.contains(&d.group) {
+                    groups.push(d.group.clone());
+                }
+            }
         }
         if groups.is_empty() {
             return Err(refuse(Refusal::NoDepartments, ""));
         }
+        // The lead gets one copy: through a group, else cc'd on the first.
+        let reached = dir.reached_by(self.sender(), &groups);
         let mut mails = vec![];
         for g in groups {
             let ctx = MailCtx {
@@ -713,7 +722,8 @@ impl<'a, 'b> Decider<'a, 'b> {
                 workflow_address: self.ctx.workflow.address.clone(),
                 ..MailCtx::default()
             };
-            mails.push(self.mail(Kind::Notice, vec![g], vec![], ctx, true));
+            let with_actor = mails.is_empty() && !reached;
+            mails.push(self.mail(Kind::Notice, vec![g], vec![], ctx, with_actor));
         }
         self.applied(Action::Notice, None, None, vec![], mails)
     }
