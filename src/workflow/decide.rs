@@ -1079,13 +1079,17 @@ impl<'a, 'b> Decider<'a, 'b> {
             "plan updated",
             new.state.as_str(),
         );
+        let groups: Vec<Mailbox> = involved.iter().filter_map(|d| self.group(d)).collect();
+        let reached = dir.reached_by(s, &groups);
         let mut mails = vec![];
-        for (i, d) in involved.iter().enumerate() {
+        for d in &involved {
             if let Some(g) = self.group(d) {
                 let mut c = ctx.clone();
                 c.dept = Some(self.dept_ctx(d, false));
-                // The actor gets the transcript with the first group's copy.
-                mails.push(self.mail(Kind::Plan, vec![g], vec![], c, i == 0));
+                // The actor gets the transcript through their group's copy,
+                // else cc'd on the first group's copy.
+                let with_actor = mails.is_empty() && !reached;
+                mails.push(self.mail(Kind::Plan, vec![g], vec![], c, with_actor));
             }
         }
         self.applied(Action::Plan, Some(new), Some(item), events, mails)
