@@ -1051,7 +1051,7 @@ impl<'a, 'b> Decider<'a, 'b> {
             ));
         }
         if !req.state.is_open() {
-            return Err(refuse(Refusal::WrongState, req.state.as_str()));
+            return Err(self.wrong_state(req.state.as_str(), &OPEN));
         }
         self.check_problems()?;
         let f = &self.r.cmd.fields;
@@ -1157,7 +1157,7 @@ impl<'a, 'b> Decider<'a, 'b> {
                 .allowed([t.owner.to_string()]));
         }
         if !req.state.is_open() {
-            return Err(refuse(Refusal::WrongState, req.state.as_str()));
+            return Err(self.wrong_state(req.state.as_str(), &OPEN));
         }
         use TaskState::*;
         let allowed: &[TaskState] = match a {
@@ -1295,6 +1295,15 @@ impl<'a, 'b> Decider<'a, 'b> {
         self.applied(a, Some(new), Some(item), events, mails)
     }
 }
+
+/// The open requirement states (`ReqState::is_open`), for "what would be accepted".
+const OPEN: [ReqState; 5] = [
+    ReqState::Proposed,
+    ReqState::Clarifying,
+    ReqState::Confirmed,
+    ReqState::InProgress,
+    ReqState::Delivered,
+];
 
 fn line(key: &str, value: &str) -> TranscriptLine {
     TranscriptLine {
