@@ -688,7 +688,10 @@ impl<'a, 'b> Decider<'a, 'b> {
                             groups.push(d.group.clone())
                         }
                     }
-                    None => return Err(refuse(Refusal::UnknownDepartment, tok.clone())),
+                    None => {
+                        return Err(refuse(Refusal::UnknownDepartment, tok.clone())
+                            .allowed(dir.depts.iter().map(|d| format!("{} ({})", d.name, d.id))))
+                    }
                 }
             }
         } else {
@@ -704,7 +707,11 @@ impl<'a, 'b> Decider<'a, 'b> {
             }
         }
         if groups.is_empty() {
-            return Err(refuse(Refusal::NoDepartments, ""));
+            return Err(refuse(Refusal::NoDepartments, "").allowed(
+                dir.depts
+                    .iter()
+                    .map(|d| format!("Dept: {} / {}", d.id, d.group.address)),
+            ));
         }
         // The lead gets one copy: through a group, else cc'd on the first.
         let reached = dir.reached_by(self.sender(), &groups);
