@@ -715,6 +715,8 @@ impl<'a, 'b> Decider<'a, 'b> {
         }
         // The lead gets one copy: through a group, else cc'd on the first.
         let reached = dir.reached_by(self.sender(), &groups);
+        let sent_to: Vec<&str> = groups.iter().map(|g| g.address.as_str()).collect();
+        let transcript = self.transcript(Action::Notice.as_str(), "", &sent_to.join(", "), "-");
         let mut mails = vec![];
         for g in groups {
             let ctx = MailCtx {
@@ -725,6 +727,7 @@ impl<'a, 'b> Decider<'a, 'b> {
                 dept: dir
                     .dept_by_group(&g.address)
                     .map(|d| self.dept_ctx(&d.id, false)),
+                transcript: transcript.clone(),
                 orig_subject: self.r.subject.to_string(),
                 workflow_address: self.ctx.workflow.address.clone(),
                 ..MailCtx::default()
