@@ -762,6 +762,42 @@ impl<'a, 'b> Decider<'a, 'b> {
         let before = req.state;
         let mut events =
             vec![self.event(id, Action::Comment.as_str(), self.r.cmd.fields.note.clone())];
+        // An update: the requester may change the deadline, quality and
+        // priority of an open requirement with the same fields as [REQ].
+        let f = &self.r.cmd.fields;
+        let updates = f.due.is_some() || f.quality.is_some() || f.priority.is_some();
+        if updates && matches!(id, ItemId::Req(_)) && self.is_requester(req) && req.state.is_open()
+        {
+            self.check_problems()?;
+            if let Some(due) = f.due {
+                if due < self.ctx.today {
+                    return Err(refuse(
+                        Refusal::BadDate,
+                        format!("{} < {}", due, self.ctx.today),
+                    ));
+                }
+                new.due = Some(due);
+            }
+            if let Some(q) = &f.quality {
+                new.quality = Some(q.clone());
+            }
+            if let Some(p) = f.priority {
+                new.priority = p;
+            }
+            let mut changed = vec![];
+            if new.due != req.due {
+                changed.push(format!("due {}", date_s(new.due).unwrap_or_default()));
+            }
+            if new.quality != req.quality {
+                changed.push("quality".to_string());
+            }
+            if new.priority != req.priority {
+                changed.push(format!("priority {}", new.priority.as_str()));
+            }
+            if !changed.is_empty() {
+                events.push(self.event(id, "update", changed.join(", ")));
+            }
+        }
         // The requester answering a clarification returns it to proposed.
         if req.state == ReqState::Clarifying && self.is_requester(req) {
             new.state = ReqState::Proposed;
@@ -1145,6 +1181,9 @@ impl<'a, 'b> Decider<'a, 'b> {
         );
         let groups: Vec<Mailbox> = req.depts.iter().filter_map(|d| self.group(&d.id)).collect();
         let mut cc = vec![req.requester.clone()];
+        // The requesting department's group hears of the end too, as it
+        // heard of every answer.
+        cc.extend(req.requester_dept.as_deref().and_then(|d| self.group(d)));
         // Owners of tasks still open are told directly too.
         cc.extend(
             req.tasks

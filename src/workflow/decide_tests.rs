@@ -2096,7 +2096,10 @@ fn close_after_delivery_closes_and_tells_everyone() {
     );
     assert_eq!(o.mails.len(), 1);
     let m = &o.mails[0];
-    assert_eq!(sketch(m), "closed to:[rd, ops] cc:[zhaoliu] zh-CN REQ-1");
+    assert_eq!(
+        sketch(m),
+        "closed to:[rd, ops] cc:[zhaoliu, sales] zh-CN REQ-1"
+    );
     assert_eq!(
         (m.ctx.state.as_str(), m.ctx.state_before.as_str()),
         ("closed", "delivered")
@@ -2124,7 +2127,7 @@ fn requester_lead_may_close() {
     );
     assert_eq!(
         sketch(&o.mails[0]),
-        "closed to:[rd, ops] cc:[zhaoliu, lina] zh-CN REQ-1"
+        "closed to:[rd, ops] cc:[zhaoliu, sales] zh-CN REQ-1"
     );
 }
 
@@ -2196,9 +2199,9 @@ fn cancel_from_every_open_state() {
         let m = &o.mails[0];
         // Owners of tasks still open are told directly.
         let cc = if s == ReqState::InProgress {
-            "zhaoliu, alice, bob"
+            "zhaoliu, sales, alice, bob"
         } else {
-            "zhaoliu"
+            "zhaoliu, sales"
         };
         let want = format!("cancelled to:[rd, ops] cc:[{cc}] zh-CN REQ-1");
         assert_eq!(sketch(m), want);
@@ -2229,7 +2232,7 @@ fn cancel_tells_only_owners_of_open_tasks() {
     );
     let o = w.run(ZHAOLIU, cmd(Action::Cancel, note("")), on(&req));
     ok(&o, Action::Cancel);
-    assert_eq!(addrs(&o.mails[0].cc), [ZHAOLIU, BOB]);
+    assert_eq!(addrs(&o.mails[0].cc), [ZHAOLIU, SALES_G, BOB]);
 }
 
 #[test]
@@ -2909,7 +2912,7 @@ fn actor_is_copied_for_the_transcript_only_when_not_otherwise_reached() {
     assert!(!addrs(&o.mails[0].cc).contains(&ZHANGSAN));
     // Closing: the requester is in Cc already.
     let o = w.run(ZHAOLIU, cmd(Action::Close, note("")), on(&delivered(&w)));
-    assert_eq!(addrs(&o.mails[0].cc), [ZHAOLIU]);
+    assert_eq!(addrs(&o.mails[0].cc), [ZHAOLIU, SALES_G]);
 }
 
 #[test]
@@ -2953,4 +2956,51 @@ fn every_change_updates_the_snapshot_time() {
         assert_eq!(new.created_at, now(), "{a}");
         assert!(o.events.iter().all(|e| e.at == later.now));
     }
+}
+
+#[test]
+fn requester_update_changes_due_quality_and_priority() {
+    let w = world();
+    let req = proposed(&w);
+    let f = Fields {
+        due: NaiveDate::from_ymd_opt(2026, 12, 20),
+        quality: Some("字段齐全".into()),
+        priority: Some(Priority::Urgent),
+        ..note("截止日期顺延")
+    };
+    let o = w.run(ZHAOLIU, cmd(Action::Comment, f), on(&req));
+    let new = ok(&o, Action::Comment);
+    assert_eq!(new.due, NaiveDate::from_ymd_opt(2026, 12, 20));
+    assert_eq!(new.quality.as_deref(), Some("字段齐全"));
+    assert_eq!(new.priority, Priority::Urgent);
+    assert!(o
+        .events
+        .iter()
+        .any(|e| e.kind == "update" && e.detail.contains("2026-12-20")));
+}
+
+#[test]
+fn update_fields_from_a_non_requester_change_nothing() {
+    let w = world();
+    let req = proposed(&w);
+    let f = Fields {
+        due: NaiveDate::from_ymd_opt(2027, 1, 20),
+        ..note("我们希望延期")
+    };
+    let o = w.run(ZHANGSAN, cmd(Action::Comment, f), on(&req));
+    let new = ok(&o, Action::Comment);
+    assert_eq!(new.due, req.due);
+    assert!(!o.events.iter().any(|e| e.kind == "update"));
+}
+
+#[test]
+fn requester_update_with_a_past_due_date_is_refused() {
+    let w = world();
+    let req = proposed(&w);
+    let f = Fields {
+        due: NaiveDate::from_ymd_opt(2026, 1, 2),
+        ..note("")
+    };
+    let o = w.run(ZHAOLIU, cmd(Action::Comment, f), on(&req));
+    refused(&o, Refusal::BadDate, ZHAOLIU);
 }
