@@ -5,17 +5,9 @@ use chrono::NaiveDate;
 use std::collections::HashMap;
 
 /// Keyword sets: the defaults of PROTOCOL.md plus a company's own words.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Keywords {
     words: HashMap<String, Action>,
-}
-
-impl Default for Keywords {
-    fn default() -> Self {
-        Keywords {
-            words: HashMap::new(),
-        }
-    }
 }
 
 impl Keywords {
