@@ -433,6 +433,7 @@ fn part_text<'m>(raw: &[u8], p: &'m MessagePart<'_>, defused: bool) -> Cow<'m, s
     let redecode = defused
         || p.is_encoding_problem
         || match label {
+            Some(l) if header::is_ascii_label(l) => !t.is_ascii(),
             Some(l) => {
                 mail_parser::decoders::charsets::map::charset_decoder(l.as_bytes()).is_none()
                     && (lookup_charset(l).is_some_and(|e| e != encoding_rs::UTF_8)
@@ -542,9 +543,6 @@ fn bounced_id(raw: &[u8], msg: &mail_parser::Message<'_>, defused: bool) -> Opti
     }
     for name in ["original-message-id", "message-id"] {
         for p in &leaves {
-            if msg.parts.len() > 1 && std::ptr::eq(*p, &msg.parts[0]) {
-                continue;
-            }
             let bytes = if msg.parts.len() == 1 {
                 // Single-part bounce: its body only, never its own headers.
                 Cow::Borrowed(
@@ -690,6 +688,36 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn hostile_inputs_stay_fast() {
+        let mut subject = String::new();
+        let mut html = String::new();
+        let mut text = String::new();
+        for _ in 0..100_000 {
+            subject.push_str("=?a?B?x");
+            html.push_str("<a \"x<div style=display:none><b>");
+            text.push_str("From: x\n\n");
+        }
+        let cases = [
+            format!("From: a@corp.example\r\nSubject: {subject}\r\n\r\nb\r\n"),
+            format!(
+                "From: a@corp.example\r\nSubject: h\r\nContent-Type: text/html\r\n\r\n{html}\r\n"
+            ),
+            format!("From: a@corp.example\r\nSubject: t\r\n\r\n{text}\r\n"),
+        ];
+        for raw in cases {
+            let t = std::time::Instant::now();
+            let m = parse(raw.as_bytes()).unwrap();
+            assert!(
+                t.elapsed().as_secs() < 20,
+                "{:?} for {}",
+                t.elapsed(),
+                &raw[..60]
+            );
+            assert!(!m.subject.contains('\r'));
+        }
     }
 
     #[test]

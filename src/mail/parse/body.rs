@@ -27,24 +27,43 @@ pub(crate) fn part_bytes<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> Cow<'a, [
 }
 
 /// CRLF and lone CR become LF; NUL and every other control character except
-/// tab and newline are dropped.
+/// tab and newline (C0, DEL, C1) are dropped. Works on byte runs: the input
+/// is valid UTF-8 and only whole characters are removed.
 pub(crate) fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
+    let b = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut run = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let skip = match c {
+            b'\n' | b'\t' => 0,
+            b'\r' => {
+                out.extend_from_slice(&b[run..i]);
+                out.push(b'\n');
+                if b.get(i + 1) == Some(&b'\n') {
+                    i += 1;
                 }
-                out.push('\n');
+                i += 1;
+                run = i;
+                continue;
             }
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
+            0..=0x1f | 0x7f => 1,
+            // U+0080..U+009F (C1 controls) are 0xC2 0x80..0x9F.
+            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => 2,
+            _ => 0,
+        };
+        if skip > 0 {
+            out.extend_from_slice(&b[run..i]);
+            i += skip;
+            run = i;
+        } else {
+            i += 1;
         }
     }
-    out
+    out.extend_from_slice(&b[run..]);
+    // Only complete UTF-8 sequences were removed.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// RFC 3676 format=flowed: a line ending in a space continues on the next
@@ -144,5 +163,6 @@ mod tests {
     #[test]
     fn normalize_strips_nul_and_crlf() {
         assert_eq!(normalize("a\r\nb\rc\0d\x1b[31m\te"), "a\nb\ncd[31m\te");
+        assert_eq!(normalize("x\u{85}y\u{9f}é\u{a0}中\r"), "xyé\u{a0}中\n");
     }
 }

@@ -53,6 +53,8 @@ pub(crate) fn lookup_charset(label: &str) -> Option<&'static Encoding> {
 /// Decodes bytes labelled with `label`. Unknown or missing labels: UTF-8 when
 /// the bytes are valid UTF-8, otherwise GB18030 (the usual culprit here).
 pub(crate) fn decode_charset<'a>(label: Option<&str>, bytes: &'a [u8]) -> Cow<'a, str> {
+    // 8-bit bytes under an ASCII label are someone's UTF-8 or GBK, not cp1252.
+    let label = label.filter(|l| !is_ascii_label(l) || bytes.is_ascii());
     if let Some(label) = label {
         if let Some(enc) = lookup_charset(label) {
             return enc.decode_without_bom_handling(bytes).0;
@@ -66,6 +68,14 @@ pub(crate) fn decode_charset<'a>(label: Option<&str>, bytes: &'a [u8]) -> Cow<'a
         Ok(s) => Cow::Borrowed(s),
         Err(_) => encoding_rs::GB18030.decode_without_bom_handling(bytes).0,
     }
+}
+
+/// `us-ascii` and its spellings.
+pub(crate) fn is_ascii_label(label: &str) -> bool {
+    let l = label.trim().trim_matches('"');
+    ["us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us"]
+        .iter()
+        .any(|a| l.eq_ignore_ascii_case(a))
 }
 
 /// Appends `s` to `out`, turning whitespace runs (folds, CR/LF, tabs) into one
@@ -96,14 +106,44 @@ pub(crate) fn clean_text(s: &str) -> String {
     out
 }
 
-/// One RFC 2047 encoded-word found at the start of `b`: its charset label
-/// (language suffix removed), decoded bytes, and length in `b`.
-fn encoded_word(b: &[u8]) -> Option<(&[u8], Vec<u8>, usize)> {
+/// Where `?=` and whitespace occur in a value, so that finding the end of
+/// each candidate encoded-word is a binary search rather than a scan (a value
+/// full of `=?` with no `?=` would otherwise cost O(n²)).
+struct Marks {
+    closes: Vec<usize>,
+    spaces: Vec<usize>,
+}
+
+impl Marks {
+    fn new(b: &[u8]) -> Marks {
+        let mut m = Marks {
+            closes: Vec::new(),
+            spaces: Vec::new(),
+        };
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'?' && b.get(i + 1) == Some(&b'=') {
+                m.closes.push(i);
+            } else if c.is_ascii_whitespace() {
+                m.spaces.push(i);
+            }
+        }
+        m
+    }
+
+    fn next(v: &[usize], from: usize) -> Option<usize> {
+        v.get(v.partition_point(|&x| x < from)).copied()
+    }
+}
+
+/// The RFC 2047 encoded-word starting at `b[at..]`: its charset label
+/// (language suffix removed), decoded bytes, and length.
+fn encoded_word<'a>(b: &'a [u8], at: usize, marks: &Marks) -> Option<(&'a [u8], Vec<u8>, usize)> {
     // =?charset?X?payload?=
-    if b.len() < 8 || &b[..2] != b"=?" {
+    let w = &b[at..];
+    if w.len() < 8 || &w[..2] != b"=?" {
         return None;
     }
-    let rest = &b[2..];
+    let rest = &w[2..];
     let q1 = rest.iter().take(76).position(|&c| c == b'?')?;
     let mut charset = &rest[..q1];
     if charset.is_empty() || charset.iter().any(|c| c.is_ascii_whitespace()) {
@@ -117,12 +157,12 @@ fn encoded_word(b: &[u8]) -> Option<(&[u8], Vec<u8>, usize)> {
         return None;
     }
     let enc = rest[0].to_ascii_uppercase();
-    let payload_all = &rest[2..];
-    let end = payload_all.windows(2).position(|w| w == b"?=")?;
-    let payload = &payload_all[..end];
-    if payload.iter().any(|c| c.is_ascii_whitespace()) {
+    let start = at + 2 + q1 + 1 + 2;
+    let close = Marks::next(&marks.closes, start)?;
+    if Marks::next(&marks.spaces, start).is_some_and(|sp| sp < close) {
         return None;
     }
+    let payload = &b[start..close];
     let decoded = match enc {
         b'B' => decode_base64_lenient(payload),
         b'Q' => {
@@ -152,7 +192,7 @@ fn encoded_word(b: &[u8]) -> Option<(&[u8], Vec<u8>, usize)> {
         }
         _ => return None,
     };
-    Some((charset, decoded, 2 + q1 + 1 + 2 + end + 2))
+    Some((charset, decoded, close + 2 - at))
 }
 
 /// Base64 that tolerates missing padding, stray characters and line breaks.
@@ -193,6 +233,7 @@ pub(crate) fn decode_header(raw: &[u8]) -> String {
         push_literal(&mut out, raw, literal_utf8, &mut space);
         return out;
     }
+    let marks = Marks::new(raw);
     let mut pending: Vec<u8> = Vec::new();
     let mut pending_cs: &[u8] = b"";
     let mut have_pending = false;
@@ -201,7 +242,7 @@ pub(crate) fn decode_header(raw: &[u8]) -> String {
     let mut i = 0;
     while i + 1 < raw.len() {
         if raw[i] == b'=' && raw[i + 1] == b'?' {
-            if let Some((cs, bytes, len)) = encoded_word(&raw[i..]) {
+            if let Some((cs, bytes, len)) = encoded_word(raw, i, &marks) {
                 let gap = &raw[lit_start..i];
                 // Whitespace between two encoded-words is not part of the text.
                 let gap_dropped = prev_word && gap.iter().all(|c| c.is_ascii_whitespace());
@@ -256,6 +297,7 @@ fn push_literal(out: &mut String, b: &[u8], utf8: bool, space: &mut bool) {
 /// (`"=?…?=" <x>` inside quotes stays one quoted-string).
 pub(crate) fn quote_encoded_words(text: &str) -> String {
     let b = text.as_bytes();
+    let marks = Marks::new(b);
     let mut out = String::with_capacity(text.len());
     let (mut in_quote, mut in_angle, mut escaped) = (false, false, false);
     let mut i = 0;
@@ -273,7 +315,7 @@ pub(crate) fn quote_encoded_words(text: &str) -> String {
         } else if c == b'>' && !in_quote {
             in_angle = false;
         } else if c == b'=' && !in_angle && b.get(i + 1) == Some(&b'?') {
-            if let Some((_, _, first)) = encoded_word(&b[i..]) {
+            if let Some((_, _, first)) = encoded_word(b, i, &marks) {
                 // Extend over adjacent words separated only by whitespace.
                 let mut end = i + first;
                 loop {
@@ -281,7 +323,7 @@ pub(crate) fn quote_encoded_words(text: &str) -> String {
                         .iter()
                         .take_while(|c| c.is_ascii_whitespace())
                         .count();
-                    match encoded_word(&b[end + ws..]) {
+                    match encoded_word(b, end + ws, &marks) {
                         Some((_, _, len)) => end += ws + len,
                         None => break,
                     }
@@ -416,6 +458,8 @@ mod tests {
         ] {
             assert_eq!(decode_charset(Some(label), &gbk), "测试", "{label}");
         }
+        assert_eq!(decode_charset(Some("us-ascii"), "café".as_bytes()), "café");
+        assert_eq!(decode_charset(Some("us-ascii"), &gbk), "测试");
         let big5 = encoding_rs::BIG5.encode("測試").0;
         assert_eq!(decode_charset(Some("x-mac-chinesetrad"), &big5), "測試");
     }
@@ -460,6 +504,22 @@ mod tests {
             quote_encoded_words(" =?utf-8?q?boss@corp=2Eexample_<boss@corp.example>?= <e@x>"),
             " \"boss@corp.example <boss@corp.example>\" <e@x>"
         );
+    }
+
+    #[test]
+    fn many_unclosed_encoded_word_starts_are_linear() {
+        let mut raw = b" ".to_vec();
+        for _ in 0..200_000 {
+            raw.extend_from_slice(b"=?a?B?x");
+        }
+        raw.extend_from_slice(b" =?utf-8?q?ok?=\r\n");
+        let t = std::time::Instant::now();
+        let s = decode_header(&raw);
+        assert!(s.ends_with(" ok"));
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let _ = quote_encoded_words(std::str::from_utf8(&raw).unwrap());
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
     }
 
     #[test]

@@ -82,7 +82,9 @@ struct Tag<'a> {
 }
 
 /// Parses the tag starting at `pos` (which holds `<`). `None` when it is not a
-/// tag (a bare `<` in text).
+/// tag (a bare `<` in text, or no `>` before the next unquoted `<` — which
+/// also keeps the scan from running to the end of the document for every
+/// `<` of a hostile message).
 fn read_tag(html: &str, pos: usize) -> Option<Tag<'_>> {
     let b = html.as_bytes();
     let mut i = pos + 1;
@@ -111,11 +113,16 @@ fn read_tag(html: &str, pos: usize) -> Option<Tag<'_>> {
             quote = c;
         } else if c == b'>' {
             break;
+        } else if c == b'<' {
+            return None;
         }
         i += 1;
     }
-    let end = (i + 1).min(b.len());
-    let attrs = &html[attrs_start..i.min(b.len())];
+    if i >= b.len() {
+        return None;
+    }
+    let end = i + 1;
+    let attrs = &html[attrs_start..i];
     Some(Tag {
         self_closing: attrs.trim_end().ends_with('/'),
         name,
@@ -178,10 +185,29 @@ fn skip_element(html: &str, name: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// The end of a raw-text element (`<script>`, `<style>`) whose start tag
+/// ended at `from`: just after its `</name>`, or the end of the document.
+fn skip_raw_text(html: &str, name: &str, from: usize) -> usize {
+    let b = html.as_bytes();
+    let mut i = from;
+    while let Some(off) = html[i..].find("</") {
+        let pos = i + off;
+        let end = pos + 2 + name.len();
+        if b.len() >= end && b[pos + 2..end].eq_ignore_ascii_case(name.as_bytes()) {
+            return html[end..].find('>').map_or(b.len(), |e| end + e + 1);
+        }
+        i = pos + 2;
+    }
+    b.len()
+}
+
 /// The pre-filter described in the module comment.
 pub(crate) fn prefilter(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut depth = 0usize;
+    // After one element without a matching end tag, no more skipping: each
+    // failed search scans to the end, and many of them would be quadratic.
+    let mut can_skip = true;
     let mut i = 0;
     while let Some(off) = html[i..].find('<') {
         let pos = i + off;
@@ -197,12 +223,18 @@ pub(crate) fn prefilter(html: &str) -> String {
         };
         i = tag.end;
         let void = is_void(&tag.name) || tag.self_closing;
+        if !tag.closing && !tag.self_closing && (tag.name == "script" || tag.name == "style") {
+            // Raw text: a `<` in a script is not a tag. html2text drops both anyway.
+            i = skip_raw_text(html, &tag.name, tag.end);
+            continue;
+        }
         if !tag.closing {
             let quote = tag.name == "blockquote" && !is_indent_blockquote(tag.attrs);
             if quote || is_hidden(tag.attrs) {
-                if !void {
-                    if let Some(end) = skip_element(html, &tag.name, tag.end) {
-                        i = end;
+                if !void && can_skip {
+                    match skip_element(html, &tag.name, tag.end) {
+                        Some(end) => i = end,
+                        None => can_skip = false,
                     }
                 }
                 continue;
@@ -343,9 +375,23 @@ mod tests {
 
     #[test]
     fn style_and_script_are_not_text() {
-        let t =
-            html_to_text("<style>p{color:red}</style><script>var a=1;</script><p>hi &amp; bye</p>");
+        let t = html_to_text(
+            "<style>p{color:red}</style><script>if (a<b) { x = '<div>'; }</SCRIPT><p>hi &amp; bye</p>",
+        );
         assert_eq!(t.trim(), "hi & bye");
+    }
+
+    #[test]
+    fn unterminated_tags_and_unclosed_hidden_elements_are_linear() {
+        let mut h = String::new();
+        for _ in 0..50_000 {
+            h.push_str("<a \"x<div style=display:none>");
+        }
+        h.push_str("<p>end</p>");
+        let t0 = std::time::Instant::now();
+        let _ = prefilter(&h);
+        assert!(t0.elapsed().as_secs() < 5, "{:?}", t0.elapsed());
+        assert!(prefilter("a <b c").contains("<b c"));
     }
 
     #[test]

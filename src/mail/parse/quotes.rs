@@ -188,6 +188,60 @@ enum Key {
     Other,
 }
 
+/// Header keys of quoted header blocks (compared ASCII-case-insensitively).
+const KEYS: &[(&str, Key)] = &[
+    ("from", Key::From),
+    ("发件人", Key::From),
+    ("寄件者", Key::From),
+    ("寄件人", Key::From),
+    ("von", Key::From),
+    ("de", Key::From),
+    ("van", Key::From),
+    ("da", Key::From),
+    ("sent", Key::Sent),
+    ("date", Key::Sent),
+    ("发送时间", Key::Sent),
+    ("时间", Key::Sent),
+    ("日期", Key::Sent),
+    ("寄件日期", Key::Sent),
+    ("发送日期", Key::Sent),
+    ("gesendet", Key::Sent),
+    ("datum", Key::Sent),
+    ("envoyé", Key::Sent),
+    ("enviado", Key::Sent),
+    ("data", Key::Sent),
+    ("to", Key::To),
+    ("收件人", Key::To),
+    ("收件者", Key::To),
+    ("an", Key::To),
+    ("à", Key::To),
+    ("a", Key::To),
+    ("para", Key::To),
+    ("aan", Key::To),
+    ("cc", Key::Cc),
+    ("抄送", Key::Cc),
+    ("抄送人", Key::Cc),
+    ("副本", Key::Cc),
+    ("kopie", Key::Cc),
+    ("subject", Key::Subject),
+    ("主题", Key::Subject),
+    ("主旨", Key::Subject),
+    ("betreff", Key::Subject),
+    ("objet", Key::Subject),
+    ("asunto", Key::Subject),
+    ("onderwerp", Key::Subject),
+    ("oggetto", Key::Subject),
+    ("assunto", Key::Subject),
+    ("reply-to", Key::Other),
+    ("importance", Key::Other),
+    ("attachments", Key::Other),
+    ("bcc", Key::Other),
+    ("附件", Key::Other),
+    ("优先级", Key::Other),
+    ("重要性", Key::Other),
+    ("密送", Key::Other),
+];
+
 /// The header-like key of a line (`From:`, `发件人：`, …), if it is one.
 fn header_key(t: &str) -> Option<Key> {
     let colon = t
@@ -196,19 +250,9 @@ fn header_key(t: &str) -> Option<Key> {
         .find(|&(_, c)| c == ':' || c == '：')
         .map(|(i, _)| i)?;
     let key = trim_all(&t[..colon]);
-    let k = key.to_lowercase();
-    Some(match k.as_str() {
-        "from" | "发件人" | "寄件者" | "寄件人" | "von" | "de" | "van" | "da" => Key::From,
-        "sent" | "date" | "发送时间" | "时间" | "日期" | "寄件日期" | "发送日期" | "gesendet"
-        | "datum" | "envoyé" | "enviado" | "data" => Key::Sent,
-        "to" | "收件人" | "收件者" | "an" | "à" | "a" | "para" | "aan" => Key::To,
-        "cc" | "抄送" | "抄送人" | "副本" | "kopie" => Key::Cc,
-        "subject" | "主题" | "主旨" | "betreff" | "objet" | "asunto" | "onderwerp" | "oggetto"
-        | "assunto" => Key::Subject,
-        "reply-to" | "importance" | "attachments" | "bcc" | "附件" | "优先级" | "重要性"
-        | "密送" => Key::Other,
-        _ => return None,
-    })
+    KEYS.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|&(_, k)| k)
 }
 
 /// A `From:` line starting a quoted header block (see the module docs).
@@ -218,7 +262,7 @@ fn is_header_block(lines: &[&str], i: usize) -> bool {
     }
     let (mut sent, mut to) = (false, false);
     let mut seen = 0;
-    for line in &lines[i + 1..] {
+    for line in lines[i + 1..].iter().take(20) {
         let t = trim_all(line);
         if t.is_empty() {
             continue;
