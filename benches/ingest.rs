@@ -37,6 +37,7 @@ daily_cap_per_recipient = 100000000
 [[departments]]
 id = "rd"
 name = "研发部"
+aliases = ["研发", "R&D"]
 group = "rd@corp.example"
 leads = ["王磊 <wanglei@corp.example>"]
 members = ["张三 <zhangsan@corp.example>", "alice@corp.example"]
@@ -162,6 +163,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 struct Run {
+    times: crossdesk::engine::IngestTimes,
     core_s: f64,
     drain_s: f64,
     handled: usize,
@@ -185,17 +187,17 @@ fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
         sent = engine.drain_outbox(&mut tr, Utc::now()).unwrap().sent;
         drain_s = t.elapsed().as_secs_f64();
     }
-    let applied = engine
-        .store
-        .messages()
-        .unwrap()
-        .iter()
-        .filter(|m| m.verdict.starts_with("applied"))
-        .count();
+    let msgs = engine.store.messages().unwrap();
+    let applied = msgs.iter().filter(|m| m.verdict.starts_with("applied")).count();
     if applied != handled {
-        eprintln!("warning: only {applied} of {handled} messages were applied");
+        let mut hist: std::collections::BTreeMap<&str, usize> = Default::default();
+        for m in &msgs {
+            *hist.entry(m.verdict.as_str()).or_default() += 1;
+        }
+        eprintln!("warning: only {applied} of {handled} messages were applied: {hist:?}");
     }
     Run {
+        times: engine.times,
         core_s,
         drain_s,
         handled,
@@ -231,7 +233,9 @@ fn main() {
     }
     let cd_parse_s = t.elapsed().as_secs_f64();
 
-    let r = run(&mails, 100, true);
+    // BENCH_CORE_ONLY=1: skip delivery and the context run (for profiling).
+    let core_only = std::env::var_os("BENCH_CORE_ONLY").is_some();
+    let r = run(&mails, 100, !core_only);
     assert_eq!(r.handled, n);
     let core_rate = n as f64 / r.core_s;
     let raw_rate = n as f64 / raw_s;
@@ -250,6 +254,14 @@ fn main() {
         r.core_s,
         core_rate / raw_rate
     );
+    let io = r.core_s - (r.times.parse + r.times.act + r.times.commit).as_secs_f64();
+    println!(
+        "          split: parse {:.3} s, screen+classify+decide+writes {:.3} s, commit (fsync) {:.3} s, Maildir read+move {:.3} s",
+        r.times.parse.as_secs_f64(),
+        r.times.act.as_secs_f64(),
+        r.times.commit.as_secs_f64(),
+        io
+    );
     println!(
         "outbox    render+deliver {} replies to a Maildir  {:>10.0} mail/s  ({:.3} s)",
         r.sent,
@@ -260,6 +272,9 @@ fn main() {
         "end to end  {:>10.0} msg/s (core + delivery)",
         n as f64 / (r.core_s + r.drain_s)
     );
+    if core_only {
+        return;
+    }
     let small = n.min(1000);
     let r1 = run(&mails[..small], 1, false);
     println!(

@@ -157,51 +157,79 @@ pub struct TranscriptLine {
 /// uses what it needs. Codes (state, action, reason) are translated by the
 /// templates through `names.toml` of their locale (`@root.names`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MailCtx {
     /// `REQ-42` or `REQ-42.1`; empty for help/notice mails.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// The requirement id (`REQ-42`) even when `id` is a task.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub req_id: String,
     /// Requirement title (or the task title for task mails).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
     /// Requirement title when `title` is a task title.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub req_title: String,
     /// Who acted, display form.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub actor: String,
     /// Action code (`confirm`, `assign`, …; see `Action::as_str`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub action: String,
     /// State code after the action (requirement or task).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub state: String,
     /// State code before the action.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub state_before: String,
     /// Requirement state code (also for task mails).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub req_state: String,
     /// The note / description / reason text the person wrote.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub note: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub requester: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub departments: Vec<DeptCtx>,
     /// The department this mail is addressed to / about, when one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dept: Option<DeptCtx>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub priority: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<u8>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<TaskCtx>,
     /// The task this mail is about (assigned/accepted/progress/…).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<TaskCtx>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub milestones: Vec<MilestoneCtx>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<TranscriptLine>,
     /// Refusal reason code (see `workflow::decide::Refusal::code`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
     /// Extra text for the reason (e.g. the unknown keyword or bad date).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
     /// "Did you mean" candidates, or the accepted forms.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
     /// Who may do what is refused (display text), for refusals.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed: Vec<String>,
     /// The subject of the mail being answered (refusal/help).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub orig_subject: String,
     /// The daemon's own address (for "reply to" instructions).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub workflow_address: String,
 }
 

@@ -24,4 +24,10 @@ pub trait Transport {
         message_id: &str,
         bytes: &[u8],
     ) -> Result<(), SendError>;
+
+    /// Makes what `send` accepted durable. Called once per batch, before
+    /// the batch is recorded as sent; an error turns the batch into retries.
+    fn flush(&mut self) -> Result<(), SendError> {
+        Ok(())
+    }
 }

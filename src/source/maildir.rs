@@ -10,6 +10,9 @@ pub struct MaildirSource {
     root: PathBuf,
     /// Handles given out and not yet acked, or left alone (watermark).
     skip: HashSet<String>,
+    /// Listed but not yet handed out, oldest first: a backlog is listed
+    /// once, not once per batch.
+    queue: std::collections::VecDeque<(std::time::SystemTime, PathBuf)>,
 }
 
 fn io(ctx: &Path, e: std::io::Error) -> SourceError {
@@ -33,6 +36,7 @@ impl MaildirSource {
         Ok(MaildirSource {
             root: root.to_path_buf(),
             skip: HashSet::new(),
+            queue: Default::default(),
         })
     }
 
@@ -67,9 +71,13 @@ impl MaildirSource {
 
 impl Source for MaildirSource {
     fn fetch(&mut self, max: usize) -> Result<Vec<RawMail>, SourceError> {
+        if self.queue.is_empty() {
+            self.queue = self.list()?.into_iter().map(|(t, _, p)| (t, p)).collect();
+        }
         let mut out = vec![];
-        for (mtime, _, path) in self.list()? {
+        while let Some((mtime, path)) = self.queue.pop_front() {
             if out.len() >= max {
+                self.queue.push_front((mtime, path));
                 break;
             }
             let raw = match std::fs::read(&path) {

@@ -118,6 +118,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A 64 MiB page cache keeps a backlog's working set in memory
+        // between statements; WAL checkpoints stay automatic.
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         let mut s = Store { conn };
         schema::migrate(&mut s.conn)?;
         Ok(s)
@@ -372,10 +376,10 @@ impl Tx<'_> {
     /// A savepoint around one message inside a batch: on a store error for
     /// that message only its own writes are undone.
     pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
-        self.tx.execute_batch("SAVEPOINT msg")?;
+        self.tx.prepare_cached("SAVEPOINT msg")?.execute([])?;
         match f(self) {
             Ok(v) => {
-                self.tx.execute_batch("RELEASE msg")?;
+                self.tx.prepare_cached("RELEASE msg")?.execute([])?;
                 Ok(v)
             }
             Err(e) => {
@@ -509,7 +513,10 @@ impl Tx<'_> {
         Ok(ReqId(n))
     }
 
-    pub fn save_req(&self, r: &Requirement) -> Result<()> {
+    /// Stores a requirement's new snapshot. `old` is the snapshot it
+    /// replaces (None for a new one): only department and task rows that
+    /// changed are written.
+    pub fn save_req(&self, r: &Requirement, old: Option<&Requirement>) -> Result<()> {
         let data = serde_json::to_string(r)?;
         let mut st = self.tx.prepare_cached(
             "INSERT INTO requirements(id, title, requester, requester_dept, state, due, priority,
@@ -536,6 +543,9 @@ impl Tx<'_> {
              ON CONFLICT(req, dept) DO UPDATE SET confirmed = excluded.confirmed",
         )?;
         for d in &r.depts {
+            if old.is_some_and(|o| o.depts.contains(d)) {
+                continue;
+            }
             dst.execute(params![r.id.0, d.id, d.confirmed])?;
         }
         let mut tst = self.tx.prepare_cached(
@@ -547,6 +557,9 @@ impl Tx<'_> {
                last_report = excluded.last_report",
         )?;
         for t in &r.tasks {
+            if old.is_some_and(|o| o.tasks.contains(t)) {
+                continue;
+            }
             tst.execute(params![
                 r.id.0,
                 t.id.n,
@@ -589,8 +602,11 @@ impl Tx<'_> {
     pub fn sent_today(&self, rcpt: &str, day: &str) -> Result<u32> {
         let mut st = self
             .tx
-            .prepare_cached("SELECT COUNT(*) FROM outbox_rcpt WHERE rcpt = ?1 AND day = ?2")?;
-        Ok(st.query_row(params![rcpt, day], |r| r.get(0))?)
+            .prepare_cached("SELECT n FROM rcpt_day WHERE rcpt = ?1 AND day = ?2")?;
+        Ok(st
+            .query_row(params![rcpt, day], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
     }
 
     /// Queues a mail in the outbox (same transaction as the state change).
@@ -624,11 +640,12 @@ impl Tx<'_> {
             if suppressed { "suppressed" } else { "queued" }
         ])?;
         let id = self.tx.last_insert_rowid();
-        let mut rst = self
-            .tx
-            .prepare_cached("INSERT INTO outbox_rcpt(outbox_id, rcpt, day) VALUES (?1, ?2, ?3)")?;
+        let mut cst = self.tx.prepare_cached(
+            "INSERT INTO rcpt_day(rcpt, day, n) VALUES (?1, ?2, 1)
+             ON CONFLICT(rcpt, day) DO UPDATE SET n = n + 1",
+        )?;
         for m in out.to.iter().chain(out.cc.iter()) {
-            rst.execute(params![id, m.address, day])?;
+            cst.execute(params![m.address, day])?;
         }
         Ok(id)
     }

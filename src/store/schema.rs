@@ -115,6 +115,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_rcpt_day ON outbox_rcpt(rcpt, day);
     "#,
+    // 2: the daily cap reads one counter row instead of counting mails
+    // (a department group receives thousands a day in a busy company).
+    r#"
+    CREATE TABLE rcpt_day (
+        rcpt TEXT NOT NULL,
+        day TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (rcpt, day)
+    ) WITHOUT ROWID;
+    INSERT INTO rcpt_day(rcpt, day, n)
+        SELECT rcpt, day, COUNT(*) FROM outbox_rcpt GROUP BY rcpt, day;
+    -- Recipients are in each outbox payload; the per-mail rows only fed the cap.
+    DROP TABLE outbox_rcpt;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -43,7 +43,7 @@ fn uncommitted_transaction_leaves_nothing() {
     let mut s = Store::open(&dir.path().join("x.db")).unwrap();
     {
         let tx = s.tx().unwrap();
-        tx.save_req(&req(1)).unwrap();
+        tx.save_req(&req(1), None).unwrap();
         tx.record_message("mid:a", Some("a"), "x", "s", "applied", None, Utc::now())
             .unwrap();
         // dropped: rolled back
@@ -59,7 +59,7 @@ fn snapshot_round_trips_and_thread_ids_correlate() {
     let mut s = Store::open(&dir.path().join("x.db")).unwrap();
     let tx = s.tx().unwrap();
     assert_eq!(tx.next_req_id().unwrap(), ReqId(1));
-    tx.save_req(&req(1)).unwrap();
+    tx.save_req(&req(1), None).unwrap();
     tx.index_thread("root@x", ItemId::Req(ReqId(1))).unwrap();
     tx.index_thread(
         "t@x",
