@@ -63,7 +63,9 @@ fn b64(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::new();
     for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -75,7 +77,14 @@ fn b64(s: &str) -> String {
     out
 }
 
-fn mail(i: usize, from: &str, to: &str, subject: &str, reply_to: Option<&str>, body: &str) -> Vec<u8> {
+fn mail(
+    i: usize,
+    from: &str,
+    to: &str,
+    subject: &str,
+    reply_to: Option<&str>,
+    body: &str,
+) -> Vec<u8> {
     let irt = reply_to
         .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
         .unwrap_or_default();
@@ -133,7 +142,8 @@ fn write_backlog(dir: &Path, mails: &[Vec<u8>]) {
         std::fs::write(&p, m).unwrap();
         // Explicit, strictly increasing mtimes keep the story order.
         let f = std::fs::File::options().write(true).open(&p).unwrap();
-        f.set_modified(t0 + std::time::Duration::from_micros(i as u64 * 10)).unwrap();
+        f.set_modified(t0 + std::time::Duration::from_micros(i as u64 * 10))
+            .unwrap();
     }
 }
 
@@ -141,9 +151,11 @@ fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map(|k| k / 1024.0)
         .unwrap_or(0.0)
@@ -183,14 +195,25 @@ fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
     if applied != handled {
         eprintln!("warning: only {applied} of {handled} messages were applied");
     }
-    Run { core_s, drain_s, handled, sent }
+    Run {
+        core_s,
+        drain_s,
+        handled,
+        sent,
+    }
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_MESSAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let mails = generate(n);
     let bytes: usize = mails.iter().map(|m| m.len()).sum();
-    println!("ingest benchmark: {n} generated tagged messages ({:.1} MB), 2 cores", bytes as f64 / 1e6);
+    println!(
+        "ingest benchmark: {n} generated tagged messages ({:.1} MB), 2 cores",
+        bytes as f64 / 1e6
+    );
 
     // Baseline: mail-parser alone, same bytes, in memory.
     let t = Instant::now();
@@ -212,8 +235,15 @@ fn main() {
     assert_eq!(r.handled, n);
     let core_rate = n as f64 / r.core_s;
     let raw_rate = n as f64 / raw_s;
-    println!("baseline  raw mail-parser parse only    {:>10.0} msg/s  ({:.3} s)", raw_rate, raw_s);
-    println!("          crossdesk parse (Inbound)      {:>10.0} msg/s  ({:.3} s)", n as f64 / cd_parse_s, cd_parse_s);
+    println!(
+        "baseline  raw mail-parser parse only    {:>10.0} msg/s  ({:.3} s)",
+        raw_rate, raw_s
+    );
+    println!(
+        "          crossdesk parse (Inbound)      {:>10.0} msg/s  ({:.3} s)",
+        n as f64 / cd_parse_s,
+        cd_parse_s
+    );
     println!(
         "core path fetch+parse+classify+decide+commit+move, batch 100  {:>10.0} msg/s  ({:.3} s)  = {:.2}x of raw parse",
         core_rate,

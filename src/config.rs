@@ -39,6 +39,10 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub templates: TemplatesConfig,
+    /// The IMAP source, when `mail.source = "imap"`.
+    pub imap: Option<ImapConfig>,
+    /// The SMTP sender, when `mail.transport = "smtp"`.
+    pub smtp: Option<SmtpConfig>,
     /// Where the config was read from; relative paths resolve against its directory.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -170,6 +174,196 @@ pub struct TemplatesConfig {
     pub dir: Option<String>,
 }
 
+/// A mail server endpoint, parsed from a URL such as `imaps://host:993`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain TCP: only to a loopback address.
+    None,
+    /// Plain TCP upgraded with STARTTLS.
+    StartTls,
+    /// TLS from the first byte (imaps://, smtps://).
+    Implicit,
+}
+
+impl ServerUrl {
+    /// `imap://h[:p]`, `imaps://h[:p]`, `imap://h?starttls` (and smtp/smtps).
+    pub fn parse(s: &str, proto: &str) -> Result<ServerUrl, String> {
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| {
+            format!("`{s}`: expected {proto}://HOST[:PORT] or {proto}s://HOST[:PORT]")
+        })?;
+        let (hostport, query) = match rest.split_once('?') {
+            Some((h, q)) => (h.trim_end_matches('/'), Some(q)),
+            None => (rest.trim_end_matches('/'), None),
+        };
+        let starttls = match query {
+            None => false,
+            Some("starttls") => true,
+            Some(q) => return Err(format!("`{s}`: unknown option `{q}` (only `?starttls`)")),
+        };
+        let (tls, default_port) = match (scheme, proto) {
+            ("imap", "imap") => (
+                if starttls {
+                    TlsMode::StartTls
+                } else {
+                    TlsMode::None
+                },
+                143,
+            ),
+            ("imaps", "imap") => (TlsMode::Implicit, 993),
+            ("smtp", "smtp") => (
+                if starttls {
+                    TlsMode::StartTls
+                } else {
+                    TlsMode::None
+                },
+                25,
+            ),
+            ("smtps", "smtp") => (TlsMode::Implicit, 465),
+            _ => {
+                return Err(format!(
+                    "`{s}`: use {proto}://, {proto}://…?starttls or {proto}s://"
+                ))
+            }
+        };
+        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+            // [::1]:1143
+            let (h, p) = h
+                .split_once(']')
+                .ok_or_else(|| format!("`{s}`: bad IPv6 address"))?;
+            (h.to_string(), p.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (hostport.to_string(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("`{s}`: no host"));
+        }
+        let port = match port {
+            None | Some("") => default_port,
+            Some(p) => p.parse().map_err(|_| format!("`{s}`: bad port `{p}`"))?,
+        };
+        let url = ServerUrl { host, port, tls };
+        if tls == TlsMode::None && !url.is_loopback() {
+            return Err(format!(
+                "`{s}`: plain {proto}:// only to 127.0.0.1, ::1 or localhost; use {proto}s:// or ?starttls"
+            ));
+        }
+        Ok(url)
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .map(|a| a.is_loopback())
+                .unwrap_or(false)
+    }
+}
+
+/// A secret read from a file or an environment variable, never from the
+/// main configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Secret {
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    /// `imap://127.0.0.1:1143`, `imaps://mail.corp.example`, `imap://host?starttls`.
+    pub url: String,
+    pub user: String,
+    /// A file holding the password (first line).
+    pub password_file: Option<String>,
+    /// Or an environment variable holding it.
+    pub password_env: Option<String>,
+    /// The folder watched.
+    #[serde(default = "default_inbox")]
+    pub folder: String,
+    /// Where acted-on mail goes (created when missing).
+    #[serde(default = "default_processed")]
+    pub processed_folder: String,
+    /// Where set-aside mail goes (created when missing).
+    #[serde(default = "default_rejected")]
+    pub rejected_folder: String,
+    /// Seconds between safety polls (also while in IDLE).
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+    /// Use IDLE when the server offers it.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// A PEM file of extra trusted CA certificates (e.g. a self-signed one).
+    pub ca_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtp://127.0.0.1:2525`, `smtps://mail.corp.example`, `smtp://host:587?starttls`.
+    pub url: String,
+    pub user: Option<String>,
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    /// Connections kept open in the pool.
+    #[serde(default = "default_pool")]
+    pub pool: u32,
+    /// Seconds after which the outbox is checked again when idle.
+    #[serde(default = "default_outbox_poll")]
+    pub poll_seconds: u64,
+    pub ca_file: Option<String>,
+}
+
+impl ImapConfig {
+    pub fn secret(&self) -> Secret {
+        Secret {
+            password_file: self.password_file.clone(),
+            password_env: self.password_env.clone(),
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn secret(&self) -> Secret {
+        Secret {
+            password_file: self.password_file.clone(),
+            password_env: self.password_env.clone(),
+        }
+    }
+}
+
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn default_processed() -> String {
+    "Processed".into()
+}
+fn default_rejected() -> String {
+    "Rejected".into()
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+fn default_pool() -> u32 {
+    2
+}
+fn default_outbox_poll() -> u64 {
+    30
+}
+
 /// Where mail comes from / goes to, parsed from `mail.source` / `mail.transport`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -219,8 +413,28 @@ impl Config {
                 format!("`{}` is not an email address", self.mail.address),
             ));
         }
-        self.endpoint("mail.source", &self.mail.source, "imap")?;
-        self.endpoint("mail.transport", &self.mail.transport, "smtp")?;
+        if self.endpoint("mail.source", &self.mail.source, "imap")? == Endpoint::Imap {
+            let Some(imap) = &self.imap else {
+                return Err(self.invalid("imap", "mail.source = \"imap\" needs an [imap] section"));
+            };
+            ServerUrl::parse(&imap.url, "imap").map_err(|m| self.invalid("imap.url", m))?;
+            self.check_secret("imap", &imap.secret(), true)?;
+            if imap.poll_seconds == 0 {
+                return Err(self.invalid("imap.poll_seconds", "must be at least 1"));
+            }
+        }
+        if self.endpoint("mail.transport", &self.mail.transport, "smtp")? == Endpoint::Smtp {
+            let Some(smtp) = &self.smtp else {
+                return Err(
+                    self.invalid("smtp", "mail.transport = \"smtp\" needs an [smtp] section")
+                );
+            };
+            ServerUrl::parse(&smtp.url, "smtp").map_err(|m| self.invalid("smtp.url", m))?;
+            self.check_secret("smtp", &smtp.secret(), smtp.user.is_some())?;
+            if smtp.pool == 0 {
+                return Err(self.invalid("smtp.pool", "must be at least 1"));
+            }
+        }
         self.watermark_time(chrono::Utc::now())?;
         if self.store.path.trim().is_empty() {
             return Err(self.invalid("store.path", "must name a file"));
@@ -306,6 +520,43 @@ impl Config {
             return Err(self.invalid("limits.daily_cap_per_recipient", "must be at least 1"));
         }
         Ok(())
+    }
+
+    fn check_secret(&self, section: &str, s: &Secret, needed: bool) -> Result<(), ConfigError> {
+        match (&s.password_file, &s.password_env) {
+            (Some(_), Some(_)) => Err(self.invalid(
+                &format!("{section}.password_file"),
+                "give password_file or password_env, not both",
+            )),
+            (None, None) if needed => Err(self.invalid(
+                &format!("{section}.password_file"),
+                "a password is needed: password_file = \"/etc/crossdesk/pass\" or password_env = \"VAR\"",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads a password from its file (first line) or environment variable.
+    pub fn read_secret(&self, section: &str, s: &Secret) -> Result<String, ConfigError> {
+        if let Some(f) = &s.password_file {
+            let p = self.resolve(f);
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                self.invalid(
+                    &format!("{section}.password_file"),
+                    format!("{}: {e}", p.display()),
+                )
+            })?;
+            return Ok(text.lines().next().unwrap_or("").to_string());
+        }
+        if let Some(v) = &s.password_env {
+            return std::env::var(v).map_err(|_| {
+                self.invalid(
+                    &format!("{section}.password_env"),
+                    format!("environment variable {v} is not set"),
+                )
+            });
+        }
+        Ok(String::new())
     }
 
     fn endpoint(&self, key: &str, v: &str, net: &str) -> Result<Endpoint, ConfigError> {
@@ -419,6 +670,67 @@ members = ["张三 <zhangsan@corp.example>"]
             c.source(),
             Endpoint::Maildir(PathBuf::from("/etc/crossdesk/var/inbox"))
         );
+    }
+
+    #[test]
+    fn server_urls_parse_and_plain_text_is_loopback_only() {
+        let u = ServerUrl::parse("imap://127.0.0.1:1143", "imap").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.tls),
+            ("127.0.0.1", 1143, TlsMode::None)
+        );
+        let u = ServerUrl::parse("imaps://mail.corp.example", "imap").unwrap();
+        assert_eq!((u.port, u.tls), (993, TlsMode::Implicit));
+        let u = ServerUrl::parse("smtp://mail.corp.example:587?starttls", "smtp").unwrap();
+        assert_eq!((u.port, u.tls), (587, TlsMode::StartTls));
+        let u = ServerUrl::parse("smtp://[::1]:2525", "smtp").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 2525));
+        assert!(ServerUrl::parse("imap://mail.corp.example", "imap")
+            .unwrap_err()
+            .contains("only to"));
+        assert!(ServerUrl::parse("pop3://x", "imap").is_err());
+        assert!(ServerUrl::parse("smtp://h:99999", "smtp").is_err());
+    }
+
+    #[test]
+    fn imap_source_needs_its_section_and_a_password_source() {
+        let base = GOOD.replace(
+            "address = \"workflow@corp.example\"",
+            "address = \"workflow@corp.example\"\nsource = \"imap\"",
+        );
+        let e = load(&base).unwrap_err().to_string();
+        assert!(e.contains("[imap]"), "{e}");
+        let e = load(&format!(
+            "{base}\n[imap]\nurl = \"imap://127.0.0.1:1143\"\nuser = \"w\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("imap.password_file"), "{e}");
+        let c = load(&format!(
+            "{base}\n[imap]\nurl = \"imap://127.0.0.1:1143\"\nuser = \"w\"\npassword_env = \"X_PW\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.source(), Endpoint::Imap);
+        assert_eq!(c.imap.as_ref().unwrap().processed_folder, "Processed");
+        let e = load(&format!(
+            "{base}\n[imap]\nurl = \"imap://127.0.0.1:1143\"\nuser = \"w\"\npassword = \"inline\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn example_configs_load() {
+        for (name, text) in [
+            (
+                "crossdesk.example.toml",
+                include_str!("../config/crossdesk.example.toml"),
+            ),
+            ("demo.toml", include_str!("../config/demo.toml")),
+        ] {
+            Config::from_str(text, name, Path::new("/x")).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     #[test]

@@ -203,22 +203,18 @@ impl Engine {
         Ok(Some(rep))
     }
 
-    /// Sends what the outbox holds that is due, in batches; marks each
-    /// mail sent only after the transport accepted it.
-    pub fn drain_outbox(
+    /// Renders up to `limit` due outbox mails. A mail whose template fails
+    /// comes back with its error instead of bytes (recorded as failed).
+    pub fn prepare_due(
         &mut self,
-        transport: &mut dyn Transport,
         now: DateTime<Utc>,
-    ) -> Result<DrainStats, EngineError> {
-        let mut stats = DrainStats::default();
+        limit: usize,
+    ) -> Result<Vec<Prepared>, EngineError> {
         let tz = self.cfg.tz();
-        loop {
-            let due = self.store.due_mail(now, 200)?;
-            if due.is_empty() {
-                break;
-            }
-            let mut results = Vec::with_capacity(due.len());
-            for m in &due {
+        let due = self.store.due_mail(now, limit)?;
+        Ok(due
+            .into_iter()
+            .map(|m| {
                 let env = Envelope {
                     from: self.own.clone(),
                     message_id: m.message_id.clone(),
@@ -226,48 +222,66 @@ impl Engine {
                     references: m.references.clone(),
                     date: m.created_at.with_timezone(&tz).fixed_offset(),
                 };
-                let rcpts: Vec<String> = m
+                let rcpts = m
                     .out
                     .to
                     .iter()
                     .chain(m.out.cc.iter())
                     .map(|r| r.address.clone())
                     .collect();
-                let res = match self.renderer.render_message(&m.out, &env) {
-                    Err(e) => SendResult::Failed(format!("render: {e}")),
-                    Ok(bytes) => {
-                        match transport.send(&self.own.address, &rcpts, &m.message_id, &bytes) {
-                            Ok(()) => SendResult::Sent,
-                            Err(SendError::Permanent(e)) => SendResult::Failed(e),
-                            Err(SendError::Transient(e)) => {
-                                let age = now - m.created_at;
-                                if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
-                                    SendResult::Failed(format!("gave up after {age}: {e}"))
-                                } else {
-                                    let step =
-                                        RETRY_SECS[(m.attempts as usize).min(RETRY_SECS.len() - 1)];
-                                    SendResult::Retry {
-                                        at: now + chrono::Duration::seconds(step),
-                                        error: e,
-                                    }
-                                }
-                            }
-                        }
-                    }
-                };
-                match &res {
-                    SendResult::Sent => stats.sent += 1,
-                    SendResult::Retry { error, .. } => {
-                        stats.retry += 1;
-                        tracing::warn!(message_id = %m.message_id, %error, "send failed, will retry");
-                    }
-                    SendResult::Failed(error) => {
-                        stats.failed += 1;
-                        tracing::error!(message_id = %m.message_id, %error, "send failed permanently");
-                    }
+                Prepared {
+                    id: m.id,
+                    bytes: self
+                        .renderer
+                        .render_message(&m.out, &env)
+                        .map_err(|e| format!("render: {e}")),
+                    message_id: m.message_id,
+                    rcpts,
+                    attempts: m.attempts,
+                    created_at: m.created_at,
                 }
-                results.push((m.id, res));
+            })
+            .collect())
+    }
+
+    /// Records the results of one round of sends in one transaction.
+    pub fn finish_sends(
+        &mut self,
+        results: &[(i64, SendResult)],
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        Ok(self.store.mark_sent(results, now)?)
+    }
+
+    pub fn own_address(&self) -> &str {
+        &self.own.address
+    }
+
+    /// Sends what the outbox holds that is due, in batches, through a
+    /// blocking transport; marks each mail sent only after the transport
+    /// accepted it.
+    pub fn drain_outbox(
+        &mut self,
+        transport: &mut dyn Transport,
+        now: DateTime<Utc>,
+    ) -> Result<DrainStats, EngineError> {
+        let mut stats = DrainStats::default();
+        loop {
+            let due = self.prepare_due(now, 200)?;
+            if due.is_empty() {
+                break;
             }
+            let from = self.own.address.clone();
+            let results: Vec<(i64, SendResult)> = due
+                .iter()
+                .map(|p| {
+                    let r = match &p.bytes {
+                        Err(e) => Err(SendError::Permanent(e.clone())),
+                        Ok(b) => transport.send(&from, &p.rcpts, &p.message_id, b),
+                    };
+                    (p.id, p.outcome(r, now, &mut stats))
+                })
+                .collect();
             self.store.mark_sent(&results, now)?;
             if results
                 .iter()
@@ -278,6 +292,57 @@ impl Engine {
             }
         }
         Ok(stats)
+    }
+}
+
+/// One rendered outbox mail, ready for a transport.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub id: i64,
+    pub message_id: String,
+    pub rcpts: Vec<String>,
+    pub bytes: Result<Vec<u8>, String>,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Prepared {
+    /// What a transport's answer means for this mail: sent, retry on the
+    /// schedule (transient), or failed for good (permanent, or too old).
+    pub fn outcome(
+        &self,
+        r: Result<(), SendError>,
+        now: DateTime<Utc>,
+        stats: &mut DrainStats,
+    ) -> SendResult {
+        let res = match r {
+            Ok(()) => SendResult::Sent,
+            Err(SendError::Permanent(e)) => SendResult::Failed(e),
+            Err(SendError::Transient(e)) => {
+                let age = now - self.created_at;
+                if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
+                    SendResult::Failed(format!("gave up after {} hours: {e}", age.num_hours()))
+                } else {
+                    let step = RETRY_SECS[(self.attempts as usize).min(RETRY_SECS.len() - 1)];
+                    SendResult::Retry {
+                        at: now + chrono::Duration::seconds(step),
+                        error: e,
+                    }
+                }
+            }
+        };
+        match &res {
+            SendResult::Sent => stats.sent += 1,
+            SendResult::Retry { error, at } => {
+                stats.retry += 1;
+                tracing::warn!(message_id = %self.message_id, %error, retry_at = %at, "send failed, will retry");
+            }
+            SendResult::Failed(error) => {
+                stats.failed += 1;
+                tracing::error!(message_id = %self.message_id, %error, "send failed permanently");
+            }
+        }
+        res
     }
 }
 

@@ -3,18 +3,13 @@
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use crossdesk::config::{Config, Endpoint};
-use crossdesk::engine::{process_backlog, Engine, Report};
-use crossdesk::send::maildir::MaildirTransport;
-use crossdesk::send::Transport;
-use crossdesk::source::maildir::MaildirSource;
+use crossdesk::config::Config;
+use crossdesk::engine::{Engine, Report};
 use crossdesk::source::RawMail;
 use crossdesk::workflow::model::{ItemId, ReqState};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// EX_TEMPFAIL: the MTA should retry the delivery later.
 const EX_TEMPFAIL: u8 = 75;
@@ -87,7 +82,11 @@ enum Cmd {
         json: bool,
     },
     /// Validate the configuration and say what is wrong.
-    Check,
+    Check {
+        /// Also log in to IMAP (listing the folders) and EHLO the SMTP server.
+        #[arg(long)]
+        connect: bool,
+    },
     /// List the messages set aside (never answered), with the reason.
     SetAside {
         #[arg(long)]
@@ -137,7 +136,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match cli.cmd {
-        Cmd::Check => {
+        Cmd::Check { connect } => {
             println!(
                 "{}: ok — {} departments, {} people, source {}, transport {}",
                 cli.config.display(),
@@ -149,6 +148,15 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 cfg.mail.source,
                 cfg.mail.transport
             );
+            if connect {
+                match crossdesk::daemon::check_connect(&cfg) {
+                    Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Ok(ExitCode::from(EX_CONFIG));
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Ingest { files } => ingest(cfg, files),
@@ -236,12 +244,11 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     r.item.map(|i| format!(" {i}")).unwrap_or_default()
                 ),
             }
-            drain(&mut engine)?;
+            drain(engine)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Outbox => {
-            let mut engine = Engine::new(cfg)?;
-            drain(&mut engine)?;
+            let engine = drain(Engine::new(cfg)?)?;
             let s = engine.store.outbox_status()?;
             println!(
                 "outbox: {} queued, {} sent, {} failed, {} suppressed, {} bounced",
@@ -252,32 +259,17 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn transport(cfg: &Config) -> Result<Option<Box<dyn Transport>>> {
-    match cfg.transport() {
-        Endpoint::Maildir(p) => Ok(Some(Box::new(
-            MaildirTransport::open(&p).with_context(|| format!("outbox {}", p.display()))?,
-        ))),
-        Endpoint::Smtp => {
-            tracing::warn!("the smtp transport is not built yet; mail stays queued in the outbox");
-            Ok(None)
-        }
-        Endpoint::Imap => unreachable!("imap is not a transport"),
+fn drain(engine: Engine) -> Result<Engine> {
+    let (engine, s) = crossdesk::daemon::drain_now(engine)?;
+    if s.sent + s.retry + s.failed > 0 {
+        tracing::info!(
+            sent = s.sent,
+            retry = s.retry,
+            failed = s.failed,
+            "outbox drained"
+        );
     }
-}
-
-fn drain(engine: &mut Engine) -> Result<()> {
-    if let Some(mut t) = transport(&engine.cfg)? {
-        let s = engine.drain_outbox(t.as_mut(), Utc::now())?;
-        if s.sent + s.retry + s.failed > 0 {
-            tracing::info!(
-                sent = s.sent,
-                retry = s.retry,
-                failed = s.failed,
-                "outbox drained"
-            );
-        }
-    }
-    Ok(())
+    Ok(engine)
 }
 
 fn ingest(cfg: Config, files: Vec<PathBuf>) -> Result<ExitCode> {
@@ -325,7 +317,7 @@ fn ingest(cfg: Config, files: Vec<PathBuf>) -> Result<ExitCode> {
         }
     }
     // The mail is stored; a send failure leaves it queued for the next run.
-    if let Err(e) = drain(&mut engine) {
+    if let Err(e) = drain(engine) {
         tracing::warn!("outbox not drained: {e:#}");
     }
     Ok(ExitCode::SUCCESS)
@@ -343,38 +335,13 @@ fn print_reports(reports: &[Report]) {
 }
 
 fn run(cfg: Config, once: bool, backfill: bool, poll: u64) -> Result<ExitCode> {
-    let Endpoint::Maildir(dir) = cfg.source() else {
-        bail!("the imap source is not built yet; use mail.source = \"maildir:DIR\"");
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
-    }
-    let mut source = MaildirSource::open(&dir)?;
-    let mut engine = Engine::new(cfg)?;
-    let watermark = if backfill {
-        None
-    } else {
-        engine.watermark(Utc::now())?
-    };
-    loop {
-        let stopped = || stop.load(Ordering::Relaxed);
-        process_backlog(&mut engine, &mut source, watermark, &stopped, |reports| {
-            if once {
-                print_reports(reports);
-            }
-        })?;
-        drain(&mut engine)?;
-        if once || stop.load(Ordering::Relaxed) {
-            break;
-        }
-        for _ in 0..poll * 10 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-    tracing::info!("stopped");
+    crossdesk::daemon::run_blocking(
+        cfg,
+        crossdesk::daemon::RunOpts {
+            once,
+            backfill,
+            poll: std::time::Duration::from_secs(poll),
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }

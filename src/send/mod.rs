@@ -2,6 +2,7 @@
 //! envelope; the outbox drainer decides retries from the error kind.
 
 pub mod maildir;
+pub mod smtp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

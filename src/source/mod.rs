@@ -1,6 +1,7 @@
 //! Where mail comes from. Every source hands out raw messages and is told,
 //! only after their effects were committed, where each one goes.
 
+pub mod imap;
 pub mod maildir;
 
 use chrono::{DateTime, Utc};

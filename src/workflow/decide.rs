@@ -683,22 +683,40 @@ impl<'a, 'b> Decider<'a, 'b> {
         if !f.departments.is_empty() {
             for tok in &f.departments {
                 match dir.resolve_dept(tok) {
-                    Some(d) => groups.push(d.group.clone()),
-                    None => return Err(refuse(Refusal::UnknownDepartment, tok.clone())),
+                    Some(d) => {
+                        if !groups.contains(&d.group) {
+                            groups.push(d.group.clone())
+                        }
+                    }
+                    None => {
+                        return Err(refuse(Refusal::UnknownDepartment, tok.clone())
+                            .allowed(dir.depts.iter().map(|d| format!("{} ({})", d.name, d.id))))
+                    }
                 }
             }
         } else {
-            groups.extend(
-                self.r
-                    .recipients
-                    .iter()
-                    .filter_map(|m| dir.dept_by_group(&m.address))
-                    .map(|d| d.group.clone()),
-            );
+            for d in self
+                .r
+                .recipients
+                .iter()
+                .filter_map(|m| dir.dept_by_group(&m.address))
+            {
+                if !groups.contains(&d.group) {
+                    groups.push(d.group.clone());
+                }
+            }
         }
         if groups.is_empty() {
-            return Err(refuse(Refusal::NoDepartments, ""));
+            return Err(refuse(Refusal::NoDepartments, "").allowed(
+                dir.depts
+                    .iter()
+                    .map(|d| format!("Dept: {} / {}", d.id, d.group.address)),
+            ));
         }
+        // The lead gets one copy: through a group, else cc'd on the first.
+        let reached = dir.reached_by(self.sender(), &groups);
+        let sent_to: Vec<&str> = groups.iter().map(|g| g.address.as_str()).collect();
+        let transcript = self.transcript(Action::Notice.as_str(), "", &sent_to.join(", "), "-");
         let mut mails = vec![];
         for g in groups {
             let ctx = MailCtx {
@@ -709,11 +727,13 @@ impl<'a, 'b> Decider<'a, 'b> {
                 dept: dir
                     .dept_by_group(&g.address)
                     .map(|d| self.dept_ctx(&d.id, false)),
+                transcript: transcript.clone(),
                 orig_subject: self.r.subject.to_string(),
                 workflow_address: self.ctx.workflow.address.clone(),
                 ..MailCtx::default()
             };
-            mails.push(self.mail(Kind::Notice, vec![g], vec![], ctx, true));
+            let with_actor = mails.is_empty() && !reached;
+            mails.push(self.mail(Kind::Notice, vec![g], vec![], ctx, with_actor));
         }
         self.applied(Action::Notice, None, None, vec![], mails)
     }
@@ -742,6 +762,42 @@ impl<'a, 'b> Decider<'a, 'b> {
         let before = req.state;
         let mut events =
             vec![self.event(id, Action::Comment.as_str(), self.r.cmd.fields.note.clone())];
+        // An update: the requester may change the deadline, quality and
+        // priority of an open requirement with the same fields as [REQ].
+        let f = &self.r.cmd.fields;
+        let updates = f.due.is_some() || f.quality.is_some() || f.priority.is_some();
+        if updates && matches!(id, ItemId::Req(_)) && self.is_requester(req) && req.state.is_open()
+        {
+            self.check_problems()?;
+            if let Some(due) = f.due {
+                if due < self.ctx.today {
+                    return Err(refuse(
+                        Refusal::BadDate,
+                        format!("{} < {}", due, self.ctx.today),
+                    ));
+                }
+                new.due = Some(due);
+            }
+            if let Some(q) = &f.quality {
+                new.quality = Some(q.clone());
+            }
+            if let Some(p) = f.priority {
+                new.priority = p;
+            }
+            let mut changed = vec![];
+            if new.due != req.due {
+                changed.push(format!("due {}", date_s(new.due).unwrap_or_default()));
+            }
+            if new.quality != req.quality {
+                changed.push("quality".to_string());
+            }
+            if new.priority != req.priority {
+                changed.push(format!("priority {}", new.priority.as_str()));
+            }
+            if !changed.is_empty() {
+                events.push(self.event(id, "update", changed.join(", ")));
+            }
+        }
         // The requester answering a clarification returns it to proposed.
         if req.state == ReqState::Clarifying && self.is_requester(req) {
             new.state = ReqState::Proposed;
@@ -1041,7 +1097,7 @@ impl<'a, 'b> Decider<'a, 'b> {
             ));
         }
         if !req.state.is_open() {
-            return Err(refuse(Refusal::WrongState, req.state.as_str()));
+            return Err(self.wrong_state(req.state.as_str(), &OPEN));
         }
         self.check_problems()?;
         let f = &self.r.cmd.fields;
@@ -1069,13 +1125,17 @@ impl<'a, 'b> Decider<'a, 'b> {
             "plan updated",
             new.state.as_str(),
         );
+        let groups: Vec<Mailbox> = involved.iter().filter_map(|d| self.group(d)).collect();
+        let reached = dir.reached_by(s, &groups);
         let mut mails = vec![];
-        for (i, d) in involved.iter().enumerate() {
+        for d in &involved {
             if let Some(g) = self.group(d) {
                 let mut c = ctx.clone();
                 c.dept = Some(self.dept_ctx(d, false));
-                // The actor gets the transcript with the first group's copy.
-                mails.push(self.mail(Kind::Plan, vec![g], vec![], c, i == 0));
+                // The actor gets the transcript through their group's copy,
+                // else cc'd on the first group's copy.
+                let with_actor = mails.is_empty() && !reached;
+                mails.push(self.mail(Kind::Plan, vec![g], vec![], c, with_actor));
             }
         }
         self.applied(Action::Plan, Some(new), Some(item), events, mails)
@@ -1121,6 +1181,9 @@ impl<'a, 'b> Decider<'a, 'b> {
         );
         let groups: Vec<Mailbox> = req.depts.iter().filter_map(|d| self.group(&d.id)).collect();
         let mut cc = vec![req.requester.clone()];
+        // The requesting department's group hears of the end too, as it
+        // heard of every answer.
+        cc.extend(req.requester_dept.as_deref().and_then(|d| self.group(d)));
         // Owners of tasks still open are told directly too.
         cc.extend(
             req.tasks
@@ -1143,7 +1206,7 @@ impl<'a, 'b> Decider<'a, 'b> {
                 .allowed([t.owner.to_string()]));
         }
         if !req.state.is_open() {
-            return Err(refuse(Refusal::WrongState, req.state.as_str()));
+            return Err(self.wrong_state(req.state.as_str(), &OPEN));
         }
         use TaskState::*;
         let allowed: &[TaskState] = match a {
@@ -1281,6 +1344,15 @@ impl<'a, 'b> Decider<'a, 'b> {
         self.applied(a, Some(new), Some(item), events, mails)
     }
 }
+
+/// The open requirement states (`ReqState::is_open`), for "what would be accepted".
+const OPEN: [ReqState; 5] = [
+    ReqState::Proposed,
+    ReqState::Clarifying,
+    ReqState::Confirmed,
+    ReqState::InProgress,
+    ReqState::Delivered,
+];
 
 fn line(key: &str, value: &str) -> TranscriptLine {
     TranscriptLine {

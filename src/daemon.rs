@@ -1,0 +1,361 @@
+//! `crossdesk run`: the source and the outbox sender as tasks of one tokio
+//! process. SIGTERM/SIGINT let the batch in hand commit and move, then stop;
+//! whatever is still queued stays in the outbox for the next start.
+
+use crate::config::{Config, Endpoint};
+use crate::engine::{process_backlog, DrainStats, Engine, Prepared};
+use crate::send::maildir::MaildirTransport;
+use crate::send::smtp::SmtpSender;
+use crate::send::SendError;
+use crate::source::imap;
+use crate::source::maildir::MaildirSource;
+use chrono::Utc;
+use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+#[derive(Debug, Clone)]
+pub struct RunOpts {
+    pub once: bool,
+    pub backfill: bool,
+    /// Poll interval of a Maildir source.
+    pub poll: Duration,
+}
+
+type Shared = Arc<Mutex<Engine>>;
+
+fn lock(e: &Shared) -> anyhow::Result<std::sync::MutexGuard<'_, Engine>> {
+    e.lock()
+        .map_err(|_| anyhow::anyhow!("engine lock poisoned"))
+}
+
+/// Runs until stopped (or, with `once`, until the source is empty and the
+/// outbox drained).
+pub fn run_blocking(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cfg, opts))
+}
+
+enum Sender {
+    /// The outbox Maildir (opened per drain: it is just a directory).
+    Maildir(std::path::PathBuf),
+    Smtp(SmtpSender),
+    None,
+}
+
+fn make_sender(cfg: &Config) -> anyhow::Result<Sender> {
+    Ok(match cfg.transport() {
+        Endpoint::Maildir(p) => Sender::Maildir(p),
+        Endpoint::Smtp => {
+            let smtp = cfg.smtp.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("mail.transport = \"smtp\" needs an [smtp] section")
+            })?;
+            Sender::Smtp(SmtpSender::new(cfg, smtp).map_err(|e| anyhow::anyhow!("smtp: {e}"))?)
+        }
+        Endpoint::Imap => Sender::None,
+    })
+}
+
+pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
+    let source = cfg.source();
+    let sender = make_sender(&cfg)?;
+    let imap_cfg = cfg.imap.clone();
+    let cfg2 = cfg.clone();
+    let engine: Shared = Arc::new(Mutex::new(Engine::new(cfg)?));
+    let watermark = if opts.backfill {
+        None
+    } else {
+        lock(&engine)?.watermark(Utc::now())?
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("cannot listen for SIGTERM: {e}");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("stop requested; finishing the message in hand");
+        let _ = stop_tx.send(true);
+    });
+    let kick = Arc::new(Notify::new());
+
+    // The source task.
+    let src = {
+        let engine = engine.clone();
+        let kick = kick.clone();
+        let mut stop = stop_rx.clone();
+        let once = opts.once;
+        let poll = opts.poll;
+        tokio::spawn(async move {
+            match source {
+                Endpoint::Maildir(dir) => {
+                    let mut src = MaildirSource::open(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    loop {
+                        let e2 = engine.clone();
+                        let stop2 = stop.clone();
+                        let (s2, n) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                            let mut e = lock(&e2)?;
+                            let stopped = || *stop2.borrow();
+                            let n = process_backlog(&mut e, &mut src, watermark, &stopped, |_| {})?;
+                            Ok((src, n))
+                        })
+                        .await??;
+                        src = s2;
+                        if n > 0 {
+                            kick.notify_one();
+                        }
+                        if once || *stop.borrow() {
+                            return Ok(());
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(poll) => {}
+                            _ = stop.changed() => return Ok(()),
+                        }
+                    }
+                }
+                Endpoint::Imap => {
+                    let imap_cfg = imap_cfg.ok_or_else(|| {
+                        anyhow::anyhow!("mail.source = \"imap\" needs an [imap] section")
+                    })?;
+                    imap::run(
+                        cfg2,
+                        imap_cfg,
+                        imap::Shared {
+                            engine,
+                            kick,
+                            stop,
+                            watermark,
+                            once,
+                        },
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                }
+                Endpoint::Smtp => unreachable!("smtp is not a source"),
+            }
+        })
+    };
+
+    if opts.once {
+        // Everything the source holds first, then the outbox until empty.
+        let r = src.await?;
+        let stats = drain(&engine, &sender, &stop_rx).await?;
+        log_drain(stats);
+        return r;
+    }
+
+    let mut stop = stop_rx.clone();
+    let poll = match &sender {
+        Sender::Smtp(_) => Duration::from_secs(
+            lock(&engine)?
+                .cfg
+                .smtp
+                .as_ref()
+                .map(|s| s.poll_seconds)
+                .unwrap_or(30),
+        ),
+        _ => Duration::from_secs(5),
+    };
+    loop {
+        match drain(&engine, &sender, &stop_rx).await {
+            Ok(stats) => log_drain(stats),
+            Err(e) => tracing::error!("outbox: {e:#}"),
+        }
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = kick.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    match src.await {
+        Ok(r) => r?,
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn log_drain(s: DrainStats) {
+    if s.sent + s.retry + s.failed > 0 {
+        tracing::info!(
+            sent = s.sent,
+            retry = s.retry,
+            failed = s.failed,
+            "outbox drained"
+        );
+    }
+}
+
+/// Sends every due outbox mail; stops early on a stop request (what is
+/// not sent stays queued).
+async fn drain(
+    engine: &Shared,
+    sender: &Sender,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<DrainStats> {
+    match sender {
+        Sender::None => Ok(DrainStats::default()),
+        Sender::Maildir(dir) => {
+            let e = engine.clone();
+            let dir = dir.clone();
+            // The Maildir transport is blocking file I/O.
+            tokio::task::spawn_blocking(move || {
+                let mut t = MaildirTransport::open(&dir)
+                    .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
+                let stats = lock(&e)?.drain_outbox(&mut t, Utc::now())?;
+                Ok(stats)
+            })
+            .await?
+        }
+        Sender::Smtp(smtp) => drain_smtp(engine, smtp, stop).await,
+    }
+}
+
+async fn drain_smtp(
+    engine: &Shared,
+    smtp: &SmtpSender,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<DrainStats> {
+    let mut stats = DrainStats::default();
+    let width = lock(engine)?
+        .cfg
+        .smtp
+        .as_ref()
+        .map(|s| s.pool as usize)
+        .unwrap_or(1)
+        .max(1);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = Utc::now();
+        let (due, from) = {
+            let mut e = lock(engine)?;
+            (e.prepare_due(now, 100)?, e.own_address().to_string())
+        };
+        if due.is_empty() {
+            break;
+        }
+        // Up to `pool` sends in flight; results keep their mail's id.
+        let answers: Vec<(&Prepared, Result<(), SendError>)> = futures::stream::iter(due.iter())
+            .map(|p| {
+                let from = from.as_str();
+                async move {
+                    let r = match &p.bytes {
+                        Err(e) => Err(SendError::Permanent(e.clone())),
+                        Ok(b) => smtp.send(from, &p.rcpts, b).await,
+                    };
+                    (p, r)
+                }
+            })
+            .buffered(width)
+            .collect()
+            .await;
+        let results: Vec<_> = answers
+            .into_iter()
+            .map(|(p, r)| (p.id, p.outcome(r, now, &mut stats)))
+            .collect();
+        lock(engine)?.finish_sends(&results, Utc::now())?;
+        if results
+            .iter()
+            .all(|(_, r)| matches!(r, crate::store::SendResult::Retry { .. }))
+        {
+            break;
+        }
+    }
+    Ok(stats)
+}
+
+/// `check --connect`: log in to IMAP and list the folders; EHLO the SMTP
+/// server. Returns one line per check; Err when any failed.
+pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut lines = vec![];
+        let mut failed = false;
+        if let (Endpoint::Imap, Some(i)) = (cfg.source(), &cfg.imap) {
+            match imap::connect(cfg, i).await {
+                Ok(mut s) => {
+                    let names: Vec<String> = match s.list(None, Some("*")).await {
+                        Ok(st) => {
+                            st.filter_map(|n| async move { n.ok().map(|n| n.name().to_string()) })
+                                .collect()
+                                .await
+                        }
+                        Err(e) => vec![format!("(LIST failed: {e})")],
+                    };
+                    lines.push(format!(
+                        "imap {}: logged in as {}; folders: {}",
+                        i.url,
+                        i.user,
+                        names.join(", ")
+                    ));
+                    for f in [&i.folder, &i.processed_folder, &i.rejected_folder] {
+                        if !names.iter().any(|n| n == f) {
+                            lines.push(format!(
+                                "  note: folder {f} does not exist yet (it is created at start)"
+                            ));
+                        }
+                    }
+                    let _ = s.logout().await;
+                }
+                Err(e) => {
+                    failed = true;
+                    lines.push(format!("imap {}: FAILED: {e}", i.url));
+                }
+            }
+        }
+        if let (Endpoint::Smtp, Some(s)) = (cfg.transport(), &cfg.smtp) {
+            match SmtpSender::new(cfg, s) {
+                Ok(sender) => match sender.test().await {
+                    Ok(()) => lines.push(format!("smtp {}: EHLO ok", s.url)),
+                    Err(e) => {
+                        failed = true;
+                        lines.push(format!("smtp {}: FAILED: {e}", s.url));
+                    }
+                },
+                Err(e) => {
+                    failed = true;
+                    lines.push(format!("smtp {}: FAILED: {e}", s.url));
+                }
+            }
+        }
+        if failed {
+            anyhow::bail!("{}", lines.join("\n"));
+        }
+        Ok(lines)
+    })
+}
+
+/// Sends what the outbox holds that is due through the configured
+/// transport, outside the daemon (for `ingest`, `release`, `outbox`).
+pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
+    let sender = make_sender(&engine.cfg)?;
+    let shared: Shared = Arc::new(Mutex::new(engine));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (_tx, rx) = watch::channel(false);
+    let stats = rt.block_on(drain(&shared, &sender, &rx))?;
+    let engine = Arc::try_unwrap(shared)
+        .map_err(|_| anyhow::anyhow!("engine still shared"))?
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
+    Ok((engine, stats))
+}

@@ -1,0 +1,506 @@
+//! The IMAP source (async-imap on tokio): one long-lived connection, IDLE
+//! when the server has it (re-issued well within 29 minutes) with a safety
+//! poll, plain polling otherwise.
+//!
+//! Per round: `UID SEARCH` past the persisted cursor, `UID FETCH … BODY.PEEK[]`
+//! in batches, one transaction per batch (the engine), then `UID MOVE` to
+//! the processed or rejected folder, then the cursor. A crash anywhere in
+//! between is safe: a message still in the inbox is fetched again and its
+//! dedupe key says it was already acted on, so it is only moved.
+//! A UIDVALIDITY change resets the cursor; the dedupe keys keep exactly-once.
+
+use super::{Disposition, RawMail};
+use crate::config::{Config, ImapConfig, ServerUrl, TlsMode};
+use crate::engine::{Engine, Report};
+use async_imap::{Client, Session};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Anything async-imap can talk over: plain TCP or TLS.
+pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> ImapStream for T {}
+
+pub type ImapSession = Session<Box<dyn ImapStream>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("connect to {0}: {1}")]
+    Connect(String, String),
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error("login as {0} refused: {1}")]
+    Login(String, String),
+    #[error("imap: {0}")]
+    Imap(#[from] async_imap::error::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Builds a rustls client config from the system roots plus an optional PEM file.
+pub fn tls_connector(ca_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for c in native.certs {
+        let _ = roots.add(c);
+    }
+    if let Some(pem) = ca_pem {
+        let mut rd = pem;
+        for c in rustls_pemfile_certs(&mut rd)? {
+            roots.add(c).map_err(|e| format!("ca_file: {e}"))?;
+        }
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let cfg = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
+}
+
+/// PEM → DER certificates, without another dependency: the base64 between
+/// BEGIN/END CERTIFICATE lines.
+fn rustls_pemfile_certs(
+    pem: &mut &[u8],
+) -> Result<Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>, String> {
+    let text = std::str::from_utf8(pem).map_err(|_| "ca_file is not PEM text".to_string())?;
+    let mut out = vec![];
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        let l = line.trim();
+        if l == "-----BEGIN CERTIFICATE-----" {
+            cur = Some(String::new());
+        } else if l == "-----END CERTIFICATE-----" {
+            if let Some(b) = cur.take() {
+                out.push(tokio_rustls::rustls::pki_types::CertificateDer::from(
+                    b64_decode(&b).ok_or("ca_file: bad base64")?,
+                ));
+            }
+        } else if let Some(b) = cur.as_mut() {
+            b.push_str(l);
+        }
+    }
+    if out.is_empty() {
+        return Err("ca_file holds no certificate".into());
+    }
+    Ok(out)
+}
+
+fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes: Vec<u8> = s
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * i);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Connects and logs in; the caller owns the session.
+pub async fn connect(cfg: &Config, imap: &ImapConfig) -> Result<ImapSession, ImapError> {
+    let url = ServerUrl::parse(&imap.url, "imap").map_err(ImapError::Other)?;
+    let addr = format!("{}:{}", url.host, url.port);
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(30),
+        TcpStream::connect((url.host.as_str(), url.port)),
+    )
+    .await
+    .map_err(|_| ImapError::Connect(addr.clone(), "timed out".into()))?
+    .map_err(|e| ImapError::Connect(addr.clone(), e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let ca = match &imap.ca_file {
+        Some(f) => Some(
+            std::fs::read(cfg.resolve(f)).map_err(|e| ImapError::Tls(format!("ca_file: {e}")))?,
+        ),
+        None => None,
+    };
+    let server_name = || {
+        tokio_rustls::rustls::pki_types::ServerName::try_from(url.host.clone())
+            .map_err(|e| ImapError::Tls(format!("{}: {e}", url.host)))
+    };
+    let client: Client<Box<dyn ImapStream>> = match url.tls {
+        TlsMode::None => {
+            let mut c = Client::new(Box::new(tcp) as Box<dyn ImapStream>);
+            greeting(&mut c).await?;
+            c
+        }
+        TlsMode::Implicit => {
+            let tls = tls_connector(ca.as_deref()).map_err(ImapError::Tls)?;
+            let s = tls
+                .connect(server_name()?, tcp)
+                .await
+                .map_err(|e| ImapError::Tls(e.to_string()))?;
+            let mut c = Client::new(Box::new(s) as Box<dyn ImapStream>);
+            greeting(&mut c).await?;
+            c
+        }
+        TlsMode::StartTls => {
+            let mut c = Client::new(tcp);
+            c.read_response()
+                .await
+                .map_err(|e| ImapError::Connect(addr.clone(), e.to_string()))?;
+            c.run_command_and_check_ok("STARTTLS", None).await?;
+            let tcp = c.into_inner();
+            let tls = tls_connector(ca.as_deref()).map_err(ImapError::Tls)?;
+            let s = tls
+                .connect(server_name()?, tcp)
+                .await
+                .map_err(|e| ImapError::Tls(e.to_string()))?;
+            Client::new(Box::new(s) as Box<dyn ImapStream>)
+        }
+    };
+    let pass = cfg
+        .read_secret("imap", &imap.secret())
+        .map_err(|e| ImapError::Other(e.to_string()))?;
+    client
+        .login(&imap.user, &pass)
+        .await
+        .map_err(|(e, _)| ImapError::Login(imap.user.clone(), e.to_string()))
+}
+
+async fn greeting(c: &mut Client<Box<dyn ImapStream>>) -> Result<(), ImapError> {
+    match c.read_response().await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ImapError::Other(
+            "server closed the connection before its greeting".into(),
+        )),
+        Err(e) => Err(ImapError::Other(format!("greeting: {e}"))),
+    }
+}
+
+/// Creates a folder unless it exists.
+async fn ensure_folder(s: &mut ImapSession, name: &str) -> Result<(), ImapError> {
+    let exists = {
+        let list: Vec<_> = s.list(None, Some(name)).await?.try_collect().await?;
+        !list.is_empty()
+    };
+    if !exists {
+        if let Err(e) = s.create(name).await {
+            // A race with another client creating it is fine.
+            let list: Vec<_> = s.list(None, Some(name)).await?.try_collect().await?;
+            if list.is_empty() {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `1,3,5:9` from sorted UIDs.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// What the source loop needs from the rest of the daemon.
+pub struct Shared {
+    pub engine: Arc<Mutex<Engine>>,
+    /// Wakes the outbox sender after a batch committed mail.
+    pub kick: Arc<tokio::sync::Notify>,
+    pub stop: watch::Receiver<bool>,
+    pub watermark: Option<DateTime<Utc>>,
+    /// Process what is there, then return (`run --once`).
+    pub once: bool,
+}
+
+/// The source task: reconnects with jittered exponential backoff until stopped.
+pub async fn run(cfg: Config, imap: ImapConfig, mut sh: Shared) -> Result<(), ImapError> {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if *sh.stop.borrow() {
+            return Ok(());
+        }
+        match session_loop(&cfg, &imap, &mut sh, &mut backoff).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                if sh.once {
+                    return Err(e);
+                }
+                let jitter = rand::random::<f64>() * 0.5 + 0.75;
+                let wait = backoff.mul_f64(jitter);
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "imap connection lost; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = sh.stop.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+            }
+        }
+    }
+}
+
+fn cursor_keys(imap: &ImapConfig) -> (String, String) {
+    (
+        format!("imap:{}:{}:uidvalidity", imap.user, imap.folder),
+        format!("imap:{}:{}:last_uid", imap.user, imap.folder),
+    )
+}
+
+async fn session_loop(
+    cfg: &Config,
+    imap: &ImapConfig,
+    sh: &mut Shared,
+    backoff: &mut Duration,
+) -> Result<(), ImapError> {
+    let mut s = connect(cfg, imap).await?;
+    *backoff = Duration::from_secs(1);
+    let caps = s.capabilities().await?;
+    let has_move = caps.has_str("MOVE");
+    let has_idle = caps.has_str("IDLE") && imap.idle;
+    let has_uidplus = caps.has_str("UIDPLUS");
+    drop(caps);
+    ensure_folder(&mut s, &imap.processed_folder).await?;
+    ensure_folder(&mut s, &imap.rejected_folder).await?;
+    let mb = s.select(&imap.folder).await?;
+    let validity = mb.uid_validity.unwrap_or(0);
+    let (kv, kl) = cursor_keys(imap);
+    let mut last_uid: u32 = {
+        let eng = sh
+            .engine
+            .lock()
+            .map_err(|_| ImapError::Other("engine lock poisoned".into()))?;
+        let stored_validity = eng.store.meta(&kv).ok().flatten();
+        if stored_validity.as_deref() != Some(&validity.to_string()) {
+            if stored_validity.is_some() {
+                tracing::warn!(folder = %imap.folder, old = ?stored_validity, new = validity,
+                    "UIDVALIDITY changed; rescanning the folder (dedupe keys keep exactly-once)");
+            }
+            eng.store.set_meta(&kv, &validity.to_string()).ok();
+            eng.store.set_meta(&kl, "0").ok();
+            0
+        } else {
+            eng.store
+                .meta(&kl)
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        }
+    };
+    tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, "imap ready");
+    let batch = cfg.store.batch.max(1);
+    loop {
+        // Drain the notifications queue; SEARCH below is what counts.
+        while s.unsolicited_responses.try_recv().is_ok() {}
+        let found = s
+            .uid_search(format!("UID {}:*", last_uid.saturating_add(1)))
+            .await?;
+        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
+        uids.sort_unstable();
+        let mut stalled = false;
+        for chunk in uids.chunks(batch) {
+            if *sh.stop.borrow() {
+                return Ok(());
+            }
+            let set = uid_set(chunk);
+            let fetched: Vec<_> = s
+                .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await?;
+            let mut by_uid: BTreeMap<u32, RawMail> = BTreeMap::new();
+            for f in &fetched {
+                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                    by_uid.insert(
+                        uid,
+                        RawMail {
+                            handle: uid.to_string(),
+                            raw: body.to_vec(),
+                            received: f.internal_date().map(|d| d.with_timezone(&Utc)),
+                        },
+                    );
+                }
+            }
+            // Only a contiguous prefix is handled: a UID announced before
+            // its body can be fetched stops the round and is retried.
+            let mut mails = vec![];
+            for u in chunk {
+                match by_uid.remove(u) {
+                    Some(m) => mails.push(m),
+                    None => {
+                        tracing::info!(uid = u, "message not fetchable yet; will retry");
+                        stalled = true;
+                        break;
+                    }
+                }
+            }
+            if mails.is_empty() {
+                break;
+            }
+            let engine = sh.engine.clone();
+            let wm = sh.watermark;
+            let reports: Vec<Report> = tokio::task::spawn_blocking(move || {
+                let mut e = engine
+                    .lock()
+                    .map_err(|_| "engine lock poisoned".to_string())?;
+                e.ingest_batch(&mails, Utc::now(), wm)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| ImapError::Other(e.to_string()))?
+            .map_err(ImapError::Other)?;
+            sh.kick.notify_one();
+            let mut processed = vec![];
+            let mut rejected = vec![];
+            let mut max_uid = last_uid;
+            for r in &reports {
+                let uid: u32 = r.handle.parse().unwrap_or(0);
+                match r.disposition {
+                    Disposition::Processed => processed.push(uid),
+                    Disposition::Rejected => rejected.push(uid),
+                    Disposition::Leave => {}
+                }
+                max_uid = max_uid.max(uid);
+            }
+            for (uids, folder) in [
+                (&processed, &imap.processed_folder),
+                (&rejected, &imap.rejected_folder),
+            ] {
+                if uids.is_empty() {
+                    continue;
+                }
+                let set = uid_set(uids);
+                if has_move {
+                    s.uid_mv(&set, folder).await?;
+                } else {
+                    s.uid_copy(&set, folder).await?;
+                    let _: Vec<_> = s
+                        .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                        .await?
+                        .try_collect()
+                        .await?;
+                    if has_uidplus {
+                        let _: Vec<_> = s.uid_expunge(&set).await?.try_collect().await?;
+                    } else {
+                        let _: Vec<_> = s.expunge().await?.try_collect().await?;
+                    }
+                }
+            }
+            last_uid = max_uid;
+            {
+                let eng = sh
+                    .engine
+                    .lock()
+                    .map_err(|_| ImapError::Other("engine lock poisoned".into()))?;
+                eng.store
+                    .set_meta(&kl, &last_uid.to_string())
+                    .map_err(|e| ImapError::Other(e.to_string()))?;
+            }
+            if stalled {
+                break;
+            }
+        }
+        if stalled {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = sh.stop.changed() => return Ok(()),
+            }
+            continue;
+        }
+        if !uids.is_empty() {
+            // More may have arrived while we worked: look again at once.
+            continue;
+        }
+        if sh.once || *sh.stop.borrow() {
+            let _ = s.logout().await;
+            return Ok(());
+        }
+        let poll = Duration::from_secs(imap.poll_seconds);
+        if has_idle {
+            let mut idle = s.idle();
+            idle.init().await?;
+            // Re-issued at most every 29 minutes (RFC 2177), or at the safety poll.
+            let wait_for = poll.min(Duration::from_secs(29 * 60));
+            let stopped = {
+                let (fut, interrupt) = idle.wait_with_timeout(wait_for);
+                let mut stop = sh.stop.clone();
+                tokio::pin!(fut);
+                let stopped = tokio::select! {
+                    r = tokio::time::timeout(wait_for, &mut fut) => {
+                        if let Ok(r) = r { r?; }
+                        false
+                    }
+                    _ = stop.changed() => true,
+                };
+                drop(interrupt);
+                stopped
+            };
+            s = idle.done().await?;
+            if stopped {
+                let _ = s.logout().await;
+                return Ok(());
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = sh.stop.changed() => { let _ = s.logout().await; return Ok(()); }
+            }
+            s.noop().await?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set(&[42]), "42");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn base64_decodes_pem_bodies() {
+        assert_eq!(b64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(b64_decode("aGVsbG8h").unwrap(), b"hello!");
+        assert!(b64_decode("a$==").is_none());
+    }
+}
