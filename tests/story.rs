@@ -226,9 +226,7 @@ fn step_by_step(dir: &str, steps: &[Step], en_only: bool) -> Desk {
             let w = step
                 .mails
                 .iter()
-                .find(|w| {
-                    w.kind == s.kind && s.to_set() == w.to.iter().map(|a| addr(a)).collect()
-                })
+                .find(|w| w.kind == s.kind && s.to_set() == w.to.iter().map(|a| addr(a)).collect())
                 .unwrap();
             assert_lang(s, w.lang);
             if en_only {
@@ -319,10 +317,7 @@ fn zh_steps() -> Vec<Step> {
                 assert_eq!(dept(v, "qa")["name"], "测试部");
                 assert_eq!(v["due"], "2027-01-31");
                 assert_eq!(v["priority"], "high");
-                assert_eq!(
-                    v["quality"],
-                    "导出字段与CRM一致，单次导出10万行不超过30秒"
-                );
+                assert_eq!(v["quality"], "导出字段与CRM一致，单次导出10万行不超过30秒");
                 let d = v["description"].as_str().unwrap();
                 assert!(d.contains("请研发部提供导出接口"), "description: {d}");
                 assert!(!d.contains("协作部门"), "fields are not description: {d}");
@@ -573,7 +568,13 @@ fn zh_steps() -> Vec<Step> {
             item: "REQ-1.3",
             state: "in_progress",
             events: &[("REQ-1.3", "done"), ("REQ-1.3", "state")],
-            mails: vec![m("done", "REQ-1.3", &["wanglei"], &["zhaoliu", "lilei"], Zh)],
+            mails: vec![m(
+                "done",
+                "REQ-1.3",
+                &["wanglei"],
+                &["zhaoliu", "lilei"],
+                Zh,
+            )],
             check: |v| {
                 assert_eq!(t(v, "REQ-1.3"), tt("lilei", "done", 100, false));
                 assert_eq!(t(v, "REQ-1.1"), tt("zhangsan", "in_progress", 80, false));
@@ -611,7 +612,13 @@ fn zh_steps() -> Vec<Step> {
             item: "REQ-1",
             state: "closed",
             events: &[("REQ-1", "close"), ("REQ-1", "state")],
-            mails: vec![m("closed", "REQ-1", &["rd", "qa"], &["zhaoliu"], Zh)],
+            mails: vec![m(
+                "closed",
+                "REQ-1",
+                &["rd", "qa"],
+                &["zhaoliu", "sales"],
+                Zh,
+            )],
             check: nothing,
         },
         Step {
@@ -643,7 +650,13 @@ fn zh_steps() -> Vec<Step> {
             item: "REQ-2",
             state: "cancelled",
             events: &[("REQ-2", "cancel"), ("REQ-2", "state")],
-            mails: vec![m("cancelled", "REQ-2", &["rd", "ops"], &["lina"], Zh)],
+            mails: vec![m(
+                "cancelled",
+                "REQ-2",
+                &["rd", "ops"],
+                &["lina", "sales"],
+                Zh,
+            )],
             check: |v| {
                 let d = last_event_detail(v, "cancel");
                 assert!(d.contains("预算未批"), "cancel reason: {d}");
@@ -848,7 +861,13 @@ fn en_steps() -> Vec<Step> {
             item: "REQ-1.1",
             state: "in_progress",
             events: &[("REQ-1.1", "progress"), ("REQ-1.1", "state")],
-            mails: vec![m("progress", "REQ-1.1", &["grace"], &["frank", "henry"], En)],
+            mails: vec![m(
+                "progress",
+                "REQ-1.1",
+                &["grace"],
+                &["frank", "henry"],
+                En,
+            )],
             check: |v| assert_eq!(t(v, "REQ-1.1"), tt("henry", "in_progress", 50, false)),
         },
         Step {
@@ -867,7 +886,13 @@ fn en_steps() -> Vec<Step> {
             item: "REQ-1.1",
             state: "in_progress",
             events: &[("REQ-1.1", "progress")],
-            mails: vec![m("progress", "REQ-1.1", &["grace"], &["frank", "henry"], En)],
+            mails: vec![m(
+                "progress",
+                "REQ-1.1",
+                &["grace"],
+                &["frank", "henry"],
+                En,
+            )],
             check: |v| assert_eq!(t(v, "REQ-1.1"), tt("henry", "in_progress", 75, false)),
         },
         Step {
@@ -901,7 +926,7 @@ fn en_steps() -> Vec<Step> {
             item: "REQ-1",
             state: "closed",
             events: &[("REQ-1", "close"), ("REQ-1", "state")],
-            mails: vec![m("closed", "REQ-1", &["ops", "it"], &["frank"], En)],
+            mails: vec![m("closed", "REQ-1", &["ops", "it"], &["frank", "mkt"], En)],
             check: nothing,
         },
         Step {
@@ -926,7 +951,7 @@ fn en_steps() -> Vec<Step> {
             item: "REQ-2",
             state: "cancelled",
             events: &[("REQ-2", "cancel"), ("REQ-2", "state")],
-            mails: vec![m("cancelled", "REQ-2", &["ops"], &["emma"], En)],
+            mails: vec![m("cancelled", "REQ-2", &["ops"], &["emma", "mkt"], En)],
             check: nothing,
         },
     ]

@@ -430,9 +430,7 @@ daily_cap_per_recipient = {cap}
     pub fn events(&self) -> Vec<(String, String, String, String, String)> {
         let db = self.db();
         let mut st = db
-            .prepare(
-                "SELECT message_id, req, task, kind, actor, detail FROM events ORDER BY id",
-            )
+            .prepare("SELECT message_id, req, task, kind, actor, detail FROM events ORDER BY id")
             .unwrap();
         let v = st
             .query_map([], |r| {
