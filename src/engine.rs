@@ -8,7 +8,7 @@
 
 use crate::config::{action_from_key, Config};
 use crate::directory::Directory;
-use crate::mail::classify::{classify, Keywords};
+use crate::mail::classify::{classify, has_reply_prefix, Keywords};
 use crate::mail::filter::{auth_passes, screen, SetAside};
 use crate::mail::parse::parse;
 use crate::mail::{Inbound, Mailbox};
@@ -582,6 +582,17 @@ impl Pipeline<'_> {
         let today = now.with_timezone(&tz).date_naive();
         let mut cmd = classify(&inb.subject, &inb.body, self.kw, today);
 
+        // A reply-all to someone's [REQ] mail ("Re: [REQ] …") that threads
+        // to a known requirement is a comment on it, not a second one.
+        if cmd.action == Some(Action::NewReq)
+            && cmd.target.is_none()
+            && has_reply_prefix(&inb.subject)
+        {
+            if let Some(id) = tx.thread_item(&inb.thread_ids())? {
+                cmd.action = Some(Action::Comment);
+                cmd.target = Some(id);
+            }
+        }
         // Find the item: the subject's identifier, else the thread headers.
         let mut found = cmd.target;
         if found.is_none()

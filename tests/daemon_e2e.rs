@@ -1,0 +1,217 @@
+//! End to end on real mail servers: tagged mail submitted over SMTP to the
+//! workflow address, the daemon (IMAP in, SMTP out) acts, the replies land
+//! in the right people's IMAP mailboxes, department group mail fans out to
+//! every member, and the originals sit in the processed folder.
+
+mod lab;
+
+use lab::{config, mail, Daemon, Lab, Parsed};
+use std::sync::Mutex;
+
+/// One lab at a time in this binary: two cores serve Postfix, Dovecot and
+/// the daemon already.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn has_cjk(s: &str) -> bool {
+    s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+fn show(cfg: &std::path::Path, id: &str) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+        .arg("--config")
+        .arg(cfg)
+        .args(["show", id, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+struct Step<'a> {
+    from: &'a str,
+    subject: &'a str,
+    body: &'a str,
+    /// (user, subject part, language is Chinese) of a mail that must arrive.
+    expect: &'a [(&'a str, &'a str)],
+    state: &'a str,
+}
+
+fn run_story(lang_zh: bool, steps: &[Step]) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config(&lab, work.path(), "");
+    let daemon = Daemon::start(&cfg, &work.path().join("daemon.log"));
+    let wf = lab.addr("workflow");
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for (i, st) in steps.iter().enumerate() {
+        let from = lab.addr(st.from);
+        let raw = mail(&from, &[&wf], st.subject, &format!("step{i}.{}@client.test", st.from), None, st.body);
+        lab.submit(&from, &[&wf], &raw);
+        for (user, subj) in st.expect {
+            // Each expectation: one more mail with this subject part than before.
+            let key = format!("{user}|{subj}");
+            let before = *seen.get(&key).unwrap_or(&0);
+            let p: Parsed = {
+                let t = std::time::Instant::now();
+                loop {
+                    let all: Vec<Parsed> = lab.fetch(user, "INBOX").iter().map(|r| Parsed::new(r)).collect();
+                    let matching: Vec<&Parsed> = all.iter().filter(|p| p.subject.contains(subj)).collect();
+                    if matching.len() > before {
+                        break matching[before].clone();
+                    }
+                    if t.elapsed() > std::time::Duration::from_secs(30) {
+                        let log = std::fs::read_to_string(work.path().join("daemon.log")).unwrap_or_default();
+                        panic!(
+                            "step {i} ({}): {user} got no mail with {subj:?}; has {:?}\n--- daemon log ---\n{log}",
+                            st.subject,
+                            all.iter().map(|p| &p.subject).collect::<Vec<_>>()
+                        );
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            };
+            seen.insert(key, before + 1);
+            assert_eq!(p.from, wf, "from the workflow address");
+            assert!(
+                p.auto_submitted.starts_with("auto-"),
+                "Auto-Submitted on {:?}: {:?}",
+                p.subject,
+                p.auto_submitted
+            );
+            assert!(!p.message_id.is_empty());
+            assert_eq!(has_cjk(&p.text), lang_zh, "language of {:?} to {user}: {}", p.subject, p.text);
+        }
+        let v = show(&cfg, "REQ-1");
+        assert_eq!(v["state"], st.state, "after step {i} ({})", st.subject);
+    }
+    // The originals sit in the processed folder; the inbox is empty.
+    let processed = lab.fetch("workflow", "Processed");
+    assert_eq!(processed.len(), steps.len(), "every original in Processed");
+    let t = std::time::Instant::now();
+    while !lab.fetch("workflow", "INBOX").is_empty() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "inbox not emptied");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = daemon.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
+
+#[test]
+fn english_story_over_imap_and_smtp() {
+    run_story(
+        false,
+        &[
+            Step {
+                from: "frank",
+                subject: "[REQ] Landing page for the Q1 campaign",
+                body: "Dept: ops\nDue: 2030-12-20\nQuality: loads in under 2 s\n\nWe need a landing page.",
+                // the requester's acknowledgement; the ops group fans out to Dave and Bob
+                expect: &[("frank", "[REQ-1]"), ("dave", "[REQ-1]"), ("bob", "[REQ-1]")],
+                state: "proposed",
+            },
+            Step {
+                from: "bob",
+                subject: "[CONFIRM] Re: [REQ-1] Landing page for the Q1 campaign",
+                body: "Fine from ops.",
+                // to the requester, cc the requester's group (mkt: Emma and Frank)
+                expect: &[("frank", "[REQ-1]"), ("emma", "[REQ-1]")],
+                state: "confirmed",
+            },
+            Step {
+                from: "dave",
+                subject: "[ASSIGN] [REQ-1]",
+                body: "- bob@corp.test: Build the page; due 2030-12-18; quality: Lighthouse > 90",
+                expect: &[("bob", "[REQ-1.1]")],
+                state: "in_progress",
+            },
+            Step {
+                from: "bob",
+                subject: "[ACCEPT] Re: [REQ-1.1] Build the page",
+                body: "On it.",
+                expect: &[("dave", "[REQ-1.1]")],
+                state: "in_progress",
+            },
+            Step {
+                from: "bob",
+                subject: "[PROGRESS] [REQ-1.1] 50%",
+                body: "Layout done.",
+                expect: &[("dave", "[REQ-1.1]")],
+                state: "in_progress",
+            },
+            Step {
+                from: "bob",
+                subject: "[DONE] [REQ-1.1]",
+                body: "Deployed.",
+                // to the assigner; the requester is asked to verify
+                expect: &[("dave", "[REQ-1.1]"), ("frank", "[REQ-1]")],
+                state: "delivered",
+            },
+            Step {
+                from: "frank",
+                subject: "[CLOSE] Re: [REQ-1] Landing page",
+                body: "Looks great, thanks.",
+                expect: &[("bob", "[REQ-1]")],
+                state: "closed",
+            },
+        ],
+    );
+}
+
+#[test]
+fn chinese_story_over_imap_and_smtp() {
+    run_story(
+        true,
+        &[
+            Step {
+                from: "zhaoliu",
+                subject: "【需求】导出华东区客户数据",
+                body: "部门：研发\n截止日期：2030年12月15日\n质量要求：字段齐全\n\n请导出客户数据。",
+                expect: &[("zhaoliu", "[REQ-1]"), ("wanglei", "[REQ-1]"), ("zhangsan", "[REQ-1]"), ("alice", "[REQ-1]")],
+                state: "proposed",
+            },
+            Step {
+                from: "zhangsan",
+                subject: "【确认】回复：[REQ-1] 导出华东区客户数据",
+                body: "可以，本周排期。",
+                expect: &[("zhaoliu", "[REQ-1]"), ("lina", "[REQ-1]")],
+                state: "confirmed",
+            },
+            Step {
+                from: "wanglei",
+                subject: "【分配】[REQ-1]",
+                body: "- 张三: 编写导出脚本; 截止 2030-12-10; 质量: 单元测试通过",
+                expect: &[("zhangsan", "[REQ-1.1]")],
+                state: "in_progress",
+            },
+            Step {
+                from: "zhangsan",
+                subject: "【接收】回复：[REQ-1.1] 编写导出脚本",
+                body: "收到。",
+                expect: &[("wanglei", "[REQ-1.1]")],
+                state: "in_progress",
+            },
+            Step {
+                from: "zhangsan",
+                subject: "【进度】[REQ-1.1]",
+                body: "进度：60%\n脚本已完成大半。",
+                expect: &[("wanglei", "[REQ-1.1]")],
+                state: "in_progress",
+            },
+            Step {
+                from: "zhangsan",
+                subject: "【完成】[REQ-1.1]",
+                body: "已完成。",
+                expect: &[("wanglei", "[REQ-1.1]"), ("zhaoliu", "[REQ-1]")],
+                state: "delivered",
+            },
+            Step {
+                from: "zhaoliu",
+                subject: "【验收】回复：[REQ-1] 导出华东区客户数据",
+                body: "验收通过，谢谢。",
+                expect: &[("alice", "[REQ-1]")],
+                state: "closed",
+            },
+        ],
+    );
+}
