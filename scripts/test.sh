@@ -10,6 +10,15 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# Dovecot and Postfix for the end-to-end tests (installed from the
+# distribution's packages when missing; each test starts its own private
+# lab on 127.0.0.1 and stops it again).
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test.sh: the mail-server tests need root (Postfix refuses to run otherwise)" >&2
+  exit 1
+fi
+bash tests/mailserver/lab.sh install
+
 # --locked: the committed Cargo.lock is what CI and users build.
 cargo build --locked --all-targets
 cargo test --locked
