@@ -73,6 +73,33 @@ fn ingesting_the_same_files_twice_changes_and_sends_nothing_more() {
     assert_eq!(desk.outbox_files(), outbox);
 }
 
+/// Without a Message-ID the key is a hash of the bytes: the same bytes
+/// again are still recognised.
+#[test]
+fn a_message_without_message_id_is_acted_on_once() {
+    let desk = Desk::new();
+    desk.ingest(&fixtures("story_zh")[..1]);
+    let p = desk.path("no_id.eml");
+    std::fs::write(
+        &p,
+        "From: =?utf-8?B?546L56OK?= <wanglei@corp.example>\r\nTo: workflow@corp.example\r\n\
+         Subject: [CONFIRM] [REQ-1]\r\nDate: Sat, 21 Nov 2026 09:30:00 +0800\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOK\r\n",
+    )
+    .unwrap();
+    let first = desk.ingest_one(&p);
+    assert_eq!(first.verdict, "applied:confirm");
+    let events = desk.events();
+    let files = desk.outbox_files();
+    let again = desk.ingest(&[p.clone(), p]);
+    assert!(again.iter().all(|v| v.verdict == "duplicate"), "{again:?}");
+    assert_eq!(desk.events(), events);
+    assert_eq!(desk.outbox_files(), files);
+    let key = desk.messages().last().unwrap().0.clone();
+    assert!(key.starts_with("sha256:"), "{key}");
+    assert_eq!(events.last().unwrap().0, key, "the event names the key");
+}
+
 /// Writes messages into `dir/new` with increasing modification times, so
 /// the Maildir source takes them in this order.
 fn fill_maildir(dir: &Path, mails: &[Vec<u8>]) {

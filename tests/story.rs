@@ -1024,3 +1024,76 @@ fn confirm_from_non_member_is_refused_with_the_reason() {
         assert!(r.text.contains(want), "refusal lacks `{want}`:\n{}", r.text);
     }
 }
+
+/// A reply to one of the daemon's own mails, whose client dropped the
+/// identifier from the subject, correlates through the daemon's Message-ID:
+/// the requester answering the question mail (a comment on REQ-1), and an
+/// assignee accepting from the task mail (`[接受]` alone: the task comes
+/// from the thread).
+#[test]
+fn replies_to_our_mails_correlate_through_our_message_ids() {
+    let desk = Desk::new();
+    desk.ingest(&fixtures("story_zh")[..2]);
+    assert_eq!(desk.show("REQ-1")["state"], "clarifying");
+    let question = desk
+        .sent()
+        .into_iter()
+        .find(|s| s.kind == "clarify")
+        .unwrap();
+    let reply = |name: &str, from: &str, subject: &str, parent: &Sent, body: &str| {
+        let p = desk.path(name);
+        let refs = parent
+            .references
+            .iter()
+            .chain([&parent.message_id])
+            .map(|r| format!("<{r}>"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        std::fs::write(
+            &p,
+            format!(
+                "From: {from}\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
+                 Message-ID: <{name}@corp.example>\r\nDate: Fri, 27 Nov 2026 09:00:00 +0800\r\n\
+                 In-Reply-To: <{}>\r\nReferences: {refs}\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+                 {body}\r\n",
+                parent.message_id
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let answer = reply(
+        "answer",
+        "赵六 <zhaoliu@corp.example>",
+        "Re: =?utf-8?B?5a6i5oi35pWw5o2u5a+85Ye65o6l5Y+j?=",
+        &question,
+        "只要最近一年的，CSV 即可。",
+    );
+    let v = desk.ingest_one(&answer);
+    assert_eq!(
+        (v.verdict.as_str(), v.item.as_deref()),
+        ("applied:comment", Some("REQ-1"))
+    );
+    assert_eq!(desk.show("REQ-1")["state"], "proposed");
+
+    desk.ingest(&fixtures("story_zh")[3..6]);
+    let task_mail = desk
+        .sent()
+        .into_iter()
+        .find(|s| s.kind == "assigned" && s.item.as_deref() == Some("REQ-1.2"))
+        .unwrap();
+    let accept = reply(
+        "accept",
+        "alice@corp.example",
+        "Re: [ACCEPT] new task",
+        &task_mail,
+        "OK.",
+    );
+    let v = desk.ingest_one(&accept);
+    assert_eq!(
+        (v.verdict.as_str(), v.item.as_deref()),
+        ("applied:accept", Some("REQ-1.2"))
+    );
+    assert_eq!(task(&desk.show("REQ-1"), "REQ-1.2")["state"], "accepted");
+}
