@@ -73,6 +73,20 @@ members = ["Henry Ford <henry@corp.example>", "Ivan Petrov <ivan@corp.example>",
 locale = "en"
 "#;
 
+/// Copies a directory's contents except the configuration file.
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_tree(&src, &dst);
+        } else if e.file_name() != "crossdesk.toml" {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -254,6 +268,14 @@ daily_cap_per_recipient = {cap}
         Desk { tmp, config }
     }
 
+    /// A new deployment holding a copy of this one's state (store, inbox,
+    /// outbox), with its own configuration file. Cheaper than replaying.
+    pub fn fork(&self) -> Desk {
+        let d = Desk::new();
+        copy_tree(self.tmp.path(), d.tmp.path());
+        d
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.tmp.path().join(rel)
     }
@@ -324,13 +346,15 @@ daily_cap_per_recipient = {cap}
         self.path("inbox")
     }
 
-    /// The mail files the transport delivered.
-    pub fn outbox_files(&self) -> Vec<PathBuf> {
+    /// The names of the mail files the transport delivered, sorted.
+    pub fn outbox_files(&self) -> Vec<String> {
         let d = self.outbox_dir().join("new");
         let Ok(rd) = std::fs::read_dir(&d) else {
             return vec![];
         };
-        let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
+        let mut v: Vec<String> = rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         v.sort();
         v
     }
