@@ -156,7 +156,6 @@ pub fn parse_verdicts(stdout: &str) -> Vec<Verdict> {
 /// transport wrote, parsed back.
 #[derive(Debug, Clone)]
 pub struct Sent {
-    pub row: i64,
     pub message_id: String,
     pub kind: String,
     pub item: Option<String>,
@@ -371,23 +370,20 @@ daily_cap_per_recipient = {cap}
     pub fn sent(&self) -> Vec<Sent> {
         let db = self.db();
         let mut st = db
-            .prepare("SELECT id, message_id, kind, item, status FROM outbox ORDER BY id")
+            .prepare("SELECT message_id, kind, item, status FROM outbox ORDER BY id")
             .unwrap();
-        let rows: Vec<(i64, String, String, Option<String>, String)> = st
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
+        let rows: Vec<(String, String, Option<String>, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect();
         rows.into_iter()
-            .map(|(row, message_id, kind, item, status)| {
+            .map(|(message_id, kind, item, status)| {
                 let file = self.outbox_dir().join("new").join(
                     crossdesk::send::maildir::MaildirTransport::file_name(&message_id),
                 );
                 let raw = std::fs::read(&file).unwrap_or_default();
                 let mut s = Sent {
-                    row,
                     message_id,
                     kind,
                     item,
@@ -516,6 +512,7 @@ pub fn assert_well_formed(s: &Sent, incoming_mid: Option<&str>) {
     }
     assert!(!s.references.is_empty(), "{what}: no References");
     assert!(!s.text.trim().is_empty(), "{what}: empty text body");
+    assert!(!s.html.trim().is_empty(), "{what}: no HTML part");
 }
 
 pub fn assert_lang(s: &Sent, lang: Lang) {
@@ -530,6 +527,10 @@ pub fn assert_lang(s: &Sent, lang: Lang) {
         s.text
     );
     assert!(!s.text.contains(no), "{what}: mixed languages:\n{}", s.text);
+    assert!(
+        s.html.contains(yes) && !s.html.contains(no),
+        "{what}: the HTML part is not {lang:?}"
+    );
 }
 
 /// No Chinese at all in a mail (for the English story, whose people,
