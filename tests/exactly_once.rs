@@ -180,7 +180,7 @@ fn volume(n: usize, first_req: usize) -> Vec<Vec<u8>> {
                 "赵六 <zhaoliu@corp.example>",
                 &format!("【需求】导出客户数据 第{r}批"),
                 None,
-                "部门：研发、ops\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n\n请导出华东区客户数据。\n",
+                "部门：研发、ops\n截止日期：2030-06-15\n质量要求：字段齐全，无重复\n\n请导出华东区客户数据。\n",
             ),
             mail(
                 base + 1,
@@ -201,7 +201,7 @@ fn volume(n: usize, first_req: usize) -> Vec<Vec<u8>> {
                 "王磊 <wanglei@corp.example>",
                 &format!("【分配】[REQ-{r}]"),
                 None,
-                "- alice@corp.example: 编写导出脚本; due 2027-06-10\n",
+                "- alice@corp.example: 编写导出脚本; due 2030-06-10\n",
             ),
             mail(
                 base + 4,

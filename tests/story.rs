@@ -324,7 +324,7 @@ fn zh_steps() -> Vec<Step> {
                     vec![("rd".into(), false), ("qa".into(), false)]
                 );
                 assert_eq!(dept(v, "qa")["name"], "测试部");
-                assert_eq!(v["due"], "2027-01-31");
+                assert_eq!(v["due"], "2030-01-31");
                 assert_eq!(v["priority"], "high");
                 assert_eq!(v["quality"], "导出字段与CRM一致，单次导出10万行不超过30秒");
                 let d = v["description"].as_str().unwrap();
@@ -427,11 +427,11 @@ fn zh_steps() -> Vec<Step> {
                 assert_eq!(t1["title"], "导出接口开发");
                 assert_eq!(t1["assigner"], "wanglei@corp.example");
                 assert_eq!(t1["dept"], "rd");
-                assert_eq!(t1["due"], "2027-01-15");
+                assert_eq!(t1["due"], "2030-01-15");
                 assert_eq!(t1["quality"], "10万行导出 < 30 秒");
                 let t2 = task(v, "REQ-1.2");
                 assert_eq!(t2["title"], "导出字段说明文档");
-                assert_eq!(t2["due"], "2027-01-10");
+                assert_eq!(t2["due"], "2030-01-10");
                 // No quality of its own: the requirement's.
                 assert_eq!(t2["quality"], v["quality"]);
             },
@@ -475,7 +475,7 @@ fn zh_steps() -> Vec<Step> {
                 assert_eq!(v["tasks"].as_array().unwrap().len(), 3);
                 assert_eq!(t(v, "REQ-1.3"), tt("lilei", "assigned", 0, false));
                 assert_eq!(task(v, "REQ-1.3")["title"], "导出字段说明文档");
-                assert_eq!(task(v, "REQ-1.3")["due"], "2027-01-12");
+                assert_eq!(task(v, "REQ-1.3")["due"], "2030-01-12");
             },
         },
         Step {
@@ -504,10 +504,10 @@ fn zh_steps() -> Vec<Step> {
                     })
                     .collect();
                 let want = [
-                    ("2026-12-15", "接口设计评审", "张三"),
-                    ("2027-01-08", "字段说明文档定稿", "李雷"),
-                    ("2027-01-15", "提测", "张三"),
-                    ("2027-01-25", "测试完成", "孙七"),
+                    ("2029-12-15", "接口设计评审", "张三"),
+                    ("2030-01-08", "字段说明文档定稿", "李雷"),
+                    ("2030-01-15", "提测", "张三"),
+                    ("2030-01-25", "测试完成", "孙七"),
                 ];
                 assert_eq!(
                     ms,
@@ -648,7 +648,7 @@ fn zh_steps() -> Vec<Step> {
                     confirmed(v),
                     vec![("rd".into(), false), ("ops".into(), false)]
                 );
-                assert_eq!(v["due"], "2027-03-31");
+                assert_eq!(v["due"], "2030-03-31");
                 assert_eq!(v["priority"], "normal");
                 assert_eq!(v["requester_dept"], "sales");
             },
@@ -695,7 +695,7 @@ fn en_steps() -> Vec<Step> {
                     confirmed(v),
                     vec![("ops".into(), false), ("it".into(), false)]
                 );
-                assert_eq!(v["due"], "2027-02-15");
+                assert_eq!(v["due"], "2030-02-15");
                 assert_eq!(v["priority"], "high");
                 assert_eq!(v["quality"], "Lighthouse performance score >= 90 on mobile");
                 let d = v["description"].as_str().unwrap();
@@ -788,9 +788,9 @@ fn en_steps() -> Vec<Step> {
                 assert_eq!(t1["title"], "Build the landing page");
                 assert_eq!(t1["assigner"], "grace@corp.example");
                 assert_eq!(t1["dept"], "it");
-                assert_eq!(t1["due"], "2027-02-01");
+                assert_eq!(t1["due"], "2030-02-01");
                 assert_eq!(t1["quality"], "Lighthouse >= 90");
-                assert_eq!(task(v, "REQ-1.2")["due"], "2027-02-05");
+                assert_eq!(task(v, "REQ-1.2")["due"], "2030-02-05");
             },
         },
         Step {
@@ -855,9 +855,9 @@ fn en_steps() -> Vec<Step> {
                 assert_eq!(
                     ms,
                     [
-                        ("2027-01-11", "design review"),
-                        ("2027-01-25", "CDN path and TLS ready"),
-                        ("2027-02-01", "go live"),
+                        ("2030-01-11", "design review"),
+                        ("2030-01-25", "CDN path and TLS ready"),
+                        ("2030-02-01", "go live"),
                     ]
                     .map(|(a, b)| (a.to_string(), b.to_string()))
                 );
@@ -951,7 +951,7 @@ fn en_steps() -> Vec<Step> {
             check: |v| {
                 assert_eq!(v["title"], "Newsletter template refresh");
                 assert_eq!(confirmed(v), vec![("ops".into(), false)]);
-                assert_eq!(v["due"], "2027-03-01");
+                assert_eq!(v["due"], "2030-03-01");
             },
         },
         Step {
