@@ -1,0 +1,407 @@
+//! "Each incoming message is acted on exactly once … across crashes and
+//! restarts"; "a reply is committed to an outbox in the same transaction and
+//! sent at least once" (PROTOCOL.md, Guarantees) — through the real binary.
+//!
+//! - The same files ingested twice: the second time changes nothing and
+//!   sends nothing.
+//! - A Maildir backlog (the Chinese story plus 300 generated messages) run
+//!   by `run --once`, killed with SIGKILL at random moments several times,
+//!   then run to completion, ends exactly where an undisturbed run on a
+//!   second directory ends: same verdicts, same events, same states, the
+//!   same mails in the outbox (one file each), nothing left in the inbox.
+
+mod common;
+
+use common::*;
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+#[test]
+fn ingesting_the_same_files_twice_changes_and_sends_nothing_more() {
+    let desk = Desk::new();
+    let files = fixtures("story_zh");
+    let first = desk.ingest(&files);
+    assert!(
+        first.iter().all(|v| v.verdict.starts_with("applied:")),
+        "{first:?}"
+    );
+    let show1 = desk.show("REQ-1");
+    let show2 = desk.show("REQ-2");
+    let events = desk.events();
+    let messages = desk.messages();
+    let outbox = desk.outbox_files();
+    let status = desk.outbox_status();
+
+    // The whole story again, in one process.
+    let again = desk.ingest(&files);
+    assert!(
+        again.iter().all(|v| v.verdict == "duplicate"),
+        "second delivery: {again:?}"
+    );
+    // And one step again, alone.
+    let one = desk.ingest_one(&files[4]);
+    assert_eq!(one.verdict, "duplicate");
+
+    assert_eq!(desk.show("REQ-1"), show1, "REQ-1 untouched");
+    assert_eq!(desk.show("REQ-2"), show2, "REQ-2 untouched");
+    assert_eq!(desk.events(), events, "no new events");
+    assert_eq!(desk.messages(), messages, "no new verdicts");
+    assert_eq!(desk.outbox_files(), outbox, "nothing sent twice");
+    assert_eq!(desk.outbox_status(), status);
+
+    // The same messages arriving through the Maildir source: recognised,
+    // moved out of the inbox, not acted on.
+    let inbox = desk.inbox_dir();
+    fill_maildir(
+        &inbox,
+        &files
+            .iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    desk.ok(&["run", "--once"]);
+    assert_inbox_empty(&inbox);
+    assert_eq!(
+        count(&inbox.join(".processed/cur")),
+        files.len(),
+        "recognised as already done"
+    );
+    assert_eq!(desk.messages(), messages);
+    assert_eq!(desk.events(), events);
+    assert_eq!(desk.outbox_files(), outbox);
+}
+
+/// Without a Message-ID the key is a hash of the bytes: the same bytes
+/// again are still recognised.
+#[test]
+fn a_message_without_message_id_is_acted_on_once() {
+    let desk = Desk::new();
+    desk.ingest(&fixtures("story_zh")[..1]);
+    let p = desk.path("no_id.eml");
+    std::fs::write(
+        &p,
+        "From: =?utf-8?B?546L56OK?= <wanglei@corp.example>\r\nTo: workflow@corp.example\r\n\
+         Subject: [CONFIRM] [REQ-1]\r\nDate: Sat, 21 Nov 2026 09:30:00 +0800\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOK\r\n",
+    )
+    .unwrap();
+    let first = desk.ingest_one(&p);
+    assert_eq!(first.verdict, "applied:confirm");
+    let events = desk.events();
+    let files = desk.outbox_files();
+    let again = desk.ingest(&[p.clone(), p]);
+    assert!(again.iter().all(|v| v.verdict == "duplicate"), "{again:?}");
+    assert_eq!(desk.events(), events);
+    assert_eq!(desk.outbox_files(), files);
+    let key = desk.messages().last().unwrap().0.clone();
+    assert!(key.starts_with("sha256:"), "{key}");
+    assert_eq!(events.last().unwrap().0, key, "the event names the key");
+}
+
+/// Writes messages into `dir/new` with increasing modification times, so
+/// the Maildir source takes them in this order.
+fn fill_maildir(dir: &Path, mails: &[Vec<u8>]) {
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    for (i, raw) in mails.iter().enumerate() {
+        let p = dir
+            .join("new")
+            .join(format!("{}.M{i:06}P7.mx", 1_795_000_000 + i));
+        std::fs::write(&p, raw).unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(base + Duration::from_secs(i as u64))
+            .unwrap();
+    }
+}
+
+fn assert_inbox_empty(dir: &Path) {
+    for sub in ["new", "cur"] {
+        let left: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left in inbox {sub}/: {left:?}");
+    }
+}
+
+fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn mail(i: usize, from: &str, subject: &str, reply_to: Option<&str>, body: &str) -> Vec<u8> {
+    let irt = reply_to
+        .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
+        .unwrap_or_default();
+    format!(
+        "From: {from}\r\nTo: workflow@corp.example\r\nSubject: =?UTF-8?B?{}?=\r\n\
+         Message-ID: <volume.{i}@corp.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\n\
+         {irt}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        b64(subject.as_bytes()),
+        b64(body.as_bytes())
+    )
+    .into_bytes()
+}
+
+/// `n` messages in stories of five (REQ to rd and ops, CONFIRM by each,
+/// ASSIGN, ACCEPT), numbered from `first_req`.
+fn volume(n: usize, first_req: usize) -> Vec<Vec<u8>> {
+    let mut v = Vec::with_capacity(n);
+    let mut story = 0;
+    while v.len() < n {
+        let r = first_req + story;
+        let base = story * 5;
+        let req_mid = format!("volume.{base}@corp.example");
+        let msgs = [
+            mail(
+                base,
+                "赵六 <zhaoliu@corp.example>",
+                &format!("【需求】导出客户数据 第{r}批"),
+                None,
+                "部门：研发、ops\n截止日期：2030-06-15\n质量要求：字段齐全，无重复\n\n请导出华东区客户数据。\n",
+            ),
+            mail(
+                base + 1,
+                "张三 <zhangsan@corp.example>",
+                &format!("【确认】回复：[REQ-{r}] 导出客户数据"),
+                Some(&req_mid),
+                "可以，本周内排期。\n",
+            ),
+            mail(
+                base + 2,
+                "Bob Smith <bob@corp.example>",
+                &format!("[CONFIRM] RE: [REQ-{r}] export"),
+                Some(&req_mid),
+                "Fine from ops.\n",
+            ),
+            mail(
+                base + 3,
+                "王磊 <wanglei@corp.example>",
+                &format!("【分配】[REQ-{r}]"),
+                None,
+                "- alice@corp.example: 编写导出脚本; due 2030-06-10\n",
+            ),
+            mail(
+                base + 4,
+                "alice@corp.example",
+                &format!("[ACCEPT] Re: [REQ-{r}.1] 编写导出脚本"),
+                None,
+                "OK, on it.\n",
+            ),
+        ];
+        for m in msgs {
+            if v.len() < n {
+                v.push(m);
+            }
+        }
+        story += 1;
+    }
+    v
+}
+
+fn backlog() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = fixtures("story_zh")
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
+    v.extend(volume(300, 3));
+    v
+}
+
+/// One outgoing mail as compared between runs: kind, item, To, Cc,
+/// subject, In-Reply-To.
+type MailKey = (
+    String,
+    Option<String>,
+    Vec<String>,
+    Vec<String>,
+    String,
+    Vec<String>,
+);
+
+/// Everything a run leaves that must not depend on crashes: verdict per
+/// message key, events (without times), requirements, the outbox.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    verdicts: BTreeMap<String, String>,
+    events: Vec<(String, String, String, String, String)>,
+    events_per_message: BTreeMap<String, usize>,
+    reqs: serde_json::Value,
+    mails: Vec<MailKey>,
+    outbox_files: usize,
+}
+
+fn outcome(desk: &Desk) -> Outcome {
+    let verdicts: BTreeMap<String, String> = desk
+        .messages()
+        .into_iter()
+        .map(|(k, _, v)| (k, v))
+        .collect();
+    let mut events = desk.events();
+    events.sort();
+    let mut events_per_message = BTreeMap::new();
+    for e in &events {
+        *events_per_message.entry(e.0.clone()).or_insert(0) += 1;
+    }
+    let sent = desk.sent();
+    for s in &sent {
+        assert!(
+            s.delivered,
+            "{} {} not delivered ({})",
+            s.kind, s.message_id, s.status
+        );
+        assert_eq!(s.status, "sent");
+    }
+    let mut mails: Vec<_> = sent
+        .into_iter()
+        .map(|s| {
+            let mut to = s.to;
+            to.sort();
+            let mut cc = s.cc;
+            cc.sort();
+            (s.kind, s.item, to, cc, s.subject, s.in_reply_to)
+        })
+        .collect();
+    mails.sort();
+    Outcome {
+        verdicts,
+        events,
+        events_per_message,
+        reqs: without_times(&desk.list()),
+        mails,
+        outbox_files: desk.outbox_files().len(),
+    }
+}
+
+fn crash_config() -> Options {
+    // Small batches: many commits for the kills to fall between.
+    Options {
+        batch: 7,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn killed_at_random_moments_then_restarted_acts_on_every_message_exactly_once() {
+    let mails = backlog();
+
+    // The reference: one undisturbed run.
+    let clean = Desk::with(crash_config());
+    fill_maildir(&clean.inbox_dir(), &mails);
+    let t0 = Instant::now();
+    clean.ok(&["run", "--once"]);
+    let clean_time = t0.elapsed();
+    assert_inbox_empty(&clean.inbox_dir());
+    let want = outcome(&clean);
+    assert_eq!(want.verdicts.len(), mails.len(), "one verdict per message");
+    assert_eq!(want.outbox_files, want.mails.len());
+    assert!(
+        want.verdicts.values().all(|v| v.starts_with("applied:")),
+        "the backlog is all good mail: {:?}",
+        want.verdicts
+            .values()
+            .filter(|v| !v.starts_with("applied:"))
+            .collect::<Vec<_>>()
+    );
+    // The story inside the backlog ended as it should.
+    let req1 = clean.show("REQ-1");
+    assert_eq!(req1["state"], "closed");
+    assert_eq!(clean.show("REQ-2")["state"], "cancelled");
+
+    // The same backlog, killed several times.
+    let crashed = Desk::with(crash_config());
+    fill_maildir(&crashed.inbox_dir(), &mails);
+    let mut rng = rand::thread_rng();
+    let span = clean_time.as_millis().max(20) as u64;
+    let processed_dir = crashed.inbox_dir().join(".processed/cur");
+    // What each kill interrupted, for the failure messages.
+    let mut log: Vec<String> = vec![];
+    for round in 0..6 {
+        let mut child = crashed
+            .command()
+            .args(["run", "--once"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        if round < 3 {
+            // While it works through the inbox: once a random number of
+            // further messages has been moved out.
+            let done = count(&processed_dir);
+            let until = (done + rng.gen_range(1..=40)).min(mails.len());
+            while count(&processed_dir) < until && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        } else {
+            // At a random moment of a whole run (mostly while sending).
+            std::thread::sleep(Duration::from_millis(rng.gen_range(1..=span)));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            log.push(format!(
+                "killed after {:?}: {} moved out, {} mails sent",
+                start.elapsed(),
+                count(&processed_dir),
+                crashed.outbox_files().len()
+            ));
+        } else {
+            log.push("finished before the kill".into());
+        }
+    }
+    eprintln!("{log:#?}");
+    assert!(
+        log.iter().filter(|l| l.starts_with("killed")).count() >= 3,
+        "the kills must interrupt runs: {log:#?}"
+    );
+    // Then to completion; a second run finds nothing to do.
+    crashed.ok(&["run", "--once"]);
+    assert_inbox_empty(&crashed.inbox_dir());
+    let settled = (crashed.messages(), crashed.outbox_files());
+    crashed.ok(&["run", "--once"]);
+    assert_eq!(
+        (crashed.messages(), crashed.outbox_files()),
+        settled,
+        "a further run finds nothing to do"
+    );
+    let processed = count(&crashed.inbox_dir().join(".processed/cur"))
+        + count(&crashed.inbox_dir().join(".rejected/cur"));
+    assert_eq!(processed, mails.len(), "every message moved out once");
+
+    let got = outcome(&crashed);
+    assert_eq!(got.verdicts, want.verdicts, "verdicts ({log:#?})");
+    assert_eq!(
+        got.events_per_message, want.events_per_message,
+        "events per message ({log:#?})"
+    );
+    assert_eq!(got.events, want.events, "events ({log:#?})");
+    assert_eq!(got.reqs, want.reqs, "requirements ({log:#?})");
+    assert_eq!(got.mails, want.mails, "the outbox ({log:#?})");
+    assert_eq!(
+        got.outbox_files, want.outbox_files,
+        "outbox files ({log:#?})"
+    );
+}
