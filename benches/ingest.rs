@@ -188,7 +188,10 @@ fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
         drain_s = t.elapsed().as_secs_f64();
     }
     let msgs = engine.store.messages().unwrap();
-    let applied = msgs.iter().filter(|m| m.verdict.starts_with("applied")).count();
+    let applied = msgs
+        .iter()
+        .filter(|m| m.verdict.starts_with("applied"))
+        .count();
     if applied != handled {
         let mut hist: std::collections::BTreeMap<&str, usize> = Default::default();
         for m in &msgs {

@@ -26,7 +26,11 @@ use std::time::{Duration, Instant};
 fn maildir_count(dir: &Path) -> usize {
     ["new", "cur"]
         .iter()
-        .map(|s| std::fs::read_dir(dir.join(s)).map(|d| d.count()).unwrap_or(0))
+        .map(|s| {
+            std::fs::read_dir(dir.join(s))
+                .map(|d| d.count())
+                .unwrap_or(0)
+        })
         .sum()
 }
 
@@ -37,7 +41,12 @@ fn user_maildir(lab: &Lab, user: &str) -> std::path::PathBuf {
 fn wait_count(dir: &Path, n: usize, limit: Duration) {
     let t = Instant::now();
     while maildir_count(dir) < n {
-        assert!(t.elapsed() < limit, "{}: {} of {n} after {limit:?}", dir.display(), maildir_count(dir));
+        assert!(
+            t.elapsed() < limit,
+            "{}: {} of {n} after {limit:?}",
+            dir.display(),
+            maildir_count(dir)
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -53,7 +62,10 @@ fn submit_many(port: u16, mails: &[(String, Vec<u8>)], rcpt: &str) {
         line.clear();
         r.read_line(&mut line).unwrap();
         if line.as_bytes().get(3) != Some(&b'-') {
-            assert!(line.starts_with('2') || line.starts_with('3'), "smtp: {line}");
+            assert!(
+                line.starts_with('2') || line.starts_with('3'),
+                "smtp: {line}"
+            );
             break;
         }
     };
@@ -73,16 +85,27 @@ fn submit_many(port: u16, mails: &[(String, Vec<u8>)], rcpt: &str) {
 }
 
 fn raw_fetch_all(lab: &Lab, user: &str) -> (usize, Duration) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         use futures::TryStreamExt;
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lab.imap_port)).await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lab.imap_port))
+            .await
+            .unwrap();
         let mut c = async_imap::Client::new(tcp);
         c.read_response().await.unwrap();
         let mut s = c.login(user, &lab.password).await.map_err(|e| e.0).unwrap();
         s.examine("INBOX").await.unwrap();
         let t = Instant::now();
-        let msgs: Vec<_> = s.uid_fetch("1:*", "BODY.PEEK[]").await.unwrap().try_collect().await.unwrap();
+        let msgs: Vec<_> = s
+            .uid_fetch("1:*", "BODY.PEEK[]")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         let d = t.elapsed();
         let _ = s.logout().await;
         (msgs.len(), d)
@@ -98,12 +121,27 @@ fn stories(lab: &Lab, n: usize, tag: &str) -> Vec<(String, Vec<u8>)> {
         let z = lab.addr("zhaoliu");
         let zs = lab.addr("zhangsan");
         let items = [
-            (z.clone(), format!("【需求】导出客户数据 第{r}批"), "部门：研发\n截止日期：2030-06-15\n\n请导出。".to_string()),
-            (zs.clone(), format!("【确认】回复：[REQ-{r}] 导出客户数据"), "可以。".to_string()),
+            (
+                z.clone(),
+                format!("【需求】导出客户数据 第{r}批"),
+                "部门：研发\n截止日期：2030-06-15\n\n请导出。".to_string(),
+            ),
+            (
+                zs.clone(),
+                format!("【确认】回复：[REQ-{r}] 导出客户数据"),
+                "可以。".to_string(),
+            ),
         ];
         for (j, (from, subj, body)) in items.into_iter().enumerate() {
             if v.len() < n {
-                let raw = mail(&from, &[&wf], &subj, &format!("{tag}.{i}.{j}@bench"), None, &body);
+                let raw = mail(
+                    &from,
+                    &[&wf],
+                    &subj,
+                    &format!("{tag}.{i}.{j}@bench"),
+                    None,
+                    &body,
+                );
                 v.push((from, raw));
             }
         }
@@ -122,14 +160,26 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_MESSAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let n: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
     let t = Instant::now();
     let lab = Lab::start("corp.test");
-    println!("mail benchmarks on Dovecot + Postfix at 127.0.0.1 (lab up in {:.2} s), 2 cores", t.elapsed().as_secs_f64());
+    println!(
+        "mail benchmarks on Dovecot + Postfix at 127.0.0.1 (lab up in {:.2} s), 2 cores",
+        t.elapsed().as_secs_f64()
+    );
     let work = tempfile::tempdir().unwrap();
     // Replies go to a Maildir in phase 1 so that only the IMAP side is timed.
-    let cfg_path = lab::config(&lab, work.path(), "[limits]\ndaily_cap_per_recipient = 100000000");
-    let text = std::fs::read_to_string(&cfg_path).unwrap().replace("transport = \"smtp\"", "transport = \"maildir:outbox\"");
+    let cfg_path = lab::config(
+        &lab,
+        work.path(),
+        "[limits]\ndaily_cap_per_recipient = 100000000",
+    );
+    let text = std::fs::read_to_string(&cfg_path)
+        .unwrap()
+        .replace("transport = \"smtp\"", "transport = \"maildir:outbox\"");
     std::fs::write(&cfg_path, text).unwrap();
 
     // ---- 1. IMAP ingest of a backlog ------------------------------------
@@ -137,15 +187,26 @@ fn main() {
     let t = Instant::now();
     submit_many(lab.smtp_port, &mails, &lab.addr("workflow"));
     wait_count(&user_maildir(&lab, "workflow"), n, Duration::from_secs(120));
-    println!("setup     {n} tagged mails submitted and delivered in {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "setup     {n} tagged mails submitted and delivered in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     let (got, raw_d) = raw_fetch_all(&lab, "workflow");
     assert_eq!(got, n);
     let raw_rate = n as f64 / raw_d.as_secs_f64();
-    println!("baseline  raw UID FETCH 1:* BODY.PEEK[]          {:>9.0} msg/s ({:.3} s)", raw_rate, raw_d.as_secs_f64());
+    println!(
+        "baseline  raw UID FETCH 1:* BODY.PEEK[]          {:>9.0} msg/s ({:.3} s)",
+        raw_rate,
+        raw_d.as_secs_f64()
+    );
     let cfg = Config::load(&cfg_path).unwrap();
     let imap_cfg = cfg.imap.clone().unwrap();
     let engine = Arc::new(Mutex::new(Engine::new(cfg.clone()).unwrap()));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let t = Instant::now();
     rt.block_on(crossdesk::source::imap::run(
@@ -162,7 +223,15 @@ fn main() {
     .unwrap();
     let d = t.elapsed();
     let processed = lab.fetch("workflow", "Processed").len();
-    let applied = engine.lock().unwrap().store.messages().unwrap().iter().filter(|m| m.verdict.starts_with("applied")).count();
+    let applied = engine
+        .lock()
+        .unwrap()
+        .store
+        .messages()
+        .unwrap()
+        .iter()
+        .filter(|m| m.verdict.starts_with("applied"))
+        .count();
     let rate = n as f64 / d.as_secs_f64();
     println!(
         "crossdesk IMAP ingest: fetch+act+commit+UID MOVE {:>9.0} msg/s ({:.3} s, {processed} moved, {applied} applied) = {:.2}x of raw fetch",
@@ -185,7 +254,9 @@ fn main() {
     let t = Instant::now();
     {
         use lettre::{SmtpTransport, Transport};
-        let tr = SmtpTransport::builder_dangerous("127.0.0.1").port(lab.smtp_port).build();
+        let tr = SmtpTransport::builder_dangerous("127.0.0.1")
+            .port(lab.smtp_port)
+            .build();
         for p in &prepared[..half] {
             let env = lettre::address::Envelope::new(
                 Some(lab.addr("workflow").parse().unwrap()),
@@ -219,21 +290,41 @@ fn main() {
     let mut base = vec![];
     for i in 0..50 {
         let before = maildir_count(&carol);
-        let raw = mail(&lab.addr("lina"), &[&lab.addr("carol")], "hello", &format!("lat.base.{i}@bench"), None, "hi");
+        let raw = mail(
+            &lab.addr("lina"),
+            &[&lab.addr("carol")],
+            "hello",
+            &format!("lat.base.{i}@bench"),
+            None,
+            "hi",
+        );
         let t = Instant::now();
-        lab::submit(lab.smtp_port, &lab.addr("lina"), &[&lab.addr("carol")], &raw).unwrap();
+        lab::submit(
+            lab.smtp_port,
+            &lab.addr("lina"),
+            &[&lab.addr("carol")],
+            &raw,
+        )
+        .unwrap();
         wait_count(&carol, before + 1, Duration::from_secs(10));
         base.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let base_p50 = pct(&mut base, 0.5);
-    println!("baseline  SMTP submit → recipient's Maildir        p50 {:>7.1} ms  p99 {:>7.1} ms", base_p50, pct(&mut base, 0.99));
+    println!(
+        "baseline  SMTP submit → recipient's Maildir        p50 {:>7.1} ms  p99 {:>7.1} ms",
+        base_p50,
+        pct(&mut base, 0.99)
+    );
     // The daemon, IMAP IDLE in and SMTP out, as a separate process.
     let log = work.path().join("daemon.log");
     let daemon = lab::Daemon::start(&cfg_path, &log);
     std::thread::sleep(Duration::from_secs(2));
     let zl = user_maildir(&lab, "lina");
     let mut lat = vec![];
-    let rounds: usize = std::env::var("BENCH_LATENCY_MAILS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let rounds: usize = std::env::var("BENCH_LATENCY_MAILS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     for i in 0..rounds {
         let before = maildir_count(&zl);
         // A refusal-free action whose answer goes to the sender: a new
@@ -247,7 +338,13 @@ fn main() {
             "Dept: ops\n\nprobe",
         );
         let t = Instant::now();
-        lab::submit(lab.smtp_port, &lab.addr("lina"), &[&lab.addr("workflow")], &raw).unwrap();
+        lab::submit(
+            lab.smtp_port,
+            &lab.addr("lina"),
+            &[&lab.addr("workflow")],
+            &raw,
+        )
+        .unwrap();
         wait_count(&zl, before + 1, Duration::from_secs(30));
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
     }

@@ -23,7 +23,11 @@ fn show(cfg: &std::path::Path, id: &str) -> serde_json::Value {
         .args(["show", id, "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -43,25 +47,46 @@ fn run_story(lang_zh: bool, steps: &[Step]) {
     let cfg = config(&lab, work.path(), "");
     let daemon = Daemon::start(&cfg, &work.path().join("daemon.log"));
     let wf = lab.addr("workflow");
-    let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for (i, st) in steps.iter().enumerate() {
         let from = lab.addr(st.from);
-        let raw = mail(&from, &[&wf], st.subject, &format!("step{i}.{}@client.test", st.from), None, st.body);
+        // Count what each expected recipient already holds before sending,
+        // so that an older mail with the same id cannot satisfy the wait.
+        let before: Vec<usize> = st
+            .expect
+            .iter()
+            .map(|(user, subj)| {
+                lab.fetch(user, "INBOX")
+                    .iter()
+                    .filter(|r| Parsed::new(r).subject.contains(subj))
+                    .count()
+            })
+            .collect();
+        let raw = mail(
+            &from,
+            &[&wf],
+            st.subject,
+            &format!("step{i}.{}@client.test", st.from),
+            None,
+            st.body,
+        );
         lab.submit(&from, &[&wf], &raw);
-        for (user, subj) in st.expect {
-            // Each expectation: one more mail with this subject part than before.
-            let key = format!("{user}|{subj}");
-            let before = *seen.get(&key).unwrap_or(&0);
+        for ((user, subj), before) in st.expect.iter().zip(before) {
             let p: Parsed = {
                 let t = std::time::Instant::now();
                 loop {
-                    let all: Vec<Parsed> = lab.fetch(user, "INBOX").iter().map(|r| Parsed::new(r)).collect();
-                    let matching: Vec<&Parsed> = all.iter().filter(|p| p.subject.contains(subj)).collect();
+                    let all: Vec<Parsed> = lab
+                        .fetch(user, "INBOX")
+                        .iter()
+                        .map(|r| Parsed::new(r))
+                        .collect();
+                    let matching: Vec<&Parsed> =
+                        all.iter().filter(|p| p.subject.contains(subj)).collect();
                     if matching.len() > before {
                         break matching[before].clone();
                     }
                     if t.elapsed() > std::time::Duration::from_secs(30) {
-                        let log = std::fs::read_to_string(work.path().join("daemon.log")).unwrap_or_default();
+                        let log = std::fs::read_to_string(work.path().join("daemon.log"))
+                            .unwrap_or_default();
                         panic!(
                             "step {i} ({}): {user} got no mail with {subj:?}; has {:?}\n--- daemon log ---\n{log}",
                             st.subject,
@@ -71,7 +96,6 @@ fn run_story(lang_zh: bool, steps: &[Step]) {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
             };
-            seen.insert(key, before + 1);
             assert_eq!(p.from, wf, "from the workflow address");
             assert!(
                 p.auto_submitted.starts_with("auto-"),
@@ -80,17 +104,41 @@ fn run_story(lang_zh: bool, steps: &[Step]) {
                 p.auto_submitted
             );
             assert!(!p.message_id.is_empty());
-            assert_eq!(has_cjk(&p.text), lang_zh, "language of {:?} to {user}: {}", p.subject, p.text);
+            assert_eq!(
+                has_cjk(&p.text),
+                lang_zh,
+                "language of {:?} to {user}: {}",
+                p.subject,
+                p.text
+            );
         }
-        let v = show(&cfg, "REQ-1");
-        assert_eq!(v["state"], st.state, "after step {i} ({})", st.subject);
+        // The state is reached once the daemon committed the step (a reply
+        // seen above may stem from a cc of an earlier step).
+        let t = std::time::Instant::now();
+        loop {
+            let v = show(&cfg, "REQ-1");
+            if v["state"] == st.state {
+                break;
+            }
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(30),
+                "after step {i} ({}): state {} not {}",
+                st.subject,
+                v["state"],
+                st.state
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
     // The originals sit in the processed folder; the inbox is empty.
     let processed = lab.fetch("workflow", "Processed");
     assert_eq!(processed.len(), steps.len(), "every original in Processed");
     let t = std::time::Instant::now();
     while !lab.fetch("workflow", "INBOX").is_empty() {
-        assert!(t.elapsed() < std::time::Duration::from_secs(10), "inbox not emptied");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "inbox not emptied"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let status = daemon.stop();
@@ -166,8 +214,14 @@ fn chinese_story_over_imap_and_smtp() {
             Step {
                 from: "zhaoliu",
                 subject: "【需求】导出华东区客户数据",
-                body: "部门：研发\n截止日期：2030年12月15日\n质量要求：字段齐全\n\n请导出客户数据。",
-                expect: &[("zhaoliu", "[REQ-1]"), ("wanglei", "[REQ-1]"), ("zhangsan", "[REQ-1]"), ("alice", "[REQ-1]")],
+                body:
+                    "部门：研发\n截止日期：2030年12月15日\n质量要求：字段齐全\n\n请导出客户数据。",
+                expect: &[
+                    ("zhaoliu", "[REQ-1]"),
+                    ("wanglei", "[REQ-1]"),
+                    ("zhangsan", "[REQ-1]"),
+                    ("alice", "[REQ-1]"),
+                ],
                 state: "proposed",
             },
             Step {

@@ -60,7 +60,11 @@ impl Lab {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
             .collect();
-        let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("lab.env lacks {k}"));
+        let get = |k: &str| {
+            vars.get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("lab.env lacks {k}"))
+        };
         Lab {
             dir: base,
             domain: get("DOMAIN"),
@@ -83,11 +87,18 @@ impl Lab {
 
     /// Every message in `user`'s `folder`, read over IMAP.
     pub fn fetch(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
-        imap_fetch(self.imap_port, user, &self.password, folder).unwrap_or_else(|e| panic!("imap fetch {user}/{folder}: {e}"))
+        imap_fetch(self.imap_port, user, &self.password, folder)
+            .unwrap_or_else(|e| panic!("imap fetch {user}/{folder}: {e}"))
     }
 
     /// Waits until `user`'s `folder` holds a message matching `pred`.
-    pub fn wait_for(&self, user: &str, folder: &str, what: &str, pred: impl Fn(&Parsed) -> bool) -> Parsed {
+    pub fn wait_for(
+        &self,
+        user: &str,
+        folder: &str,
+        what: &str,
+        pred: impl Fn(&Parsed) -> bool,
+    ) -> Parsed {
         let t = Instant::now();
         loop {
             for raw in self.fetch(user, folder) {
@@ -97,7 +108,11 @@ impl Lab {
                 }
             }
             if t.elapsed() > Duration::from_secs(30) {
-                let subjects: Vec<String> = self.fetch(user, folder).iter().map(|r| Parsed::new(r).subject).collect();
+                let subjects: Vec<String> = self
+                    .fetch(user, folder)
+                    .iter()
+                    .map(|r| Parsed::new(r).subject)
+                    .collect();
                 panic!("{user}/{folder}: no mail {what} within 30 s; have {subjects:?}");
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -123,7 +138,9 @@ impl Drop for Lab {
 }
 
 fn rand_suffix() -> u32 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     t.subsec_nanos() ^ (t.as_secs() as u32).rotate_left(7)
 }
 
@@ -151,7 +168,11 @@ pub fn submit(port: u16, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<(), S
         }
     };
     expect(&mut r, "220")?;
-    let cmd = |w: &mut TcpStream, r: &mut BufReader<TcpStream>, c: &str, code: &str| -> Result<(), String> {
+    let cmd = |w: &mut TcpStream,
+               r: &mut BufReader<TcpStream>,
+               c: &str,
+               code: &str|
+     -> Result<(), String> {
         w.write_all(c.as_bytes()).map_err(|e| e.to_string())?;
         w.write_all(b"\r\n").map_err(|e| e.to_string())?;
         expect(r, code).map_err(|e| format!("{c}: {e}"))
@@ -180,10 +201,15 @@ pub fn submit(port: u16, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<(), S
 
 /// Reads every message of a folder over IMAP (BODY.PEEK[], so nothing is marked).
 pub fn imap_fetch(port: u16, user: &str, pass: &str, folder: &str) -> Result<Vec<Vec<u8>>, String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         use futures::TryStreamExt;
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())?;
         let mut c = async_imap::Client::new(tcp);
         c.read_response().await.map_err(|e| e.to_string())?;
         let mut s = c.login(user, pass).await.map_err(|(e, _)| e.to_string())?;
@@ -202,7 +228,10 @@ pub fn imap_fetch(port: u16, user: &str, pass: &str, folder: &str) -> Result<Vec
             .try_collect()
             .await
             .map_err(|e| e.to_string())?;
-        let out = msgs.iter().filter_map(|m| m.body().map(|b| b.to_vec())).collect();
+        let out = msgs
+            .iter()
+            .filter_map(|m| m.body().map(|b| b.to_vec()))
+            .collect();
         let _ = s.logout().await;
         Ok(out)
     })
@@ -224,13 +253,21 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn new(raw: &[u8]) -> Parsed {
-        let m = mail_parser::MessageParser::default().parse(raw).expect("parse");
+        let m = mail_parser::MessageParser::default()
+            .parse(raw)
+            .expect("parse");
         let addrs = |a: Option<&mail_parser::Address>| -> Vec<String> {
-            a.map(|a| a.iter().filter_map(|x| x.address().map(|s| s.to_lowercase())).collect())
-                .unwrap_or_default()
+            a.map(|a| {
+                a.iter()
+                    .filter_map(|x| x.address().map(|s| s.to_lowercase()))
+                    .collect()
+            })
+            .unwrap_or_default()
         };
         let hdr = |n: &str| -> String {
-            m.header_raw(n).map(|s| s.trim().to_string()).unwrap_or_default()
+            m.header_raw(n)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
         };
         Parsed {
             subject: m.subject().unwrap_or("").to_string(),
@@ -265,12 +302,18 @@ impl Daemon {
             .stderr(f)
             .spawn()
             .expect("start crossdesk");
-        Daemon { child, cfg: cfg.to_path_buf() }
+        Daemon {
+            child,
+            cfg: cfg.to_path_buf(),
+        }
     }
 
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let t = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -363,7 +406,14 @@ locale = "en"
 }
 
 /// A plain UTF-8 mail as a client would write it.
-pub fn mail(from: &str, to: &[&str], subject: &str, mid: &str, in_reply_to: Option<&str>, body: &str) -> Vec<u8> {
+pub fn mail(
+    from: &str,
+    to: &[&str],
+    subject: &str,
+    mid: &str,
+    in_reply_to: Option<&str>,
+    body: &str,
+) -> Vec<u8> {
     let irt = in_reply_to
         .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
         .unwrap_or_default();
