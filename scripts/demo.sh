@@ -1,34 +1,51 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, no mail server needed: the sample
-# stories (Chinese and English, several mail clients) are dropped into a
-# Maildir, `crossdesk run --once` acts on them and writes every reply into
-# an outbox Maildir, then the resulting state is shown.
+# stories (a Chinese and an English one, mails from Outlook, Foxmail, QQ,
+# NetEase, Gmail, iPhone and Thunderbird) are dropped into a Maildir,
+# `crossdesk run --once` acts on them and writes every reply into an outbox
+# Maildir, then the resulting state is shown. Each story runs in its own
+# deployment under demo/ (config/demo.toml with its paths moved there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --release --quiet
-bin=target/release/crossdesk
-cfg=config/demo.toml
+bin=$PWD/target/release/crossdesk
 
 rm -rf demo
-mkdir -p demo/inbox/new demo/inbox/cur demo/inbox/tmp
-# Keep story order: each file gets a strictly later mtime.
-i=0
-for f in tests/fixtures/story_zh/*.eml tests/fixtures/story_en/*.eml; do
-  i=$((i + 1))
-  name=$(printf '%04d.demo.%s' "$i" "$(basename "$f" .eml)")
-  cp "$f" "demo/inbox/new/$name"
-  touch -d "@$(( $(date +%s) - 3600 + i ))" "demo/inbox/new/$name"
-done
-echo "== $i sample mails in demo/inbox/new; running: $bin --config $cfg run --once"
-CROSSDESK_LOG=warn "$bin" --config "$cfg" run --once
-echo
-echo "== requirements ($bin --config $cfg list)"
-"$bin" --config "$cfg" list
-for id in $("$bin" --config "$cfg" list --json | python3 -c 'import json,sys; print(" ".join(r["id"] for r in json.load(sys.stdin)))'); do
+for story in zh en; do
+  d=demo/$story
+  mkdir -p "$d/inbox/new" "$d/inbox/cur" "$d/inbox/tmp"
+  sed -e 's|"maildir:../demo/inbox"|"maildir:inbox"|' \
+      -e 's|"maildir:../demo/outbox"|"maildir:outbox"|' \
+      -e 's|"../demo/crossdesk.db"|"crossdesk.db"|' config/demo.toml >"$d/crossdesk.toml"
+  # Keep story order: each file gets a strictly later mtime.
+  i=0
+  for f in tests/fixtures/story_$story/*.eml; do
+    i=$((i + 1))
+    name=$(printf '%04d.demo.%s' "$i" "$(basename "$f" .eml)")
+    cp "$f" "$d/inbox/new/$name"
+    touch -d "@$(( $(date +%s) - 3600 + i ))" "$d/inbox/new/$name"
+  done
+  cfg=$d/crossdesk.toml
+  echo "== story_$story: $i sample mails in $d/inbox/new"
+  echo "== $bin --config $cfg run --once"
+  CROSSDESK_LOG=error "$bin" --config "$cfg" run --once | sed 's|^.*/new/||'
   echo
-  "$bin" --config "$cfg" show "$id"
+  echo "== $bin --config $cfg list"
+  "$bin" --config "$cfg" list
+  echo
+  "$bin" --config "$cfg" show REQ-1
+  echo
+  echo "== $(ls "$d/outbox/new" | wc -l) replies written to $d/outbox/new"
+  echo
 done
-echo
-echo "== $(ls demo/outbox/new | wc -l) replies written to demo/outbox/new; the first one:"
-first=$(ls demo/outbox/new | head -n 1)
-sed -n '1,60p' "demo/outbox/new/$first"
+first=$(ls demo/zh/outbox/new | head -n 1)
+echo "== the first reply of the Chinese story (demo/zh/outbox/new/$first), decoded:"
+python3 - "demo/zh/outbox/new/$first" <<'PY'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+for h in ("From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "Auto-Submitted"):
+    if m[h]:
+        print(f"{h}: {m[h]}")
+print()
+print(m.get_body(preferencelist=("plain",)).get_content())
+PY

@@ -107,7 +107,25 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
                         let (s2, n) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                             let mut e = lock(&e2)?;
                             let stopped = || *stop2.borrow();
-                            let n = process_backlog(&mut e, &mut src, watermark, &stopped, |_| {})?;
+                            // `run --once` prints a line per message, like `ingest`.
+                            let n = process_backlog(
+                                &mut e,
+                                &mut src,
+                                watermark,
+                                &stopped,
+                                |reports| {
+                                    if once {
+                                        for r in reports {
+                                            println!(
+                                                "{}\t{}\t{}",
+                                                r.handle,
+                                                r.verdict,
+                                                r.item.as_deref().unwrap_or("-")
+                                            );
+                                        }
+                                    }
+                                },
+                            )?;
                             Ok((src, n))
                         })
                         .await??;

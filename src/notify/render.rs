@@ -1057,7 +1057,8 @@ fn helper_tval(h: &Helper<'_>, ctx: &Context) -> String {
         "action" => &["action"],
         "state" => &["state", "task_state"],
         "priority" => &["priority"],
-        "result" => &["result"],
+        // A result is a result word, or the action done, or the state reached.
+        "result" => &["result", "action", "state", "task_state"],
         _ => &[],
     };
     name_or_code(ctx, groups, param_str(h, 1))

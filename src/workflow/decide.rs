@@ -482,7 +482,7 @@ impl<'a, 'b> Decider<'a, 'b> {
         ctx.transcript = self.transcript(
             &ctx.action,
             &id_s,
-            &format!("refused: {}", r.why.code()),
+            "refused",
             if ctx.state.is_empty() {
                 "-"
             } else {
@@ -1122,7 +1122,7 @@ impl<'a, 'b> Decider<'a, 'b> {
         ctx.transcript = self.transcript(
             Action::Plan.as_str(),
             &req.id.to_string(),
-            "plan updated",
+            "plan_updated",
             new.state.as_str(),
         );
         let groups: Vec<Mailbox> = involved.iter().filter_map(|d| self.group(d)).collect();

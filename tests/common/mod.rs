@@ -19,59 +19,15 @@ pub const EN_MARKER: &str = "sent automatically by the crossdesk workflow system
 
 /// The test deployment's people: the example config's departments plus a
 /// Chinese QA department and two English-locale ones (Marketing, IT).
-const DEPARTMENTS: &str = r#"
-[[departments]]
-id = "rd"
-name = "研发部"
-aliases = ["R&D", "研发"]
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = ["张三 <zhangsan@corp.example>", "alice@corp.example", "李雷 <lilei@corp.example>"]
-locale = "zh-CN"
-
-[[departments]]
-id = "sales"
-name = "销售部"
-aliases = ["Sales", "销售"]
-group = "sales@corp.example"
-leads = ["李娜 <lina@corp.example>"]
-members = ["赵六 <zhaoliu@corp.example>"]
-
-[[departments]]
-id = "qa"
-name = "测试部"
-aliases = ["QA", "测试"]
-group = "qa@corp.example"
-leads = ["陈喆 <chenzhe@corp.example>"]
-members = ["孙七 <sunqi@corp.example>"]
-
-[[departments]]
-id = "ops"
-name = "Operations"
-aliases = ["运维", "Ops"]
-group = "ops@corp.example"
-leads = ["Dave Lee <dave@corp.example>"]
-members = ["Bob Smith <bob@corp.example>"]
-locale = "en"
-
-[[departments]]
-id = "mkt"
-name = "Marketing"
-aliases = ["市场部"]
-group = "mkt@corp.example"
-leads = ["Emma Stone <emma@corp.example>"]
-members = ["Frank Miller <frank@corp.example>"]
-locale = "en"
-
-[[departments]]
-id = "it"
-name = "IT"
-aliases = ["信息部"]
-group = "it@corp.example"
-leads = ["Grace Hopper <grace@corp.example>"]
-members = ["Henry Ford <henry@corp.example>", "Ivan Petrov <ivan@corp.example>", "Judy Chen <judy@corp.example>"]
-locale = "en"
-"#;
+/// The departments of the embedded default (`config/demo.toml`), which the
+/// demo runs the same stories on.
+fn departments() -> String {
+    let text = include_str!("../../config/demo.toml");
+    let at = text
+        .find("[[departments]]")
+        .expect("demo.toml has departments");
+    text[at..].to_string()
+}
 
 /// Copies a directory's contents except the configuration file.
 fn copy_tree(from: &Path, to: &Path) {
@@ -259,7 +215,8 @@ timezone = "Asia/Shanghai"
 
 [limits]
 daily_cap_per_recipient = {cap}
-{DEPARTMENTS}"#,
+{}"#,
+            departments(),
             batch = o.batch,
             cap = o.cap,
         );
