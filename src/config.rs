@@ -39,6 +39,15 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub templates: TemplatesConfig,
+    /// Department digests on a schedule.
+    #[serde(default)]
+    pub digest: DigestConfig,
+    /// Personal reminders.
+    #[serde(default)]
+    pub reminders: RemindersConfig,
+    /// Working days: weekend, holidays, make-up days.
+    #[serde(default)]
+    pub calendar: CalendarConfig,
     /// The IMAP source, when `mail.source = "imap"`.
     pub imap: Option<ImapConfig>,
     /// The SMTP sender, when `mail.transport = "smtp"`.
@@ -130,6 +139,123 @@ pub struct DeptConfig {
     #[serde(default)]
     pub members: Vec<String>,
     pub locale: Option<String>,
+    /// This department's digest schedule instead of `[digest].schedule`;
+    /// `"off"`: no digest.
+    pub digest_schedule: Option<String>,
+}
+
+/// `[digest]`: one mail per department group per slot.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// `"Mon-Fri 09:00"` (local time of `[locale].timezone`); `"off"`.
+    #[serde(default = "default_digest_schedule")]
+    pub schedule: String,
+    /// No mail when every section is empty (the slot still counts as done).
+    #[serde(default = "default_true")]
+    pub skip_empty: bool,
+    /// Rows shown per section; the rest are counted ("and 12 more").
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            schedule: default_digest_schedule(),
+            skip_empty: true,
+            max_rows: default_max_rows(),
+        }
+    }
+}
+
+fn default_digest_schedule() -> String {
+    "Mon-Fri 09:00".into()
+}
+fn default_max_rows() -> usize {
+    50
+}
+
+/// `[reminders]`: personal reminders, each sent once per condition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// A task not accepted this long after it was assigned (`"24h"`, or
+    /// working days `"1d"`).
+    #[serde(default = "default_accept_within")]
+    pub accept_within: String,
+    /// An accepted task with no progress report for this many working days.
+    #[serde(default = "default_report_every")]
+    pub report_every: String,
+    /// A task due within this many working days.
+    #[serde(default = "default_due_soon")]
+    pub due_soon: String,
+    /// Overdue longer than this many working days: the lead too.
+    #[serde(default = "default_escalate_after")]
+    pub escalate_after: String,
+    /// Reminders go out on working days from this local time on (a
+    /// condition met at night waits for the morning).
+    #[serde(default = "default_send_from")]
+    pub send_from: String,
+}
+
+impl Default for RemindersConfig {
+    fn default() -> Self {
+        RemindersConfig {
+            enabled: true,
+            accept_within: default_accept_within(),
+            report_every: default_report_every(),
+            due_soon: default_due_soon(),
+            escalate_after: default_escalate_after(),
+            send_from: default_send_from(),
+        }
+    }
+}
+
+fn default_accept_within() -> String {
+    "24h".into()
+}
+fn default_report_every() -> String {
+    "3d".into()
+}
+fn default_due_soon() -> String {
+    "2d".into()
+}
+fn default_escalate_after() -> String {
+    "1d".into()
+}
+fn default_send_from() -> String {
+    "09:00".into()
+}
+
+/// `[calendar]`: what counts as a working day.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    #[serde(default = "default_weekend")]
+    pub weekend: Vec<String>,
+    /// Public holidays, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// Make-up working days (weekend days worked), `YYYY-MM-DD`.
+    #[serde(default)]
+    pub workdays: Vec<String>,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        CalendarConfig {
+            weekend: default_weekend(),
+            holidays: vec![],
+            workdays: vec![],
+        }
+    }
+}
+
+fn default_weekend() -> Vec<String> {
+    vec!["Sat".into(), "Sun".into()]
 }
 
 /// Sender authentication (PROTOCOL.md): when `trusted_server` is set, the
@@ -519,7 +645,97 @@ impl Config {
         if self.limits.daily_cap_per_recipient == 0 {
             return Err(self.invalid("limits.daily_cap_per_recipient", "must be at least 1"));
         }
+        self.clock_settings()?;
         Ok(())
+    }
+
+    /// The clock's settings, parsed: calendar, schedules, spans.
+    pub fn clock_settings(&self) -> Result<crate::schedule::Settings, ConfigError> {
+        use crate::schedule::calendar::Calendar;
+        use crate::schedule::spec::{parse_weekday, Schedule, Span};
+        let mut weekend = vec![];
+        for w in &self.calendar.weekend {
+            weekend.push(parse_weekday(w).ok_or_else(|| {
+                self.invalid(
+                    "calendar.weekend",
+                    format!("`{w}` is not a day; use Mon, Tue, Wed, Thu, Fri, Sat, Sun"),
+                )
+            })?);
+        }
+        weekend.sort_by_key(|d| d.num_days_from_monday());
+        weekend.dedup();
+        if weekend.len() >= 7 {
+            return Err(self.invalid("calendar.weekend", "leaves no working day"));
+        }
+        let dates = |key: &str, list: &[String]| -> Result<Vec<chrono::NaiveDate>, ConfigError> {
+            list.iter()
+                .map(|s| {
+                    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                        self.invalid(key, format!("`{s}` is not a date; use YYYY-MM-DD"))
+                    })
+                })
+                .collect()
+        };
+        let calendar = Calendar::new(
+            &weekend,
+            dates("calendar.holidays", &self.calendar.holidays)?,
+            dates("calendar.workdays", &self.calendar.workdays)?,
+        );
+        let sched = |key: &str, s: &str| -> Result<Option<Schedule>, ConfigError> {
+            if s.trim().eq_ignore_ascii_case("off") {
+                return Ok(None);
+            }
+            Schedule::parse(s)
+                .map(Some)
+                .map_err(|m| self.invalid(key, format!("{m}; or \"off\"")))
+        };
+        let default_schedule = sched("digest.schedule", &self.digest.schedule)?;
+        let mut dept_schedules = std::collections::HashMap::new();
+        for (i, d) in self.departments.iter().enumerate() {
+            if let Some(s) = &d.digest_schedule {
+                let key = format!("departments[{i}].digest_schedule (id \"{}\")", d.id);
+                dept_schedules.insert(d.id.clone(), sched(&key, s)?);
+            }
+        }
+        if self.digest.max_rows == 0 {
+            return Err(self.invalid("digest.max_rows", "must be at least 1"));
+        }
+        let r = &self.reminders;
+        let span = |key: &str, s: &str| Span::parse(s).map_err(|m| self.invalid(key, m));
+        let days = |key: &str, s: &str| -> Result<i64, ConfigError> {
+            span(key, s)?.workdays().ok_or_else(|| {
+                self.invalid(
+                    key,
+                    format!("`{s}`: counts working days; write it in days, e.g. \"2d\""),
+                )
+            })
+        };
+        let accept_within = span("reminders.accept_within", &r.accept_within)?;
+        let report_every = days("reminders.report_every", &r.report_every)?;
+        if report_every == 0 {
+            return Err(self.invalid("reminders.report_every", "must be at least \"1d\""));
+        }
+        let send_from =
+            chrono::NaiveTime::parse_from_str(r.send_from.trim(), "%H:%M").map_err(|_| {
+                self.invalid(
+                    "reminders.send_from",
+                    format!("`{}` is not HH:MM", r.send_from),
+                )
+            })?;
+        Ok(crate::schedule::Settings {
+            calendar,
+            tz: self.tz(),
+            default_schedule,
+            dept_schedules,
+            skip_empty: self.digest.skip_empty,
+            max_rows: self.digest.max_rows,
+            reminders: r.enabled,
+            accept_within,
+            report_every,
+            due_soon: days("reminders.due_soon", &r.due_soon)?,
+            escalate_after: days("reminders.escalate_after", &r.escalate_after)?,
+            send_from,
+        })
     }
 
     fn check_secret(&self, section: &str, s: &Secret, needed: bool) -> Result<(), ConfigError> {
@@ -751,6 +967,32 @@ members = ["张三 <zhangsan@corp.example>"]
             .unwrap_err()
             .to_string();
         assert!(e.contains("locale.timezone"), "{e}");
+
+        let e = load(&format!("{GOOD}\n[digest]\nschedule = \"Mon-Fry 09:00\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("digest.schedule") && e.contains("Mon-Fry"),
+            "{e}"
+        );
+        let e = load(&format!("{GOOD}\n[reminders]\ndue_soon = \"48h\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("reminders.due_soon") && e.contains("working days"),
+            "{e}"
+        );
+        let e = load(&format!("{GOOD}\n[calendar]\nholidays = [\"2026-13-01\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("calendar.holidays"), "{e}");
+        let e = load(&GOOD.replace(
+            "members = [",
+            "digest_schedule = \"sometimes\"\nmembers = [",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("departments[0].digest_schedule"), "{e}");
 
         let e = load(&format!("{GOOD}\n[keywords]\nconfrim = [\"ok\"]"))
             .unwrap_err()

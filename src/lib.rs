@@ -11,6 +11,7 @@ pub mod engine;
 pub mod mail;
 pub mod notify;
 pub mod report;
+pub mod schedule;
 pub mod send;
 pub mod source;
 pub mod store;

@@ -95,6 +95,7 @@ fn full_ctx() -> MailCtx {
         allowed: vec!["需求提出人：【验收】".into()],
         orig_subject: "【确认】RE: [REQ-42] 导出CRM数据".into(),
         workflow_address: "workflow@corp.example".into(),
+        ..MailCtx::default()
     }
 }
 

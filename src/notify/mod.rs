@@ -52,10 +52,14 @@ pub enum Kind {
     Refusal,
     /// A mail that names no item (e.g. a reply to a digest) → short help.
     Help,
+    /// The clock: a department's digest → its group.
+    Digest,
+    /// The clock: a personal reminder (or an escalation to the lead).
+    Reminder,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Ack,
         Kind::DeptNew,
         Kind::Confirmed,
@@ -75,6 +79,8 @@ impl Kind {
         Kind::Notice,
         Kind::Refusal,
         Kind::Help,
+        Kind::Digest,
+        Kind::Reminder,
     ];
 
     /// The template file stem: `templates/<locale>/<name>.hbs`.
@@ -99,6 +105,8 @@ impl Kind {
             Kind::Notice => "notice",
             Kind::Refusal => "refusal",
             Kind::Help => "help",
+            Kind::Digest => "digest",
+            Kind::Reminder => "reminder",
         }
     }
 
@@ -231,6 +239,100 @@ pub struct MailCtx {
     /// The daemon's own address (for "reply to" instructions).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub workflow_address: String,
+    /// A department digest's sections (Kind::Digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestCtx>,
+    /// Why a reminder is sent (Kind::Reminder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reminder: Option<ReminderCtx>,
+}
+
+/// One line of a digest section: a task (`REQ-3.1`) or a requirement
+/// (`REQ-3`), with its id so that people can act on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DigestRow {
+    pub id: String,
+    pub title: String,
+    /// The task's owner, or the requirement's requester (display form).
+    pub who: String,
+    /// Task or requirement state code.
+    pub state: String,
+    /// Task progress; for a requirement the mean of its live tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    /// Local date of the last progress report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_report: Option<String>,
+    pub blocked: bool,
+    pub overdue: bool,
+    /// Working days: overdue by (overdue), silent for (silent), left
+    /// (due soon), waiting for (awaiting confirmation/acceptance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// Requirement rows: departments confirmed (`2/3`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub confirmed: String,
+    /// Requirement rows: tasks done (`1/4`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tasks: String,
+}
+
+/// One section of a digest. `key` is one of `awaiting_confirmation`,
+/// `awaiting_acceptance`, `in_progress`, `due_soon`, `overdue`, `silent`,
+/// `blocked`, `our_requests` (titles in `names.toml`, `[digest_section]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DigestSection {
+    pub key: String,
+    pub rows: Vec<DigestRow>,
+    /// Rows left out past `[digest].max_rows`.
+    pub more: usize,
+    /// Rows in the section before the cut.
+    pub total: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DigestCtx {
+    /// The slot, local time: `2026-12-01 09:00`.
+    pub slot: String,
+    /// Its date: `2026-12-01`.
+    pub date: String,
+    /// Every section, in order, empty ones included (templates skip them).
+    pub sections: Vec<DigestSection>,
+    /// Rows over all sections (before the cut): 0 means nothing to report.
+    pub total: usize,
+    /// The working days that define "silent" and "due soon" (for the legend).
+    pub report_every: i64,
+    pub due_soon: i64,
+}
+
+impl DigestCtx {
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+/// Why a reminder is sent: `condition` is `accept`, `silent`, `due_soon`,
+/// `overdue` or `escalate` (texts in `names.toml`, `[reminder]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReminderCtx {
+    pub condition: String,
+    /// Working days overdue / silent / left, or hours waiting for acceptance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hours: Option<i64>,
+    /// The date counted from (last report, due date, assignment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// The task's owner (display form), for escalations to the lead.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub owner: String,
 }
 
 /// A mail the core wants sent. The shell gives it a Message-ID, stores it

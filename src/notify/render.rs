@@ -82,6 +82,8 @@ macro_rules! builtin_locale {
                 builtin_locale!(@f $loc, "notice.hbs"),
                 builtin_locale!(@f $loc, "refusal.hbs"),
                 builtin_locale!(@f $loc, "help.hbs"),
+                builtin_locale!(@f $loc, "digest.hbs"),
+                builtin_locale!(@f $loc, "reminder.hbs"),
             ],
         )
     };
@@ -588,6 +590,19 @@ fn fill(
     if let Some(t) = obj.get_mut("task").and_then(Value::as_object_mut) {
         task_flags(t, &past);
     }
+    if let Some(sections) = obj
+        .get_mut("digest")
+        .and_then(|d| d.get_mut("sections"))
+        .and_then(Value::as_array_mut)
+    {
+        for sec in sections.iter_mut().filter_map(Value::as_object_mut) {
+            let key = sec.get("key").cloned().unwrap_or(Value::Null);
+            let rows = sec.get_mut("rows").and_then(Value::as_array_mut);
+            for r in rows.into_iter().flatten().filter_map(Value::as_object_mut) {
+                row_flags(r, &key);
+            }
+        }
+    }
     if let Some(p) = obj
         .get_mut("progress")
         .filter(|p| p.as_u64().is_some_and(|p| p > 100))
@@ -641,6 +656,27 @@ fn task_flags(t: &mut Map<String, Value>, past: &dyn Fn(Option<&Value>) -> bool)
     t.insert("alert".into(), Value::Bool(alert));
     t.insert("bar_color".into(), Value::String(color.into()));
     clamp_progress(t);
+}
+
+/// Per digest row: its section's key (`section`), `alert` (overdue or
+/// blocked, as the core decided: shown in red), `has_bar` (a progress is
+/// known) and `bar_color`.
+fn row_flags(r: &mut Map<String, Value>, section: &Value) {
+    let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let alert = flag("overdue") || flag("blocked");
+    let has_bar = r.get("progress").is_some_and(|p| p.is_u64());
+    let color = if alert {
+        "#dc2626"
+    } else if r.get("progress").and_then(Value::as_u64) == Some(100) {
+        "#16a34a"
+    } else {
+        "#2563eb"
+    };
+    r.insert("section".into(), section.clone());
+    r.insert("alert".into(), Value::Bool(alert));
+    r.insert("has_bar".into(), Value::Bool(has_bar));
+    r.insert("bar_color".into(), Value::String(color.into()));
+    clamp_progress(r);
 }
 
 fn clamp_progress(t: &mut Map<String, Value>) {

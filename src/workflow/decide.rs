@@ -323,6 +323,7 @@ impl<'a, 'b> Decider<'a, 'b> {
             allowed: vec![],
             orig_subject: self.r.subject.to_string(),
             workflow_address: self.ctx.workflow.address.clone(),
+            ..MailCtx::default()
         }
     }
 
