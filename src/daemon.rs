@@ -1,5 +1,5 @@
-//! `crossdesk run`: the source and the outbox sender as tasks of one tokio
-//! process. SIGTERM/SIGINT let the batch in hand commit and move, then stop;
+//! `crossdesk run`: the source, the clock (digests and reminders) and the
+//! outbox sender as tasks of one tokio process. SIGTERM/SIGINT let the batch in hand commit and move, then stop;
 //! whatever is still queued stays in the outbox for the next start.
 
 use crate::config::{Config, Endpoint};
@@ -9,7 +9,6 @@ use crate::send::smtp::SmtpSender;
 use crate::send::SendError;
 use crate::source::imap;
 use crate::source::maildir::MaildirSource;
-use chrono::Utc;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,7 +68,9 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     let watermark = if opts.backfill {
         None
     } else {
-        lock(&engine)?.watermark(Utc::now())?
+        let e = lock(&engine)?;
+        let now = crate::schedule::now(e.cfg.tz());
+        e.watermark(now)?
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -166,12 +167,23 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     };
 
     if opts.once {
-        // Everything the source holds first, then the outbox until empty.
+        // Everything the source holds first, then the clock once, then the
+        // outbox until empty.
         let r = src.await?;
+        let e = engine.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut g = lock(&e)?;
+            let now = crate::schedule::now(g.cfg.tz());
+            crate::schedule::run::Clock::default().tick(&mut g, now)?;
+            Ok(())
+        })
+        .await??;
         let stats = drain(&engine, &sender, &stop_rx).await?;
         log_drain(stats);
         return r;
     }
+
+    let clock = tokio::spawn(clock_loop(engine.clone(), kick.clone(), stop_rx.clone()));
 
     let mut stop = stop_rx.clone();
     let poll = match &sender {
@@ -199,12 +211,52 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
             _ = stop.changed() => {}
         }
     }
+    let _ = clock.await;
     match src.await {
         Ok(r) => r?,
         Err(e) => return Err(e.into()),
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the clock looks at the time: a 09:00 digest leaves by 09:00:30.
+const CLOCK_TICK: Duration = Duration::from_secs(30);
+
+/// The clock task: digests and reminders at the clock's "now" (see
+/// `schedule::now`), then a kick to the sender. A failed tick is logged
+/// and tried again at the next one: what it did not commit is not lost,
+/// it is simply still due.
+async fn clock_loop(engine: Shared, kick: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let mut clock = crate::schedule::run::Clock::default();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let e = engine.clone();
+        let mut c = std::mem::take(&mut clock);
+        let r = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut g = lock(&e)?;
+            let now = crate::schedule::now(g.cfg.tz());
+            let rep = c.tick(&mut g, now)?;
+            Ok((c, rep.queued()))
+        })
+        .await;
+        match r {
+            Ok(Ok((c, queued))) => {
+                clock = c;
+                if queued > 0 {
+                    kick.notify_one();
+                }
+            }
+            Ok(Err(e)) => tracing::error!("clock: {e:#}"),
+            Err(e) => tracing::error!("clock task: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(CLOCK_TICK) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 fn log_drain(s: DrainStats) {
@@ -234,7 +286,11 @@ async fn drain(
             tokio::task::spawn_blocking(move || {
                 let mut t = MaildirTransport::open(&dir)
                     .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
-                let stats = lock(&e)?.drain_outbox(&mut t, Utc::now())?;
+                let mut g = lock(&e)?;
+                // The clock's "now" (CROSSDESK_NOW when fixed): mail queued
+                // at a fixed time is due at that time.
+                let now = crate::schedule::now(g.cfg.tz());
+                let stats = g.drain_outbox(&mut t, now)?;
                 Ok(stats)
             })
             .await?
@@ -249,18 +305,16 @@ async fn drain_smtp(
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<DrainStats> {
     let mut stats = DrainStats::default();
-    let width = lock(engine)?
-        .cfg
-        .smtp
-        .as_ref()
-        .map(|s| s.pool as usize)
-        .unwrap_or(1)
-        .max(1);
+    let (width, tz) = {
+        let e = lock(engine)?;
+        let w = e.cfg.smtp.as_ref().map(|s| s.pool as usize).unwrap_or(1);
+        (w.max(1), e.cfg.tz())
+    };
     loop {
         if *stop.borrow() {
             break;
         }
-        let now = Utc::now();
+        let now = crate::schedule::now(tz);
         let (due, from) = {
             let mut e = lock(engine)?;
             (e.prepare_due(now, 100)?, e.own_address().to_string())
@@ -287,7 +341,7 @@ async fn drain_smtp(
             .into_iter()
             .map(|(p, r)| (p.id, p.outcome(r, now, &mut stats)))
             .collect();
-        lock(engine)?.finish_sends(&results, Utc::now())?;
+        lock(engine)?.finish_sends(&results, crate::schedule::now(tz))?;
         if results
             .iter()
             .all(|(_, r)| matches!(r, crate::store::SendResult::Retry { .. }))

@@ -72,6 +72,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("templates: {0}")]
     Templates(String),
+    #[error("clock: {0}")]
+    Clock(String),
 }
 
 /// Retry schedule for transient send failures; past the last step the
@@ -392,7 +394,8 @@ pub fn process_backlog(
         if mails.is_empty() {
             break;
         }
-        let reports = engine.ingest_batch(&mails, Utc::now(), watermark)?;
+        let now = crate::schedule::now(engine.cfg.tz());
+        let reports = engine.ingest_batch(&mails, now, watermark)?;
         for r in &reports {
             source.ack(&r.handle, r.disposition)?;
         }
@@ -428,6 +431,148 @@ struct Pipeline<'a> {
     own: &'a Mailbox,
     domain: &'a str,
     seq: &'a mut u64,
+}
+
+/// The local date (configured zone) the daily cap counts in.
+fn local_day(cfg: &Config, now: DateTime<Utc>) -> String {
+    now.with_timezone(&cfg.tz()).format("%Y-%m-%d").to_string()
+}
+
+/// How one outgoing mail is queued, for replies and the clock alike: a
+/// fresh Message-ID, the per-recipient daily cap, the thread index of its
+/// item (mail about no item, such as a digest, is not indexed: a reply to
+/// it gets the help text), and the outbox row, all in the caller's
+/// transaction.
+struct Queue<'a> {
+    day: &'a str,
+    cap: u32,
+    domain: &'a str,
+    now: DateTime<Utc>,
+}
+
+impl Queue<'_> {
+    /// Returns the new mail's Message-ID.
+    fn mail(
+        &self,
+        tx: &Tx,
+        seq: &mut u64,
+        mut out: crate::notify::Outgoing,
+        in_reply_to: Option<&str>,
+        refs: &[String],
+    ) -> Result<String, StoreError> {
+        let (day, cap, now) = (self.day, self.cap, self.now);
+        // The per-recipient daily cap stops any loop that slipped through.
+        let mut dropped = vec![];
+        for list in [&mut out.to, &mut out.cc] {
+            let mut keep = vec![];
+            for rcpt in list.drain(..) {
+                if tx.sent_today(&rcpt.address, day)? >= cap {
+                    dropped.push(rcpt.address.clone());
+                } else {
+                    keep.push(rcpt);
+                }
+            }
+            *list = keep;
+        }
+        if !dropped.is_empty() {
+            tracing::warn!(
+                ?dropped,
+                cap,
+                kind = out.kind.name(),
+                "daily cap reached; recipients dropped"
+            );
+        }
+        let suppressed = out.to.is_empty() && out.cc.is_empty();
+        if suppressed {
+            // Keep a record of what would have gone out, to whom.
+            out.to = dropped.iter().map(|a| Mailbox::new(None, a)).collect();
+        }
+        let mid = new_message_id(seq, self.domain, now);
+        if let Some(i) = out.item.as_deref().and_then(ItemId::parse) {
+            tx.index_thread(&mid, i)?;
+        }
+        let rcpt_day = if suppressed { "suppressed" } else { day };
+        tx.queue_mail(&mid, &out, in_reply_to, refs, rcpt_day, now, suppressed)?;
+        Ok(mid)
+    }
+}
+
+/// A mail the clock wants sent exactly once: `key` is recorded in the
+/// transaction that queues it, and a key recorded before means the mail is
+/// not queued again. `out: None` records the key only (an empty digest).
+#[derive(Debug, Clone)]
+pub struct ClockMail {
+    pub key: String,
+    pub out: Option<crate::notify::Outgoing>,
+    pub thread: ClockThread,
+}
+
+/// What a clock mail threads on.
+#[derive(Debug, Clone)]
+pub enum ClockThread {
+    /// The requirement's thread (reminders): its root.
+    Req(crate::workflow::model::ReqId),
+    /// A department's digests form one thread of their own, indexed to no
+    /// item: each answers a fixed id that names the department's digest
+    /// thread (as GitHub's notifications answer `<owner/repo/issues/1@github.com>`),
+    /// so clients group them even though no mail carries that id itself.
+    Digest(String),
+}
+
+impl Engine {
+    /// Queues the clock's mails in ONE transaction, each only if its key
+    /// was not recorded yet. Returns, per mail, whether it was new.
+    pub fn queue_clock(
+        &mut self,
+        mails: Vec<ClockMail>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, EngineError> {
+        let day = local_day(&self.cfg, now);
+        let q = Queue {
+            day: &day,
+            cap: self.cfg.limits.daily_cap_per_recipient,
+            domain: &self.domain,
+            now,
+        };
+        let seq = &mut self.seq;
+        let tx = self.store.tx()?;
+        let mut fresh = Vec::with_capacity(mails.len());
+        for m in mails {
+            if !tx.record_clock(&m.key, now)? {
+                fresh.push(false);
+                continue;
+            }
+            fresh.push(true);
+            let Some(out) = m.out else { continue };
+            match m.thread {
+                ClockThread::Req(req) => {
+                    let root = tx.thread_root(req)?;
+                    let refs: Vec<String> = root.iter().cloned().collect();
+                    q.mail(&tx, seq, out, root.as_deref(), &refs)?;
+                }
+                ClockThread::Digest(dept) => {
+                    let root = digest_thread_id(&dept, &self.domain);
+                    q.mail(&tx, seq, out, Some(&root), std::slice::from_ref(&root))?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(fresh)
+    }
+}
+
+/// The id a department's digests thread on: `crossdesk.digest.rd@corp.example`
+/// (a department id that is not plain ASCII is hex-encoded).
+pub fn digest_thread_id(dept: &str, domain: &str) -> String {
+    let mut d = String::with_capacity(dept.len());
+    for b in dept.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            d.push(b as char);
+        } else {
+            d.push_str(&format!("={b:02x}"));
+        }
+    }
+    format!("crossdesk.digest.{d}@{domain}")
 }
 
 /// A fresh, unique Message-ID for an outgoing mail (without brackets):
@@ -711,12 +856,9 @@ impl Pipeline<'_> {
             Some(i) => tx.thread_root(i.req())?,
             None => None,
         };
-        let day = now
-            .with_timezone(&self.cfg.tz())
-            .format("%Y-%m-%d")
-            .to_string();
+        let day = local_day(self.cfg, now);
         let cap = self.cfg.limits.daily_cap_per_recipient;
-        for mut out in o.mails {
+        for out in o.mails {
             let mut refs: Vec<String> = vec![];
             if let Some(r) = &root {
                 refs.push(r.clone());
@@ -729,51 +871,13 @@ impl Pipeline<'_> {
             if !refs.iter().any(|r| r == message_id) {
                 refs.push(message_id.to_string());
             }
-            // The per-recipient daily cap stops any loop that slipped through.
-            let mut dropped = vec![];
-            for list in [&mut out.to, &mut out.cc] {
-                let mut keep = vec![];
-                for rcpt in list.drain(..) {
-                    if tx.sent_today(&rcpt.address, &day)? >= cap {
-                        dropped.push(rcpt.address.clone());
-                    } else {
-                        keep.push(rcpt);
-                    }
-                }
-                *list = keep;
-            }
-            if !dropped.is_empty() {
-                tracing::warn!(
-                    ?dropped,
-                    cap,
-                    kind = out.kind.name(),
-                    "daily cap reached; recipients dropped"
-                );
-            }
-            let suppressed = out.to.is_empty() && out.cc.is_empty();
-            if suppressed {
-                // Keep a record of what would have gone out, to whom.
-                out.to = dropped.iter().map(|a| Mailbox::new(None, a)).collect();
-            }
-            let mid = new_message_id(self.seq, self.domain, now);
-            let out_item = out.item.as_deref().and_then(ItemId::parse);
-            if let Some(i) = out_item {
-                tx.index_thread(&mid, i)?;
-            }
-            let rcpt_day = if suppressed {
-                "suppressed"
-            } else {
-                day.as_str()
-            };
-            tx.queue_mail(
-                &mid,
-                &out,
-                Some(message_id),
-                &refs,
-                rcpt_day,
+            let q = Queue {
+                day: &day,
+                cap,
+                domain: self.domain,
                 now,
-                suppressed,
-            )?;
+            };
+            q.mail(tx, self.seq, out, Some(message_id), &refs)?;
         }
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! The `crossdesk` command line: run the daemon, ingest mail, inspect state.
 
 use anyhow::{bail, Context, Result};
-use chrono::Utc;
 use clap::{Parser, Subcommand};
 use crossdesk::config::Config;
 use crossdesk::engine::{Engine, Report};
@@ -96,6 +95,30 @@ enum Cmd {
     Release { key: String },
     /// Send what the outbox holds that is due, and show the outbox counts.
     Outbox,
+    /// Department digests: render what the latest slot at or before `--at`
+    /// sends (`--dry-run` prints it and queues nothing), or queue and send
+    /// it as the daemon would, once per department and slot. One line per
+    /// department: id, slot, and queued / empty / already_sent /
+    /// before_start / no_slot / off.
+    ///
+    /// The clock's "now" can be fixed for tests and replays with the
+    /// CROSSDESK_NOW environment variable ("2026-12-01 09:00", local time,
+    /// or RFC 3339); every command honours it.
+    Digest {
+        /// Only this department (id).
+        #[arg(long)]
+        dept: Option<String>,
+        /// The time, local to [locale].timezone: "2026-12-01 09:00".
+        /// Default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the digests (subject and text) instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: print the HTML part instead of the text.
+        #[arg(long, requires = "dry_run")]
+        html: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -235,7 +258,8 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Release { key } => {
             let mut engine = Engine::new(cfg)?;
-            match engine.release(&key, Utc::now())? {
+            let now = crossdesk::schedule::now(engine.cfg.tz());
+            match engine.release(&key, now)? {
                 None => bail!("no set-aside message with key `{key}` (see `crossdesk set-aside`)"),
                 Some(r) => println!(
                     "{}: {}{}",
@@ -247,6 +271,12 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             drain(engine)?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Digest {
+            dept,
+            at,
+            dry_run,
+            html,
+        } => digest(cfg, dept, at, dry_run, html),
         Cmd::Outbox => {
             let engine = drain(Engine::new(cfg)?)?;
             let s = engine.store.outbox_status()?;
@@ -308,7 +338,8 @@ fn ingest(cfg: Config, files: Vec<PathBuf>) -> Result<ExitCode> {
     };
     let batch = engine.cfg.store.batch;
     for chunk in mails.chunks(batch) {
-        match engine.ingest_batch(chunk, Utc::now(), None) {
+        let now = crossdesk::schedule::now(engine.cfg.tz());
+        match engine.ingest_batch(chunk, now, None) {
             Ok(reports) => print_reports(&reports),
             Err(e) => {
                 eprintln!("crossdesk: could not store: {e}");
@@ -343,5 +374,64 @@ fn run(cfg: Config, once: bool, backfill: bool, poll: u64) -> Result<ExitCode> {
             poll: std::time::Duration::from_secs(poll),
         },
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn digest(
+    cfg: Config,
+    dept: Option<String>,
+    at: Option<String>,
+    dry_run: bool,
+    html: bool,
+) -> Result<ExitCode> {
+    use crossdesk::schedule::run::{run, ClockOpts};
+    let tz = cfg.tz();
+    let now = match &at {
+        Some(s) => crossdesk::schedule::parse_local_time(s, tz).with_context(|| {
+            format!("--at `{s}`: use \"YYYY-MM-DD HH:MM\" (local time of {tz}) or RFC 3339")
+        })?,
+        None => crossdesk::schedule::now(tz),
+    };
+    let mut engine = Engine::new(cfg)?;
+    let opts = ClockOpts {
+        dept,
+        dry_run,
+        digests: true,
+        reminders: false,
+    };
+    let report = run(&mut engine, now, &opts)?;
+    let today = now.with_timezone(&tz).date_naive();
+    for d in &report.digests {
+        let slot = d.slot.as_deref().unwrap_or("-");
+        if !dry_run {
+            println!("{}\t{}\t{}", d.dept, slot, d.status.as_str());
+            continue;
+        }
+        let Some(out) = &d.mail else {
+            println!("=== {} — slot {slot}: {} ===\n", d.dept, d.status.as_str());
+            continue;
+        };
+        let parts = engine.renderer.render_parts_on(out, Some(today))?;
+        let empty = out.ctx.digest.as_ref().is_some_and(|g| g.is_empty());
+        println!(
+            "=== {} → {} — slot {slot} (dry run, not sent{}) ===",
+            d.dept,
+            out.to
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if empty && engine.cfg.digest.skip_empty {
+                "; empty: skip_empty would send nothing"
+            } else {
+                ""
+            }
+        );
+        println!("Subject: {}\n", parts.subject);
+        println!("{}", if html { &parts.html } else { &parts.text });
+    }
+    if !dry_run && report.queued() > 0 {
+        drain(engine)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,319 @@
+//! The clock's shell: which digest slots are due and which reminders hold
+//! at `now`, read from the store, computed by the pure core, and queued
+//! through the engine in ONE transaction that also records each
+//! exactly-once key (`Engine::queue_clock`). A key recorded before means
+//! the mail is never queued again: a digest is sent once per slot, a
+//! reminder once per condition and period, across restarts and concurrent
+//! runs (the transaction is IMMEDIATE, so two processes serialize).
 
+use super::{digest, reminders, slots, Settings};
+use crate::engine::{ClockMail, ClockThread, Engine, EngineError};
+use crate::mail::Mailbox;
+use crate::notify::Outgoing;
+use chrono::{DateTime, Utc};
+use std::time::{Duration, Instant};
+
+/// What one run of the clock should do.
+#[derive(Debug, Clone)]
+pub struct ClockOpts {
+    /// Only this department's digest (id).
+    pub dept: Option<String>,
+    /// Compute and return the mails; queue and record nothing.
+    pub dry_run: bool,
+    pub digests: bool,
+    pub reminders: bool,
+}
+
+impl Default for ClockOpts {
+    fn default() -> Self {
+        ClockOpts {
+            dept: None,
+            dry_run: false,
+            digests: true,
+            reminders: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestStatus {
+    /// Queued now.
+    Queued,
+    /// Nothing to report and `skip_empty`: the slot is recorded, no mail.
+    Empty,
+    /// This slot's digest went out before.
+    AlreadySent,
+    /// The latest slot lies before the clock's first start.
+    BeforeStart,
+    /// The schedule never fired (within a year back).
+    NoSlot,
+    /// `digest_schedule = "off"` (or `[digest] schedule = "off"`).
+    Off,
+    /// Dry run: computed, not queued.
+    DryRun,
+}
+
+impl DigestStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DigestStatus::Queued => "queued",
+            DigestStatus::Empty => "empty",
+            DigestStatus::AlreadySent => "already_sent",
+            DigestStatus::BeforeStart => "before_start",
+            DigestStatus::NoSlot => "no_slot",
+            DigestStatus::Off => "off",
+            DigestStatus::DryRun => "dry_run",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestReport {
+    pub dept: String,
+    /// `2026-12-01 09:00`, local.
+    pub slot: Option<String>,
+    pub status: DigestStatus,
+    /// The mail (queued, or what a dry run would send; also an empty
+    /// digest in a dry run, to show it).
+    pub mail: Option<Outgoing>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClockReport {
+    pub digests: Vec<DigestReport>,
+    /// Reminders whose condition holds now and whose key was not recorded.
+    pub reminders_due: usize,
+    pub reminders_queued: usize,
+    /// In a dry run, the reminders that would go out.
+    pub reminder_mails: Vec<(String, Outgoing)>,
+    /// When reminders need another look at the latest (see `Clock`).
+    pub next_check: Option<DateTime<Utc>>,
+    /// Time to read the open requirements.
+    pub read: Duration,
+    /// Time to compute digests and reminders.
+    pub compute: Duration,
+    pub open_reqs: usize,
+}
+
+impl ClockReport {
+    pub fn queued(&self) -> usize {
+        self.reminders_queued
+            + self
+                .digests
+                .iter()
+                .filter(|d| d.status == DigestStatus::Queued)
+                .count()
+    }
+}
+
+fn settings(engine: &Engine) -> Result<Settings, EngineError> {
+    engine
+        .cfg
+        .clock_settings()
+        .map_err(|e| EngineError::Clock(e.to_string()))
+}
+
+/// The clock's first start: recorded the first time it runs for real, so
+/// that no slot before it is ever sent.
+pub fn clock_start(engine: &Engine, now: DateTime<Utc>) -> Result<DateTime<Utc>, EngineError> {
+    if let Some(v) = engine.store.meta("clock_start")? {
+        if let Ok(t) = DateTime::parse_from_rfc3339(&v) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    engine.store.set_meta("clock_start", &now.to_rfc3339())?;
+    Ok(now)
+}
+
+/// Runs the clock once at `now`.
+pub fn run(
+    engine: &mut Engine,
+    now: DateTime<Utc>,
+    opts: &ClockOpts,
+) -> Result<ClockReport, EngineError> {
+    let s = settings(engine)?;
+    let mut report = ClockReport::default();
+    let started = if opts.dry_run {
+        None
+    } else {
+        Some(clock_start(engine, now)?)
+    };
+    if let Some(d) = &opts.dept {
+        if engine.dir.dept(d).is_none() {
+            return Err(EngineError::Clock(format!(
+                "no department `{d}`; known: {}",
+                engine
+                    .dir
+                    .depts
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    // Which digests are due: cheap, no requirement read.
+    let mut wanted: Vec<(usize, slots::Slot, String)> = vec![];
+    if opts.digests {
+        for (i, dept) in engine.dir.depts.iter().enumerate() {
+            if opts.dept.as_deref().is_some_and(|d| d != dept.id) {
+                continue;
+            }
+            let mut rep = DigestReport {
+                dept: dept.id.clone(),
+                slot: None,
+                status: DigestStatus::Off,
+                mail: None,
+            };
+            let Some(sched) = s.schedule_for(&dept.id) else {
+                report.digests.push(rep);
+                continue;
+            };
+            let Some(slot) = slots::latest_slot(sched, &s.calendar, s.tz, now) else {
+                rep.status = DigestStatus::NoSlot;
+                report.digests.push(rep);
+                continue;
+            };
+            rep.slot = Some(slot.label());
+            let key = slots::digest_key(&dept.id, &slot);
+            if started.is_some_and(|st| slot.at < st) {
+                rep.status = DigestStatus::BeforeStart;
+            } else if !opts.dry_run && engine.store.clock_sent(&key)? {
+                rep.status = DigestStatus::AlreadySent;
+            } else {
+                rep.status = DigestStatus::DryRun;
+                wanted.push((i, slot, key));
+            }
+            report.digests.push(rep);
+        }
+    }
+    let do_reminders = opts.reminders && s.reminders && opts.dept.is_none();
+    if wanted.is_empty() && !do_reminders {
+        return Ok(report);
+    }
+    let t = Instant::now();
+    let reqs = engine.store.open_reqs()?;
+    report.read = t.elapsed();
+    report.open_reqs = reqs.len();
+    let t = Instant::now();
+    let own = Mailbox::new(None, engine.own_address());
+    let labels: Vec<(&str, String)> = wanted
+        .iter()
+        .map(|(i, slot, _)| (engine.dir.depts[*i].id.as_str(), slot.label()))
+        .collect();
+    let digests = digest::compute(&reqs, &labels, &s, now);
+    let mut mails: Vec<ClockMail> = vec![];
+    let mut digest_of_mail: Vec<Option<usize>> = vec![];
+    for ((i, _, key), ctx) in wanted.iter().zip(digests) {
+        let dept = &engine.dir.depts[*i];
+        let empty = ctx.is_empty();
+        let out = digest::mail(dept, ctx, &own);
+        let rep_i = report
+            .digests
+            .iter()
+            .position(|r| r.dept == dept.id)
+            .unwrap_or(0);
+        if opts.dry_run {
+            report.digests[rep_i].mail = Some(out);
+            continue;
+        }
+        let skip = empty && s.skip_empty;
+        if !skip {
+            report.digests[rep_i].mail = Some(out.clone());
+        }
+        mails.push(ClockMail {
+            key: key.clone(),
+            out: (!skip).then_some(out),
+            thread: ClockThread::Digest(dept.id.clone()),
+        });
+        digest_of_mail.push(Some(rep_i));
+    }
+    if do_reminders {
+        let plan = reminders::due(&reqs, &engine.dir, &s, now);
+        report.next_check = plan.next_check;
+        for r in plan.reminders {
+            if engine.store.clock_sent(&r.key)? {
+                continue;
+            }
+            report.reminders_due += 1;
+            if opts.dry_run {
+                report.reminder_mails.push((r.key, r.out));
+                continue;
+            }
+            mails.push(ClockMail {
+                key: r.key,
+                out: Some(r.out),
+                thread: ClockThread::Req(r.req),
+            });
+            digest_of_mail.push(None);
+        }
+    }
+    report.compute = t.elapsed();
+    if opts.dry_run || mails.is_empty() {
+        return Ok(report);
+    }
+    let fresh = engine.queue_clock(mails.clone(), now)?;
+    for ((m, new), d) in mails.iter().zip(fresh).zip(digest_of_mail) {
+        match d {
+            Some(i) => {
+                report.digests[i].status = match (new, m.out.is_some()) {
+                    (false, _) => DigestStatus::AlreadySent,
+                    (true, true) => DigestStatus::Queued,
+                    (true, false) => DigestStatus::Empty,
+                };
+            }
+            None if new => report.reminders_queued += 1,
+            None => {}
+        }
+    }
+    for d in &report.digests {
+        if d.status == DigestStatus::Queued || d.status == DigestStatus::Empty {
+            tracing::info!(
+                dept = %d.dept,
+                slot = d.slot.as_deref().unwrap_or("-"),
+                status = d.status.as_str(),
+                "digest"
+            );
+        }
+    }
+    if report.reminders_queued > 0 {
+        tracing::info!(queued = report.reminders_queued, "reminders");
+    }
+    Ok(report)
+}
+
+/// The daemon's clock: digests are looked at every tick (cheap: one key
+/// lookup per department while nothing is due), reminders only when the
+/// state changed (a new event) or the time the last pass named has come
+/// (a pending accept deadline, the next working morning), so a store with
+/// 100,000 open tasks is not read every 30 seconds.
+#[derive(Debug, Default)]
+pub struct Clock {
+    generation: Option<i64>,
+    next_check: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    pub fn tick(
+        &mut self,
+        engine: &mut Engine,
+        now: DateTime<Utc>,
+    ) -> Result<ClockReport, EngineError> {
+        let generation = engine.store.generation()?;
+        let reminders =
+            self.generation != Some(generation) || self.next_check.is_none_or(|t| now >= t);
+        let report = run(
+            engine,
+            now,
+            &ClockOpts {
+                reminders,
+                ..ClockOpts::default()
+            },
+        )?;
+        if reminders {
+            self.generation = Some(generation);
+            self.next_check = report.next_check;
+        }
+        Ok(report)
+    }
+}

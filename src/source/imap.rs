@@ -379,8 +379,8 @@ async fn session_loop(
                 let mut e = engine
                     .lock()
                     .map_err(|_| "engine lock poisoned".to_string())?;
-                e.ingest_batch(&mails, Utc::now(), wm)
-                    .map_err(|e| e.to_string())
+                let now = crate::schedule::now(e.cfg.tz());
+                e.ingest_batch(&mails, now, wm).map_err(|e| e.to_string())
             })
             .await
             .map_err(|e| ImapError::Other(e.to_string()))?

@@ -178,6 +178,47 @@ impl Store {
         Ok(v)
     }
 
+    /// Every requirement still open (the clock's input), by id. Closed,
+    /// cancelled and rejected ones are skipped through the state index.
+    pub fn open_reqs(&self) -> Result<Vec<Requirement>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT data FROM requirements
+             WHERE state IN ('proposed', 'clarifying', 'confirmed', 'in_progress', 'delivered')
+             ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        let mut v = vec![];
+        for data in rows {
+            v.push(serde_json::from_str(&data?)?);
+        }
+        Ok(v)
+    }
+
+    /// Has the clock recorded this key (a digest slot or a reminder)?
+    pub fn clock_sent(&self, key: &str) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM clock_sent WHERE key = ?1")?;
+        Ok(st.exists([key])?)
+    }
+
+    /// The clock's keys with a prefix (`digest:rd:`), oldest first.
+    pub fn clock_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT key FROM clock_sent WHERE substr(key, 1, length(?1)) = ?1 ORDER BY at, key",
+        )?;
+        let rows = st.query_map([prefix], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// A number that grows with every state change (the last event's id):
+    /// the clock recomputes reminders only when it moved or time passed.
+    pub fn generation(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
     pub fn events(&self, req: ReqId) -> Result<Vec<Event>> {
         let mut st = self.conn.prepare_cached(
             "SELECT req, task, kind, actor, message_id, at, detail FROM events
@@ -387,6 +428,15 @@ impl Tx<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// Records a clock key; false when it was recorded already (then its
+    /// mail must not be queued again).
+    pub fn record_clock(&self, key: &str, at: DateTime<Utc>) -> Result<bool> {
+        let mut st = self
+            .tx
+            .prepare_cached("INSERT OR IGNORE INTO clock_sent(key, at) VALUES (?1, ?2)")?;
+        Ok(st.execute(params![key, ts(at)])? == 1)
     }
 
     /// Has this dedupe key been acted on (or set aside) already?

@@ -129,6 +129,15 @@ const MIGRATIONS: &[&str] = &[
     -- Recipients are in each outbox payload; the per-mail rows only fed the cap.
     DROP TABLE outbox_rcpt;
     "#,
+    // 3: the clock's exactly-once keys: a digest slot (`digest:rd:2026-12-01T09:00`)
+    // or a reminder (`remind:REQ-3.1:accept`), inserted in the transaction
+    // that queues its mail.
+    r#"
+    CREATE TABLE clock_sent (
+        key TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

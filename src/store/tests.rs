@@ -83,3 +83,31 @@ fn snapshot_round_trips_and_thread_ids_correlate() {
     assert_eq!(s.list_reqs(None, Some("rd")).unwrap().len(), 1);
     assert_eq!(s.list_reqs(Some("closed"), None).unwrap().len(), 0);
 }
+
+#[test]
+fn a_clock_key_is_recorded_once_and_open_requirements_skip_closed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("x.db")).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap();
+    let tx = s.tx().unwrap();
+    assert!(tx.record_clock("digest:rd:2026-12-01T09:00", now).unwrap());
+    assert!(!tx.record_clock("digest:rd:2026-12-01T09:00", now).unwrap());
+    let mut closed = req(2);
+    closed.state = ReqState::Closed;
+    tx.save_req(&req(1), None).unwrap();
+    tx.save_req(&closed, None).unwrap();
+    tx.commit().unwrap();
+    assert!(s.clock_sent("digest:rd:2026-12-01T09:00").unwrap());
+    assert!(!s.clock_sent("digest:rd:2026-12-02T09:00").unwrap());
+    assert_eq!(
+        s.clock_keys("digest:rd:").unwrap(),
+        ["digest:rd:2026-12-01T09:00"]
+    );
+    let open: Vec<u32> = s.open_reqs().unwrap().iter().map(|r| r.id.0).collect();
+    assert_eq!(open, [1]);
+    // A key not committed is not recorded.
+    let tx = s.tx().unwrap();
+    assert!(tx.record_clock("remind:REQ-1.1:accept", now).unwrap());
+    drop(tx);
+    assert!(!s.clock_sent("remind:REQ-1.1:accept").unwrap());
+}
