@@ -3,7 +3,8 @@
 use std::path::Path;
 
 fn unit() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/crossdesk.service")).unwrap()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/crossdesk.service"))
+        .unwrap()
 }
 
 #[test]
@@ -28,14 +29,26 @@ fn unit_is_hardened() {
 
 #[test]
 fn unit_passes_systemd_analyze_verify() {
-    if std::process::Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("systemd-analyze is not installed here; only the static checks ran");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("crossdesk.service");
-    std::fs::write(&p, unit().replace("/usr/local/bin/crossdesk", env!("CARGO_BIN_EXE_crossdesk"))).unwrap();
-    let out = std::process::Command::new("systemd-analyze").arg("verify").arg(&p).output().unwrap();
+    std::fs::write(
+        &p,
+        unit().replace("/usr/local/bin/crossdesk", env!("CARGO_BIN_EXE_crossdesk")),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&p)
+        .output()
+        .unwrap();
     assert!(
         out.status.success() && out.stderr.is_empty(),
         "systemd-analyze verify: {}{}",
