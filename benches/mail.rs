@@ -55,6 +55,8 @@ fn wait_count(dir: &Path, n: usize, limit: Duration) {
 fn submit_many(port: u16, mails: &[(String, Vec<u8>)], rcpt: &str) {
     use std::io::{BufRead, BufReader, Write};
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // Without it each DATA's last segment waits for a delayed ACK (~40 ms).
+    s.set_nodelay(true).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let mut w = s;
     let mut line = String::new();

@@ -418,13 +418,17 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
 /// Sends what the outbox holds that is due through the configured
 /// transport, outside the daemon (for `ingest`, `release`, `outbox`).
 pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
-    let sender = make_sender(&engine.cfg)?;
     let shared: Shared = Arc::new(Mutex::new(engine));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let (_tx, rx) = watch::channel(false);
-    let stats = rt.block_on(drain(&shared, &sender, &rx))?;
+    // The SMTP pool spawns its housekeeping on the runtime: build (and
+    // drop) the sender inside it.
+    let stats = rt.block_on(async {
+        let sender = make_sender(&lock(&shared)?.cfg)?;
+        drain(&shared, &sender, &rx).await
+    })?;
     let engine = Arc::try_unwrap(shared)
         .map_err(|_| anyhow::anyhow!("engine still shared"))?
         .into_inner()

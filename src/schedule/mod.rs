@@ -171,6 +171,7 @@ pub(crate) mod tests {
             milestones: vec![],
             created_at: sh(created),
             updated_at: sh(created),
+            root_message_id: None,
         }
     }
 

@@ -33,6 +33,8 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 pub struct Reminder {
     pub key: String,
     pub req: ReqId,
+    /// The requirement's thread root, for the reminder's threading headers.
+    pub root: Option<String>,
     pub out: Outgoing,
 }
 
@@ -111,6 +113,7 @@ pub fn due(reqs: &[Requirement], dir: &Directory, s: &Settings, now: DateTime<Ut
                 plan.reminders.push(Reminder {
                     key,
                     req: req.id,
+                    root: req.root_message_id.clone(),
                     out: mail(req, t, rc, to, cc, dir),
                 });
             };

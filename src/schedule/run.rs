@@ -243,7 +243,10 @@ pub fn run(
             mails.push(ClockMail {
                 key: r.key,
                 out: Some(r.out),
-                thread: ClockThread::Req(r.req),
+                thread: ClockThread::Req {
+                    req: r.req,
+                    root: r.root,
+                },
             });
             digest_of_mail.push(None);
         }

@@ -152,6 +152,7 @@ fn set_mode(p: &Path, mode: u32) {
 /// A minimal SMTP client: EHLO, MAIL, RCPT…, DATA (dot-stuffed), QUIT.
 pub fn submit(port: u16, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<(), String> {
     let s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_nodelay(true).ok();
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
     let mut w = s;
