@@ -46,6 +46,40 @@ pub struct Plan {
     pub next_check: Option<DateTime<Utc>>,
 }
 
+/// A condition that holds, before its mail is built: a few words, where a
+/// mail is a few kilobytes. The shell drops the keys recorded before and
+/// builds mails only for the rest, a chunk at a time (a first start over a
+/// large store may find a hundred thousand).
+#[derive(Debug, Clone)]
+pub struct Cond {
+    pub key: String,
+    /// Indexes into the requirements given and their tasks.
+    pub req: usize,
+    pub task: usize,
+    pub ctx: ReminderCtx,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Conds {
+    pub due: Vec<Cond>,
+    pub next_check: Option<DateTime<Utc>>,
+}
+
+impl Cond {
+    /// The reminder mail for this condition.
+    pub fn reminder(&self, reqs: &[Requirement], dir: &Directory) -> Reminder {
+        let req = &reqs[self.req];
+        let t = &req.tasks[self.task];
+        let (to, cc) = recipients(&self.ctx.condition, t, dir);
+        Reminder {
+            key: self.key.clone(),
+            req: req.id,
+            root: req.root_message_id.clone(),
+            out: mail(req, t, self.ctx.clone(), to, cc, dir),
+        }
+    }
+}
+
 /// `t` plus a span: minutes of wall-clock time, or working days (same
 /// local time of day, `n` working days later).
 pub fn after(t: DateTime<Utc>, span: Span, cal: &Calendar, tz: chrono_tz::Tz) -> DateTime<Utc> {
@@ -95,8 +129,17 @@ fn day_s(d: NaiveDate) -> String {
 /// Every reminder whose condition holds at `now` (whether it was sent
 /// already is the store's business: its key).
 pub fn due(reqs: &[Requirement], dir: &Directory, s: &Settings, now: DateTime<Utc>) -> Plan {
-    let mut plan = Plan {
-        reminders: vec![],
+    let c = conditions(reqs, s, now);
+    Plan {
+        reminders: c.due.iter().map(|d| d.reminder(reqs, dir)).collect(),
+        next_check: c.next_check,
+    }
+}
+
+/// The conditions that hold at `now` (see [`due`]), without their mails.
+pub fn conditions(reqs: &[Requirement], s: &Settings, now: DateTime<Utc>) -> Conds {
+    let mut plan = Conds {
+        due: vec![],
         next_check: next_window(s, now),
     };
     if !s.reminders {
@@ -106,15 +149,14 @@ pub fn due(reqs: &[Requirement], dir: &Directory, s: &Settings, now: DateTime<Ut
     let open_window = in_window(s, now);
     let today = s.local_date(now);
     let cal = &s.calendar;
-    for req in reqs.iter().filter(|r| req_active(r)) {
-        for t in req.tasks.iter().filter(|t| task_open(t)) {
-            let mut push = |cond: &str, key: String, rc: ReminderCtx| {
-                let (to, cc) = recipients(cond, t, dir);
-                plan.reminders.push(Reminder {
+    for (ri, req) in reqs.iter().enumerate().filter(|(_, r)| req_active(r)) {
+        for (ti, t) in req.tasks.iter().enumerate().filter(|(_, t)| task_open(t)) {
+            let mut push = |_cond: &str, key: String, ctx: ReminderCtx| {
+                plan.due.push(Cond {
                     key,
-                    req: req.id,
-                    root: req.root_message_id.clone(),
-                    out: mail(req, t, rc, to, cc, dir),
+                    req: ri,
+                    task: ti,
+                    ctx,
                 });
             };
             if t.state == TaskState::Assigned {

@@ -13,6 +13,9 @@ use crate::notify::Outgoing;
 use chrono::{DateTime, Utc};
 use std::time::{Duration, Instant};
 
+/// Reminder mails built and queued per transaction.
+const REMINDER_CHUNK: usize = 1000;
+
 /// What one run of the clock should do.
 #[derive(Debug, Clone)]
 pub struct ClockOpts {
@@ -203,7 +206,7 @@ pub fn run(
         .collect();
     let digests = digest::compute(&reqs, &labels, &s, now);
     let mut mails: Vec<ClockMail> = vec![];
-    let mut digest_of_mail: Vec<Option<usize>> = vec![];
+    let mut digest_of_mail: Vec<usize> = vec![];
     for ((i, _, key), ctx) in wanted.iter().zip(digests) {
         let dept = &engine.dir.depts[*i];
         let empty = ctx.is_empty();
@@ -226,48 +229,60 @@ pub fn run(
             out: (!skip).then_some(out),
             thread: ClockThread::Digest(dept.id.clone()),
         });
-        digest_of_mail.push(Some(rep_i));
+        digest_of_mail.push(rep_i);
     }
+    let mut conds = vec![];
     if do_reminders {
-        let plan = reminders::due(&reqs, &engine.dir, &s, now);
+        let plan = reminders::conditions(&reqs, &s, now);
         report.next_check = plan.next_check;
-        for r in plan.reminders {
-            if engine.store.clock_sent(&r.key)? {
+        for c in plan.due {
+            if engine.store.clock_sent(&c.key)? {
                 continue;
             }
             report.reminders_due += 1;
             if opts.dry_run {
+                let r = c.reminder(&reqs, &engine.dir);
                 report.reminder_mails.push((r.key, r.out));
-                continue;
+            } else {
+                conds.push(c);
             }
-            mails.push(ClockMail {
-                key: r.key,
-                out: Some(r.out),
-                thread: ClockThread::Req {
-                    req: r.req,
-                    root: r.root,
-                },
-            });
-            digest_of_mail.push(None);
         }
     }
     report.compute = t.elapsed();
-    if opts.dry_run || mails.is_empty() {
+    if opts.dry_run || (mails.is_empty() && conds.is_empty()) {
         return Ok(report);
     }
-    let fresh = engine.queue_clock(mails.clone(), now)?;
-    for ((m, new), d) in mails.iter().zip(fresh).zip(digest_of_mail) {
-        match d {
-            Some(i) => {
-                report.digests[i].status = match (new, m.out.is_some()) {
-                    (false, _) => DigestStatus::AlreadySent,
-                    (true, true) => DigestStatus::Queued,
-                    (true, false) => DigestStatus::Empty,
-                };
-            }
-            None if new => report.reminders_queued += 1,
-            None => {}
+    // The digests in one transaction (each slot's key with its mail)…
+    if !mails.is_empty() {
+        let has_mail: Vec<bool> = mails.iter().map(|m| m.out.is_some()).collect();
+        let fresh = engine.queue_clock(mails, now)?;
+        for ((new, mail), i) in fresh.into_iter().zip(has_mail).zip(digest_of_mail) {
+            report.digests[i].status = match (new, mail) {
+                (false, _) => DigestStatus::AlreadySent,
+                (true, true) => DigestStatus::Queued,
+                (true, false) => DigestStatus::Empty,
+            };
         }
+    }
+    // …then the reminders, each key with its mail, a chunk per transaction
+    // so that a large first pass never holds every mail in memory at once.
+    for chunk in conds.chunks(REMINDER_CHUNK) {
+        let mails: Vec<ClockMail> = chunk
+            .iter()
+            .map(|c| {
+                let r = c.reminder(&reqs, &engine.dir);
+                ClockMail {
+                    key: r.key,
+                    out: Some(r.out),
+                    thread: ClockThread::Req {
+                        req: r.req,
+                        root: r.root,
+                    },
+                }
+            })
+            .collect();
+        let fresh = engine.queue_clock(mails, now)?;
+        report.reminders_queued += fresh.into_iter().filter(|f| *f).count();
     }
     for d in &report.digests {
         if d.status == DigestStatus::Queued || d.status == DigestStatus::Empty {
