@@ -112,3 +112,80 @@ fn a_clock_key_is_recorded_once_and_open_requirements_skip_closed_ones() {
     drop(tx);
     assert!(!s.clock_sent("remind:REQ-1.1:accept").unwrap());
 }
+
+#[test]
+fn the_clocks_light_read_of_the_mirror_rows_agrees_with_the_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("x.db")).unwrap();
+    let mut r = req(1);
+    r.state = ReqState::InProgress;
+    r.due = chrono::NaiveDate::from_ymd_opt(2026, 12, 15);
+    r.depts.push(DeptStatus {
+        id: "qa".into(),
+        confirmed: true,
+    });
+    let now = r.created_at;
+    for n in 1..=2 {
+        r.tasks.push(Task {
+            id: TaskId { req: r.id, n },
+            owner: Mailbox::new(Some("张三"), "zhangsan@corp.example"),
+            assigner: Mailbox::new(Some("王磊"), "wanglei@corp.example"),
+            dept: "rd".into(),
+            title: format!("任务{n}"),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 12, n),
+            quality: Some("q".into()),
+            state: if n == 1 {
+                TaskState::InProgress
+            } else {
+                TaskState::Assigned
+            },
+            progress: 40,
+            blocked: n == 2,
+            last_report: (n == 1).then_some(now),
+            created_at: now,
+        });
+    }
+    let tx = s.tx().unwrap();
+    tx.save_req(&r, None).unwrap();
+    tx.commit().unwrap();
+    let full = s.open_reqs().unwrap();
+    let light = s.open_reqs_light().unwrap();
+    assert_eq!(light.len(), 1);
+    let (f, l) = (&full[0], &light[0]);
+    assert_eq!(
+        (l.id, l.state, l.due, &l.title),
+        (f.id, f.state, f.due, &f.title)
+    );
+    assert_eq!(l.requester.address, f.requester.address);
+    assert_eq!(l.requester_dept, f.requester_dept);
+    assert_eq!(l.depts, f.depts);
+    assert_eq!(l.created_at, f.created_at);
+    assert_eq!(l.tasks.len(), 2);
+    for (a, b) in l.tasks.iter().zip(&f.tasks) {
+        assert_eq!(
+            (
+                a.id,
+                &a.dept,
+                &a.title,
+                a.due,
+                a.state,
+                a.progress,
+                a.blocked,
+                a.last_report,
+                a.created_at
+            ),
+            (
+                b.id,
+                &b.dept,
+                &b.title,
+                b.due,
+                b.state,
+                b.progress,
+                b.blocked,
+                b.last_report,
+                b.created_at
+            )
+        );
+        assert_eq!(a.owner.address, b.owner.address);
+    }
+}
