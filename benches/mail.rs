@@ -34,6 +34,30 @@ fn maildir_count(dir: &Path) -> usize {
         .sum()
 }
 
+/// Waits until no mailbox of the lab has changed for two seconds.
+fn wait_quiet(lab: &Lab) {
+    let total = || -> usize {
+        std::fs::read_dir(lab.dir.join("mail"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| maildir_count(&e.path().join("Maildir")))
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let t = Instant::now();
+    let mut last = total();
+    let mut since = Instant::now();
+    while since.elapsed() < Duration::from_secs(2) && t.elapsed() < Duration::from_secs(600) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = total();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+}
+
 fn user_maildir(lab: &Lab, user: &str) -> std::path::PathBuf {
     lab.dir.join("mail").join(user).join("Maildir")
 }
@@ -324,6 +348,9 @@ fn main() {
     );
 
     // ---- 2. End-to-end latency --------------------------------------------
+    // Let Postfix finish delivering the drained backlog first: a probe must
+    // not queue behind thousands of group deliveries.
+    wait_quiet(&lab);
     // Baseline: one plain mail Postfix → Dovecot, 50 times.
     let carol = user_maildir(&lab, "carol");
     let mut base = vec![];
