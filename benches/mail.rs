@@ -260,15 +260,18 @@ fn main() {
     .unwrap();
     let d = t.elapsed();
     let processed = lab.fetch("workflow", "Processed").len();
-    let applied = engine
-        .lock()
-        .unwrap()
-        .store
-        .messages()
-        .unwrap()
+    let msgs = engine.lock().unwrap().store.messages().unwrap();
+    let applied = msgs
         .iter()
         .filter(|m| m.verdict.starts_with("applied"))
         .count();
+    if applied != n {
+        let mut hist: std::collections::BTreeMap<&str, usize> = Default::default();
+        for m in &msgs {
+            *hist.entry(m.verdict.as_str()).or_default() += 1;
+        }
+        println!("          verdicts: {hist:?}");
+    }
     let rate = n as f64 / d.as_secs_f64();
     println!(
         "crossdesk IMAP ingest: fetch+act+commit+UID MOVE {:>9.0} msg/s ({:.3} s, {processed} moved, {applied} applied) = {:.2}x of raw fetch",
