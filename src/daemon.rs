@@ -364,13 +364,17 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
 /// Sends what the outbox holds that is due through the configured
 /// transport, outside the daemon (for `ingest`, `release`, `outbox`).
 pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
-    let sender = make_sender(&engine.cfg)?;
     let shared: Shared = Arc::new(Mutex::new(engine));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let (_tx, rx) = watch::channel(false);
-    let stats = rt.block_on(drain(&shared, &sender, &rx))?;
+    let stats = rt.block_on(async {
+        // The SMTP sender's connection pool spawns a tokio task when made
+        // and needs the runtime when dropped: both happen in here.
+        let sender = make_sender(&lock(&shared)?.cfg)?;
+        drain(&shared, &sender, &rx).await
+    })?;
     let engine = Arc::try_unwrap(shared)
         .map_err(|_| anyhow::anyhow!("engine still shared"))?
         .into_inner()
