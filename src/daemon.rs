@@ -376,9 +376,9 @@ pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
         .enable_all()
         .build()?;
     let (_tx, rx) = watch::channel(false);
+    // The SMTP pool spawns its housekeeping on the runtime: build (and
+    // drop) the sender inside it.
     let stats = rt.block_on(async {
-        // The SMTP sender's connection pool spawns a tokio task when made
-        // and needs the runtime when dropped: both happen in here.
         let sender = make_sender(&lock(&shared)?.cfg)?;
         drain(&shared, &sender, &rx).await
     })?;

@@ -157,6 +157,7 @@ impl Engine {
         let t_act = Instant::now();
         let mut reports = Vec::with_capacity(mails.len());
         let mut tx = self.store.tx()?;
+        let mut failed = None;
         for (m, (p, t0)) in mails.iter().zip(parsed) {
             let ctx = Pipeline {
                 cfg: &self.cfg,
@@ -166,15 +167,38 @@ impl Engine {
                 domain: &self.domain,
                 seq: &mut self.seq,
             };
-            let mut rep = tx.savepoint(|tx| ctx.one(tx, m, p, now, watermark, false))?;
-            rep.micros = t0.elapsed().as_micros() as u64;
-            log_report(&rep);
-            reports.push(rep);
+            match ctx.one(&mut tx, m, p, now, watermark, false) {
+                Ok(mut rep) => {
+                    rep.micros = t0.elapsed().as_micros() as u64;
+                    reports.push(rep);
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
         self.times.act += t_act.elapsed();
+        if let Some(e) = failed {
+            // A store error: nothing of this batch is kept. Alone, the
+            // message's error is the answer; in a batch, each message is
+            // tried on its own so the others still go through.
+            drop(tx);
+            if mails.len() == 1 {
+                return Err(e.into());
+            }
+            tracing::warn!(error = %e, "batch failed; retrying its messages one by one");
+            let mut reports = Vec::with_capacity(mails.len());
+            for m in mails {
+                reports.extend(self.ingest_batch(std::slice::from_ref(m), now, watermark)?);
+            }
+            return Ok(reports);
+        }
         let t_commit = Instant::now();
         tx.commit()?;
         self.times.commit += t_commit.elapsed();
+        // Logged only once committed: a line per message that took effect.
+        reports.iter().for_each(log_report);
         Ok(reports)
     }
 
@@ -439,16 +463,42 @@ struct Pipeline<'a> {
 }
 
 /// A fresh, unique Message-ID for an outgoing mail (without brackets):
-/// time, a per-process sequence and randomness, at the daemon's domain.
-fn new_message_id(seq: &mut u64, domain: &str, now: DateTime<Utc>) -> String {
+/// time, a per-process sequence and randomness, and the item it is about
+/// after a `+`, at the daemon's domain. A reply's In-Reply-To then names
+/// its item without a lookup (and without a row per mail sent).
+fn new_message_id(seq: &mut u64, domain: &str, now: DateTime<Utc>, item: Option<ItemId>) -> String {
     *seq += 1;
+    let item = item.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
     format!(
-        "cd.{}.{}.{:08x}@{}",
+        "cd.{}.{}.{:08x}+{item}@{domain}",
         now.timestamp_millis(),
         seq,
         rand::random::<u32>(),
-        domain
     )
+}
+
+/// The item one of our own Message-IDs names (see `new_message_id`).
+pub fn item_of_own_id(id: &str, domain: &str) -> Option<ItemId> {
+    let (local, dom) = id.rsplit_once('@')?;
+    if !dom.eq_ignore_ascii_case(domain) || !local.starts_with("cd.") {
+        return None;
+    }
+    ItemId::parse(local.rsplit_once('+')?.1)
+}
+
+/// The item a reply belongs to through its thread headers: each id in
+/// order (In-Reply-To, then References newest first), ours by its form,
+/// others through the thread index.
+fn thread_lookup(tx: &Tx, ids: &[&str], domain: &str) -> Result<Option<ItemId>, StoreError> {
+    for id in ids {
+        if let Some(i) = item_of_own_id(id, domain) {
+            return Ok(Some(i));
+        }
+        if let Some(i) = tx.thread_item(&[id])? {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
 }
 
 fn raw_key(raw: &[u8]) -> String {
@@ -625,7 +675,7 @@ impl Pipeline<'_> {
             && cmd.target.is_none()
             && has_reply_prefix(&inb.subject)
         {
-            if let Some(id) = tx.thread_item(&inb.thread_ids())? {
+            if let Some(id) = thread_lookup(tx, &inb.thread_ids(), self.domain)? {
                 cmd.action = Some(Action::Comment);
                 cmd.target = Some(id);
             }
@@ -636,7 +686,7 @@ impl Pipeline<'_> {
             && cmd.action != Some(Action::NewReq)
             && cmd.action != Some(Action::Notice)
         {
-            found = tx.thread_item(&inb.thread_ids())?;
+            found = thread_lookup(tx, &inb.thread_ids(), self.domain)?;
             if found.is_some() && cmd.action.is_none() && cmd.unknown_keyword.is_none() {
                 cmd.action = Some(Action::Comment);
             }
@@ -715,9 +765,17 @@ impl Pipeline<'_> {
             // Index the requirement first so its root is the first mail of its thread.
             tx.index_thread(message_id, item)?;
         }
-        let root = match o.item {
-            Some(i) => tx.thread_root(i.req())?,
-            None => None,
+        let root = match (
+            o.req
+                .as_ref()
+                .or(old)
+                .and_then(|r| r.root_message_id.clone()),
+            o.item,
+        ) {
+            (Some(r), _) => Some(r),
+            // Requirements stored before the root was kept on them.
+            (None, Some(i)) => tx.thread_root(i.req())?,
+            (None, None) => None,
         };
         let day = now
             .with_timezone(&self.cfg.tz())
@@ -737,12 +795,13 @@ impl Pipeline<'_> {
             if !refs.iter().any(|r| r == message_id) {
                 refs.push(message_id.to_string());
             }
-            // The per-recipient daily cap stops any loop that slipped through.
+            // The per-recipient daily cap stops any loop that slipped through
+            // (it counts every automated mail meant for the address today).
             let mut dropped = vec![];
             for list in [&mut out.to, &mut out.cc] {
                 let mut keep = vec![];
                 for rcpt in list.drain(..) {
-                    if tx.sent_today(&rcpt.address, &day)? >= cap {
+                    if tx.bump_rcpt(&rcpt.address, &day)? > cap {
                         dropped.push(rcpt.address.clone());
                     } else {
                         keep.push(rcpt);
@@ -763,26 +822,38 @@ impl Pipeline<'_> {
                 // Keep a record of what would have gone out, to whom.
                 out.to = dropped.iter().map(|a| Mailbox::new(None, a)).collect();
             }
-            let mid = new_message_id(self.seq, self.domain, now);
             let out_item = out.item.as_deref().and_then(ItemId::parse);
-            if let Some(i) = out_item {
-                tx.index_thread(&mid, i)?;
-            }
-            let rcpt_day = if suppressed {
-                "suppressed"
-            } else {
-                day.as_str()
-            };
-            tx.queue_mail(
-                &mid,
-                &out,
-                Some(message_id),
-                &refs,
-                rcpt_day,
-                now,
-                suppressed,
-            )?;
+            let mid = new_message_id(self.seq, self.domain, now, out_item);
+            tx.queue_mail(&mid, &out, Some(message_id), &refs, now, suppressed)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::model::{ReqId, TaskId};
+
+    #[test]
+    fn our_message_ids_name_their_item() {
+        let mut seq = 0;
+        let now = Utc::now();
+        let t = ItemId::Task(TaskId {
+            req: ReqId(4),
+            n: 2,
+        });
+        let id = new_message_id(&mut seq, "corp.example", now, Some(t));
+        assert_eq!(item_of_own_id(&id, "corp.example"), Some(t));
+        assert_eq!(item_of_own_id(&id, "CORP.example"), Some(t));
+        // Another domain's id of the same form names nothing.
+        assert_eq!(
+            item_of_own_id(&id.replace("corp.example", "evil.example"), "corp.example"),
+            None
+        );
+        let none = new_message_id(&mut seq, "corp.example", now, None);
+        assert_eq!(item_of_own_id(&none, "corp.example"), None);
+        assert_ne!(id, new_message_id(&mut seq, "corp.example", now, Some(t)));
+        assert_eq!(item_of_own_id("abc@corp.example", "corp.example"), None);
     }
 }

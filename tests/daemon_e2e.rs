@@ -269,3 +269,40 @@ fn chinese_story_over_imap_and_smtp() {
         ],
     );
 }
+
+/// `ingest` (the MTA-pipe path) with the SMTP transport: the reply goes out
+/// through Postfix at once (the SMTP pool must live inside the runtime).
+#[test]
+fn ingest_with_the_smtp_transport_sends_through_postfix() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config(&lab, work.path(), "");
+    let raw = mail(
+        &lab.addr("frank"),
+        &[&lab.addr("workflow")],
+        "[REQ] Banner artwork",
+        "ingest.1@client.test",
+        None,
+        "Dept: ops\n\nPlease.",
+    );
+    let f = work.path().join("req.eml");
+    std::fs::write(&f, raw).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("ingest")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ack = lab.wait_for("frank", "INBOX", "[REQ-1]", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+    assert_eq!(ack.in_reply_to, "ingest.1@client.test");
+    lab.wait_for("bob", "INBOX", "[REQ-1]", |p| p.subject.contains("[REQ-1]"));
+}

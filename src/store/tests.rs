@@ -23,6 +23,7 @@ fn req(id: u32) -> Requirement {
         milestones: vec![],
         created_at: now,
         updated_at: now,
+        root_message_id: Some("root@x".into()),
     }
 }
 

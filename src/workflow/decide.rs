@@ -162,7 +162,7 @@ impl<'a, 'b> Decider<'a, 'b> {
     fn run(&self, target: Target) -> Outcome {
         let cmd = self.r.cmd;
         let (req_for_refusal, item) = match target {
-            Target::Existing(id, req) => (Some(req.clone()), Some(id)),
+            Target::Existing(id, req) => (Some(req), Some(id)),
             Target::Unknown(id) => (None, Some(id)),
             _ => (None, None),
         };
@@ -191,7 +191,7 @@ impl<'a, 'b> Decider<'a, 'b> {
             Ok(o) => o,
             Err(mut r) => {
                 if r.req.is_none() {
-                    r.req = req_for_refusal;
+                    r.req = req_for_refusal.cloned();
                 }
                 if r.item.is_none() {
                     r.item = item;
@@ -629,6 +629,7 @@ impl<'a, 'b> Decider<'a, 'b> {
             milestones: vec![],
             created_at: self.ctx.now,
             updated_at: self.ctx.now,
+            root_message_id: Some(self.r.message_id.to_string()),
         };
         let item = ItemId::Req(id);
         let events = vec![self.event(

@@ -46,6 +46,10 @@ pub struct Requirement {
     pub milestones: Vec<Milestone>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The Message-ID of the mail that raised it: every mail about it
+    /// references this first, so clients thread the whole story.
+    #[serde(default)]
+    pub root_message_id: Option<String>,
 }
 
 impl Requirement {
