@@ -447,6 +447,11 @@ pub struct SmtpConfig {
     /// Seconds after which the outbox is checked again when idle.
     #[serde(default = "default_outbox_poll")]
     pub poll_seconds: u64,
+    /// Seconds to wait before each retry of a mail the server deferred (or
+    /// could not be reached for): the n-th retry waits the n-th step; past
+    /// the last step that interval repeats, until 72 hours have passed.
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: Vec<u64>,
     pub ca_file: Option<String>,
 }
 
@@ -488,6 +493,10 @@ fn default_pool() -> u32 {
 }
 fn default_outbox_poll() -> u64 {
     30
+}
+/// 1 min, 5 min, 15 min, 1 h, then every 4 h.
+pub fn default_retry_seconds() -> Vec<u64> {
+    vec![60, 300, 900, 3600, 4 * 3600]
 }
 
 /// Where mail comes from / goes to, parsed from `mail.source` / `mail.transport`.
@@ -559,6 +568,26 @@ impl Config {
             self.check_secret("smtp", &smtp.secret(), smtp.user.is_some())?;
             if smtp.pool == 0 {
                 return Err(self.invalid("smtp.pool", "must be at least 1"));
+            }
+        }
+        // Checked whenever the section is there: the schedule also applies
+        // to a Maildir transport's transient failures.
+        if let Some(smtp) = &self.smtp {
+            if smtp.retry_seconds.is_empty() {
+                return Err(self.invalid(
+                    "smtp.retry_seconds",
+                    "give at least one step, e.g. [60, 300, 900, 3600, 14400]",
+                ));
+            }
+            if let Some(bad) = smtp
+                .retry_seconds
+                .iter()
+                .find(|s| **s == 0 || **s > 72 * 3600)
+            {
+                return Err(self.invalid(
+                    "smtp.retry_seconds",
+                    format!("{bad}: each step must be between 1 and 259200 seconds (72 hours)"),
+                ));
             }
         }
         self.watermark_time(chrono::Utc::now())?;
@@ -934,6 +963,28 @@ members = ["张三 <zhangsan@corp.example>"]
         .unwrap_err()
         .to_string();
         assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn smtp_retry_schedule_defaults_and_is_checked() {
+        let base = GOOD.replace(
+            "address = \"workflow@corp.example\"",
+            "address = \"workflow@corp.example\"\ntransport = \"smtp\"",
+        );
+        let smtp = "\n[smtp]\nurl = \"smtp://127.0.0.1:2525\"\n";
+        let c = load(&format!("{base}{smtp}")).unwrap();
+        assert_eq!(
+            c.smtp.as_ref().unwrap().retry_seconds,
+            [60, 300, 900, 3600, 14400]
+        );
+        let c = load(&format!("{base}{smtp}retry_seconds = [1, 2, 5]\n")).unwrap();
+        assert_eq!(c.smtp.as_ref().unwrap().retry_seconds, [1, 2, 5]);
+        for bad in ["[]", "[0, 5]", "[60, 300000]"] {
+            let e = load(&format!("{base}{smtp}retry_seconds = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("smtp.retry_seconds"), "{bad}: {e}");
+        }
     }
 
     #[test]

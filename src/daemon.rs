@@ -3,7 +3,7 @@
 //! whatever is still queued stays in the outbox for the next start.
 
 use crate::config::{Config, Endpoint};
-use crate::engine::{process_backlog, DrainStats, Engine, Prepared};
+use crate::engine::{process_backlog, DrainStats, Engine};
 use crate::send::maildir::MaildirTransport;
 use crate::send::smtp::SmtpSender;
 use crate::send::SendError;
@@ -322,30 +322,37 @@ async fn drain_smtp(
         if due.is_empty() {
             break;
         }
-        // Up to `pool` sends in flight; results keep their mail's id.
-        let answers: Vec<(&Prepared, Result<(), SendError>)> = futures::stream::iter(due.iter())
-            .map(|p| {
-                let from = from.as_str();
-                async move {
-                    let r = match &p.bytes {
-                        Err(e) => Err(SendError::Permanent(e.clone())),
-                        Ok(b) => smtp.send(from, &p.rcpts, b).await,
-                    };
-                    (p, r)
-                }
-            })
-            .buffered(width)
-            .collect()
-            .await;
-        let results: Vec<_> = answers
-            .into_iter()
-            .map(|(p, r)| (p.id, p.outcome(r, now, &mut stats)))
-            .collect();
-        lock(engine)?.finish_sends(&results, crate::schedule::now(tz))?;
-        if results
-            .iter()
-            .all(|(_, r)| matches!(r, crate::store::SendResult::Retry { .. }))
-        {
+        // Up to `pool` sends in flight, and each group's results recorded
+        // as soon as it is done: a crash can only resend (same Message-ID)
+        // what was in flight, not everything this round sent before it.
+        let mut all_retry = true;
+        for chunk in due.chunks(width) {
+            if *stop.borrow() {
+                break;
+            }
+            let answers: Vec<Result<(), SendError>> =
+                futures::future::join_all(chunk.iter().map(|p| {
+                    let from = from.as_str();
+                    async move {
+                        match &p.bytes {
+                            Err(e) => Err(SendError::Permanent(e.clone())),
+                            Ok(b) => smtp.send(from, &p.rcpts, b).await,
+                        }
+                    }
+                }))
+                .await;
+            let results: Vec<_> = chunk
+                .iter()
+                .zip(answers)
+                .map(|(p, r)| (p.id, p.outcome(r, now, &mut stats)))
+                .collect();
+            lock(engine)?.finish_sends(&results, crate::schedule::now(tz))?;
+            all_retry &= results
+                .iter()
+                .all(|(_, r)| matches!(r, crate::store::SendResult::Retry { .. }));
+        }
+        if all_retry {
+            // Nothing went through: don't spin on a dead server.
             break;
         }
     }

@@ -76,9 +76,8 @@ pub enum EngineError {
     Clock(String),
 }
 
-/// Retry schedule for transient send failures; past the last step the
-/// mail is retried at that interval until `GIVE_UP_AFTER`.
-const RETRY_SECS: [i64; 5] = [60, 300, 900, 3600, 4 * 3600];
+/// Past the last step of the retry schedule (`[smtp] retry_seconds`) a
+/// mail is retried at that interval until this many hours have passed.
 const GIVE_UP_AFTER_HOURS: i64 = 72;
 
 impl Engine {
@@ -257,6 +256,13 @@ impl Engine {
     ) -> Result<Vec<Prepared>, EngineError> {
         let tz = self.cfg.tz();
         let due = self.store.due_mail(now, limit)?;
+        let schedule = self
+            .cfg
+            .smtp
+            .as_ref()
+            .map(|s| s.retry_seconds.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(crate::config::default_retry_seconds);
         Ok(due
             .into_iter()
             .map(|m| {
@@ -283,6 +289,7 @@ impl Engine {
                     message_id: m.message_id,
                     rcpts,
                     attempts: m.attempts,
+                    retry_in: schedule[(m.attempts as usize).min(schedule.len() - 1)] as i64,
                     created_at: m.created_at,
                 }
             })
@@ -358,6 +365,8 @@ pub struct Prepared {
     pub rcpts: Vec<String>,
     pub bytes: Result<Vec<u8>, String>,
     pub attempts: u32,
+    /// Seconds to the next try should this one fail transiently.
+    pub retry_in: i64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -378,9 +387,8 @@ impl Prepared {
                 if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
                     SendResult::Failed(format!("gave up after {} hours: {e}", age.num_hours()))
                 } else {
-                    let step = RETRY_SECS[(self.attempts as usize).min(RETRY_SECS.len() - 1)];
                     SendResult::Retry {
-                        at: now + chrono::Duration::seconds(step),
+                        at: now + chrono::Duration::seconds(self.retry_in),
                         error: e,
                     }
                 }

@@ -306,3 +306,81 @@ fn ingest_with_the_smtp_transport_sends_through_postfix() {
     assert_eq!(ack.in_reply_to, "ingest.1@client.test");
     lab.wait_for("bob", "INBOX", "[REQ-1]", |p| p.subject.contains("[REQ-1]"));
 }
+
+/// A backlog that built up while the daemon was down is acted on in
+/// arrival order, even though Dovecot numbers a Maildir backlog in
+/// directory order: every answer finds the requirement it answers.
+#[test]
+fn backlog_is_acted_on_in_arrival_order() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config(&lab, work.path(), "");
+    let wf = lab.addr("workflow");
+    let (z, zs) = (lab.addr("zhaoliu"), lab.addr("zhangsan"));
+    let n = 40;
+    for i in 0..n {
+        let raw = mail(
+            &z,
+            &[&wf],
+            &format!("【需求】批次 {i}"),
+            &format!("r{i}@client.test"),
+            None,
+            "部门：研发\n\n请处理。",
+        );
+        lab.submit(&z, &[&wf], &raw);
+    }
+    // All requirements delivered before any answer is sent. Counted on disk:
+    // an IMAP look now would make Dovecot number them before the answers.
+    let new_dir = lab.dir.join("mail/workflow/Maildir/new");
+    let on_disk = || std::fs::read_dir(&new_dir).map(|d| d.count()).unwrap_or(0);
+    let t = std::time::Instant::now();
+    while on_disk() < n {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for i in 0..n {
+        // No identifier in the subject: only In-Reply-To ties it to its requirement.
+        let raw = mail(
+            &zs,
+            &[&wf],
+            &format!("【确认】回复：批次 {i}"),
+            &format!("c{i}@client.test"),
+            Some(&format!("r{i}@client.test")),
+            "可以。",
+        );
+        lab.submit(&zs, &[&wf], &raw);
+    }
+    while on_disk() < 2 * n {
+        assert!(t.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--once"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let states: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), n);
+    assert!(states.iter().all(|s| *s == "confirmed"), "{states:?}");
+    assert_eq!(lab.fetch("workflow", "Processed").len(), 2 * n);
+}

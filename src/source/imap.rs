@@ -333,6 +333,22 @@ async fn session_loop(
             .await?;
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
         uids.sort_unstable();
+        // UID order need not be arrival order (Dovecot numbers a Maildir
+        // backlog in directory order at its first sync): act in order of
+        // INTERNALDATE, so that a reply never comes before what it answers.
+        let ascending = uids.clone();
+        if uids.len() > 1 {
+            let dates: std::collections::HashMap<u32, i64> = s
+                .uid_fetch(uid_set(&uids), "(UID INTERNALDATE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await?
+                .iter()
+                .filter_map(|f| Some((f.uid?, f.internal_date()?.timestamp_millis())))
+                .collect();
+            uids.sort_by_key(|u| (dates.get(u).copied().unwrap_or(i64::MAX), *u));
+        }
+        let mut done: std::collections::HashSet<u32> = Default::default();
         let mut stalled = false;
         for chunk in uids.chunks(batch) {
             if *sh.stop.borrow() {
@@ -388,7 +404,6 @@ async fn session_loop(
             sh.kick.notify_one();
             let mut processed = vec![];
             let mut rejected = vec![];
-            let mut max_uid = last_uid;
             for r in &reports {
                 let uid: u32 = r.handle.parse().unwrap_or(0);
                 match r.disposition {
@@ -396,8 +411,9 @@ async fn session_loop(
                     Disposition::Rejected => rejected.push(uid),
                     Disposition::Leave => {}
                 }
-                max_uid = max_uid.max(uid);
             }
+            processed.sort_unstable();
+            rejected.sort_unstable();
             for (uids, folder) in [
                 (&processed, &imap.processed_folder),
                 (&rejected, &imap.rejected_folder),
@@ -422,7 +438,11 @@ async fn session_loop(
                     }
                 }
             }
-            last_uid = max_uid;
+            done.extend(reports.iter().filter_map(|r| r.handle.parse::<u32>().ok()));
+            // The cursor passes only UIDs whose every predecessor is done.
+            if let Some(u) = ascending.iter().take_while(|u| done.contains(u)).last() {
+                last_uid = last_uid.max(*u);
+            }
             {
                 let eng = sh
                     .engine

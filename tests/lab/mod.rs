@@ -122,6 +122,110 @@ impl Lab {
     pub fn addr(&self, user: &str) -> String {
         format!("{user}@{}", self.domain)
     }
+
+    /// The Maildir behind `user`'s `folder` (INBOX or a Maildir++ subfolder).
+    pub fn maildir(&self, user: &str, folder: &str) -> PathBuf {
+        let base = self.dir.join("mail").join(user).join("Maildir");
+        if folder.eq_ignore_ascii_case("INBOX") {
+            base
+        } else {
+            base.join(format!(".{folder}"))
+        }
+    }
+
+    /// The message files of a folder (cur/ and new/), read from disk: much
+    /// cheaper than IMAP for hundreds of mails. A file renamed from new/ to
+    /// cur/ meanwhile is listed once (keyed by its base name); one renamed
+    /// between the two listings may be missed, so wait on counts, and
+    /// assert when the folder is quiet.
+    pub fn maildir_files(&self, user: &str, folder: &str) -> Vec<(PathBuf, Vec<u8>)> {
+        let dir = self.maildir(user, folder);
+        let mut seen = std::collections::BTreeMap::new();
+        for sub in ["cur", "new"] {
+            let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let base = name.split(':').next().unwrap_or(&name).to_string();
+                if seen.contains_key(&base) {
+                    continue;
+                }
+                if let Ok(raw) = std::fs::read(e.path()) {
+                    seen.insert(base, (e.path(), raw));
+                }
+            }
+        }
+        seen.into_values().collect()
+    }
+
+    /// How many messages a folder holds, counted on disk.
+    pub fn maildir_count(&self, user: &str, folder: &str) -> usize {
+        let dir = self.maildir(user, folder);
+        let mut names = std::collections::BTreeSet::new();
+        for sub in ["cur", "new"] {
+            if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+                for e in rd.flatten() {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    names.insert(name.split(':').next().unwrap_or(&name).to_string());
+                }
+            }
+        }
+        names.len()
+    }
+
+    /// Logs in as `user`, selects `folder` and runs each raw IMAP command
+    /// (e.g. `UID STORE 1 +FLAGS (\Seen)`), failing on a NO/BAD.
+    pub fn imap_commands(&self, user: &str, folder: &str, cmds: &[&str]) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+                .await
+                .unwrap();
+            let mut c = async_imap::Client::new(tcp);
+            c.read_response().await.unwrap();
+            let mut s = c
+                .login(user, &self.password)
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap();
+            s.select(folder).await.unwrap();
+            for cmd in cmds {
+                s.run_command_and_check_ok(cmd)
+                    .await
+                    .unwrap_or_else(|e| panic!("imap {cmd}: {e}"));
+            }
+            let _ = s.logout().await;
+        })
+    }
+
+    /// `(UIDVALIDITY, UIDs)` of `user`'s `folder`, over IMAP.
+    pub fn imap_uids(&self, user: &str, folder: &str) -> (u32, Vec<u32>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+                .await
+                .unwrap();
+            let mut c = async_imap::Client::new(tcp);
+            c.read_response().await.unwrap();
+            let mut s = c
+                .login(user, &self.password)
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap();
+            let mb = s.examine(folder).await.unwrap();
+            let mut uids: Vec<u32> = s.uid_search("ALL").await.unwrap().into_iter().collect();
+            uids.sort_unstable();
+            let _ = s.logout().await;
+            (mb.uid_validity.unwrap_or(0), uids)
+        })
+    }
 }
 
 impl Drop for Lab {
@@ -151,15 +255,36 @@ fn set_mode(p: &Path, mode: u32) {
 
 /// A minimal SMTP client: EHLO, MAIL, RCPT…, DATA (dot-stuffed), QUIT.
 pub fn submit(port: u16, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<(), String> {
-    let s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.set_nodelay(true).ok();
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    let mut r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
-    let mut w = s;
-    let expect = |r: &mut BufReader<TcpStream>, code: &str| -> Result<(), String> {
+    let mut c = SmtpClient::connect(port)?;
+    c.send(from, rcpts, raw)?;
+    c.quit();
+    Ok(())
+}
+
+/// One SMTP connection for many mails (MAIL, RCPT…, DATA per mail).
+pub struct SmtpClient {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl SmtpClient {
+    pub fn connect(port: u16) -> Result<SmtpClient, String> {
+        let s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        // One write per command or mail, no Nagle: else each command waits
+        // for the server's delayed ACK (~40 ms).
+        s.set_nodelay(true).ok();
+        let r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
+        let mut c = SmtpClient { r, w: s };
+        c.expect("220")?;
+        c.cmd("EHLO test.local", "250")?;
+        Ok(c)
+    }
+
+    fn expect(&mut self, code: &str) -> Result<(), String> {
         loop {
             let mut line = String::new();
-            r.read_line(&mut line).map_err(|e| e.to_string())?;
+            self.r.read_line(&mut line).map_err(|e| e.to_string())?;
             if !line.starts_with(code) {
                 return Err(format!("expected {code}, got {line:?}"));
             }
@@ -167,37 +292,38 @@ pub fn submit(port: u16, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<(), S
                 return Ok(());
             }
         }
-    };
-    expect(&mut r, "220")?;
-    let cmd = |w: &mut TcpStream,
-               r: &mut BufReader<TcpStream>,
-               c: &str,
-               code: &str|
-     -> Result<(), String> {
-        w.write_all(c.as_bytes()).map_err(|e| e.to_string())?;
-        w.write_all(b"\r\n").map_err(|e| e.to_string())?;
-        expect(r, code).map_err(|e| format!("{c}: {e}"))
-    };
-    cmd(&mut w, &mut r, "EHLO test.local", "250")?;
-    cmd(&mut w, &mut r, &format!("MAIL FROM:<{from}>"), "250")?;
-    for rc in rcpts {
-        cmd(&mut w, &mut r, &format!("RCPT TO:<{rc}>"), "250")?;
     }
-    cmd(&mut w, &mut r, "DATA", "354")?;
-    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
-    let mut data = Vec::with_capacity(raw.len() + 64);
-    for line in text.split('\n') {
-        if line.starts_with('.') {
-            data.push(b'.');
+
+    fn cmd(&mut self, c: &str, code: &str) -> Result<(), String> {
+        self.w
+            .write_all(format!("{c}\r\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        self.expect(code).map_err(|e| format!("{c}: {e}"))
+    }
+
+    pub fn send(&mut self, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<(), String> {
+        self.cmd(&format!("MAIL FROM:<{from}>"), "250")?;
+        for rc in rcpts {
+            self.cmd(&format!("RCPT TO:<{rc}>"), "250")?;
         }
-        data.extend_from_slice(line.as_bytes());
-        data.extend_from_slice(b"\r\n");
+        self.cmd("DATA", "354")?;
+        let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+        let mut data = Vec::with_capacity(raw.len() + 64);
+        for line in text.split('\n') {
+            if line.starts_with('.') {
+                data.push(b'.');
+            }
+            data.extend_from_slice(line.as_bytes());
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b".\r\n");
+        self.w.write_all(&data).map_err(|e| e.to_string())?;
+        self.expect("250")
     }
-    data.extend_from_slice(b".\r\n");
-    w.write_all(&data).map_err(|e| e.to_string())?;
-    expect(&mut r, "250")?;
-    let _ = w.write_all(b"QUIT\r\n");
-    Ok(())
+
+    pub fn quit(mut self) {
+        let _ = self.w.write_all(b"QUIT\r\n");
+    }
 }
 
 /// Reads every message of a folder over IMAP (BODY.PEEK[], so nothing is marked).
@@ -298,6 +424,8 @@ impl Daemon {
             .arg(cfg)
             .arg("run")
             .env("CROSSDESK_LOG", "info")
+            // Plain `key=value` in the log file, for tests that read it.
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(f.try_clone().unwrap())
             .stderr(f)
@@ -328,6 +456,10 @@ impl Daemon {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
@@ -347,6 +479,12 @@ impl Drop for Daemon {
 /// The crossdesk configuration for a lab: IMAP source, SMTP transport, the
 /// example directory at the lab's domain.
 pub fn config(lab: &Lab, dir: &Path, extra: &str) -> PathBuf {
+    config_with(lab, dir, &[], extra)
+}
+
+/// `config` with extra lines in its sections: `("smtp", "retry_seconds = [1]")`
+/// goes under `[smtp]` (sections: mail, store, imap, smtp).
+pub fn config_with(lab: &Lab, dir: &Path, sections: &[(&str, &str)], extra: &str) -> PathBuf {
     std::fs::write(dir.join("imap.pass"), format!("{}\n", lab.password)).unwrap();
     let d = &lab.domain;
     let text = format!(
@@ -401,9 +539,43 @@ locale = "en"
         imap = lab.imap_port,
         smtp = lab.smtp_port,
     );
+    // Each `key = value` replaces the section's own setting of `key`, or
+    // is added at the section's top.
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (section, extra) in sections {
+        let head = format!("[{section}]");
+        let start = lines
+            .iter()
+            .position(|l| *l == head)
+            .unwrap_or_else(|| panic!("config has no {head}"));
+        for line in extra.lines().filter(|l| !l.trim().is_empty()) {
+            let key = line.split('=').next().unwrap().trim();
+            let end = lines[start + 1..]
+                .iter()
+                .position(|l| l.starts_with('['))
+                .map_or(lines.len(), |p| start + 1 + p);
+            match (start + 1..end).find(|i| lines[*i].split('=').next().unwrap().trim() == key) {
+                Some(i) => lines[i] = line.to_string(),
+                None => lines.insert(start + 1, line.to_string()),
+            }
+        }
+    }
+    let text = lines.join("\n") + "\n";
     let p = dir.join("crossdesk.toml");
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// Runs `crossdesk --config CFG ARGS…` to completion.
+pub fn crossdesk(cfg: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("CROSSDESK_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run crossdesk")
 }
 
 /// A plain UTF-8 mail as a client would write it.
