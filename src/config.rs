@@ -1001,6 +1001,33 @@ members = ["张三 <zhangsan@corp.example>"]
     }
 
     #[test]
+    fn departments_override_the_digest_schedule_and_calendar_words_parse() {
+        let c = load(&format!(
+            "{}\n[digest]\nschedule = \"daily 18:00\"\n[calendar]\nweekend = [\"Fri\", \"Saturday\"]\n",
+            GOOD.replace("members = [", "digest_schedule = \"Mon,Thu 10:00\"\nmembers = [")
+        ))
+        .unwrap();
+        let s = c.clock_settings().unwrap();
+        assert_eq!(s.schedule_for("rd").unwrap().text, "Mon,Thu 10:00");
+        assert_eq!(s.schedule_for("other").unwrap().text, "daily 18:00");
+        assert!(!s
+            .calendar
+            .is_workday(chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()));
+        assert!(s
+            .calendar
+            .is_workday(chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()));
+        let off = load(&GOOD.replace("members = [", "digest_schedule = \"off\"\nmembers = ["))
+            .unwrap()
+            .clock_settings()
+            .unwrap();
+        assert!(off.schedule_for("rd").is_none());
+        // Defaults: Mon-Fri 09:00, 24h, 3d, 2d, 1d.
+        let d = load(GOOD).unwrap().clock_settings().unwrap();
+        assert_eq!(d.schedule_for("rd").unwrap().text, "Mon-Fri 09:00");
+        assert_eq!((d.report_every, d.due_soon, d.escalate_after), (3, 2, 1));
+    }
+
+    #[test]
     fn bad_config_names_file_key_and_problem() {
         let e = load(&GOOD.replace("rd@corp.example", "not-an-address"))
             .unwrap_err()
