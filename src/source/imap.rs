@@ -325,6 +325,7 @@ async fn session_loop(
     };
     tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, "imap ready");
     let batch = cfg.store.batch.max(1);
+    let mut stall_rounds = 0u32;
     loop {
         // Drain the notifications queue; SEARCH below is what counts.
         while s.unsolicited_responses.try_recv().is_ok() {}
@@ -373,8 +374,9 @@ async fn session_loop(
                     );
                 }
             }
-            // Only a contiguous prefix is handled: a UID announced before
-            // its body can be fetched stops the round and is retried.
+            // A UID announced before its body can be fetched is skipped
+            // this round and retried (the cursor does not pass it); the
+            // mail behind it is not held up.
             let mut mails = vec![];
             for u in chunk {
                 match by_uid.remove(u) {
@@ -382,12 +384,11 @@ async fn session_loop(
                     None => {
                         tracing::info!(uid = u, "message not fetchable yet; will retry");
                         stalled = true;
-                        break;
                     }
                 }
             }
             if mails.is_empty() {
-                break;
+                continue;
             }
             let engine = sh.engine.clone();
             let wm = sh.watermark;
@@ -452,18 +453,23 @@ async fn session_loop(
                     .set_meta(&kl, &last_uid.to_string())
                     .map_err(|e| ImapError::Other(e.to_string()))?;
             }
-            if stalled {
-                break;
-            }
         }
+        // A message not fetchable yet is retried soon a few times; one that
+        // stays unreadable is retried at the normal pace (IDLE or poll)
+        // rather than in a tight loop.
         if stalled {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = sh.stop.changed() => return Ok(()),
+            stall_rounds += 1;
+            if stall_rounds <= 5 {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = sh.stop.changed() => return Ok(()),
+                }
+                continue;
             }
-            continue;
+        } else {
+            stall_rounds = 0;
         }
-        if !uids.is_empty() {
+        if !uids.is_empty() && !stalled {
             // More may have arrived while we worked: look again at once.
             continue;
         }
