@@ -550,43 +550,51 @@ impl<'a, 'b> Decider<'a, 'b> {
             .join(" ")
     }
 
-    // ----- new requirement -------------------------------------------
-
-    fn new_req(&self, id: ReqId) -> Step {
-        self.check_problems()?;
+    /// The departments a new requirement or a notice is for: the `Dept:`
+    /// field (ids, names, aliases), else the department groups among To/Cc;
+    /// each once, in the order given. Refused when none or an unknown one.
+    fn target_depts(&self) -> Result<Vec<&'b crate::directory::Department>, Box<Refused>> {
         let dir = self.ctx.dir;
-        let f = &self.r.cmd.fields;
-        let mut depts: Vec<String> = vec![];
-        if !f.departments.is_empty() {
-            for tok in &f.departments {
+        let mut out: Vec<&crate::directory::Department> = vec![];
+        let mut add = |d: &'b crate::directory::Department| {
+            if !out.iter().any(|o| o.id == d.id) {
+                out.push(d);
+            }
+        };
+        if self.r.cmd.fields.departments.is_empty() {
+            self.r
+                .recipients
+                .iter()
+                .filter_map(|m| dir.dept_by_group(&m.address))
+                .for_each(&mut add);
+        } else {
+            for tok in &self.r.cmd.fields.departments {
                 match dir.resolve_dept(tok) {
-                    Some(d) => {
-                        if !depts.contains(&d.id) {
-                            depts.push(d.id.clone())
-                        }
-                    }
+                    Some(d) => add(d),
                     None => {
                         return Err(refuse(Refusal::UnknownDepartment, tok.clone())
                             .allowed(dir.depts.iter().map(|d| format!("{} ({})", d.name, d.id))))
                     }
                 }
             }
-        } else {
-            for m in self.r.recipients {
-                if let Some(d) = dir.dept_by_group(&m.address) {
-                    if !depts.contains(&d.id) {
-                        depts.push(d.id.clone());
-                    }
-                }
-            }
         }
-        if depts.is_empty() {
+        if out.is_empty() {
             return Err(refuse(Refusal::NoDepartments, "").allowed(
                 dir.depts
                     .iter()
                     .map(|d| format!("Dept: {} / {}", d.id, d.group.address)),
             ));
         }
+        Ok(out)
+    }
+
+    // ----- new requirement -------------------------------------------
+
+    fn new_req(&self, id: ReqId) -> Step {
+        self.check_problems()?;
+        let dir = self.ctx.dir;
+        let f = &self.r.cmd.fields;
+        let depts: Vec<String> = self.target_depts()?.iter().map(|d| d.id.clone()).collect();
         if let Some(due) = f.due {
             if due < self.ctx.today {
                 return Err(refuse(
@@ -681,40 +689,11 @@ impl<'a, 'b> Decider<'a, 'b> {
             ));
         }
         let f = &self.r.cmd.fields;
-        let mut groups: Vec<Mailbox> = vec![];
-        if !f.departments.is_empty() {
-            for tok in &f.departments {
-                match dir.resolve_dept(tok) {
-                    Some(d) => {
-                        if !groups.contains(&d.group) {
-                            groups.push(d.group.clone())
-                        }
-                    }
-                    None => {
-                        return Err(refuse(Refusal::UnknownDepartment, tok.clone())
-                            .allowed(dir.depts.iter().map(|d| format!("{} ({})", d.name, d.id))))
-                    }
-                }
-            }
-        } else {
-            for d in self
-                .r
-                .recipients
-                .iter()
-                .filter_map(|m| dir.dept_by_group(&m.address))
-            {
-                if !groups.contains(&d.group) {
-                    groups.push(d.group.clone());
-                }
-            }
-        }
-        if groups.is_empty() {
-            return Err(refuse(Refusal::NoDepartments, "").allowed(
-                dir.depts
-                    .iter()
-                    .map(|d| format!("Dept: {} / {}", d.id, d.group.address)),
-            ));
-        }
+        let groups: Vec<Mailbox> = self
+            .target_depts()?
+            .iter()
+            .map(|d| d.group.clone())
+            .collect();
         // The lead gets one copy: through a group, else cc'd on the first.
         let reached = dir.reached_by(self.sender(), &groups);
         let sent_to: Vec<&str> = groups.iter().map(|g| g.address.as_str()).collect();
