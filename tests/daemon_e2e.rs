@@ -384,3 +384,64 @@ fn backlog_is_acted_on_in_arrival_order() {
     assert!(states.iter().all(|s| *s == "confirmed"), "{states:?}");
     assert_eq!(lab.fetch("workflow", "Processed").len(), 2 * n);
 }
+
+/// TLS both ways: IMAPS and SMTP with STARTTLS against the lab's own CA
+/// (`ca_file`), checked with `check --connect` and a real send.
+#[test]
+fn imaps_and_smtp_starttls_with_a_private_ca() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config(&lab, work.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            &format!("url = \"imap://127.0.0.1:{}\"", lab.imap_port),
+            &format!(
+                "url = \"imaps://127.0.0.1:{}\"\nca_file = \"{}\"",
+                lab.imaps_port, lab.ca_file
+            ),
+        )
+        .replace(
+            &format!("url = \"smtp://127.0.0.1:{}\"", lab.smtp_port),
+            &format!(
+                "url = \"smtp://127.0.0.1:{}?starttls\"\nca_file = \"{}\"",
+                lab.smtp_port, lab.ca_file
+            ),
+        );
+    assert!(text.contains("imaps://") && text.contains("?starttls"));
+    std::fs::write(&cfg, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["check", "--connect"])
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        so.contains("logged in as workflow") && so.contains("EHLO ok"),
+        "{so}"
+    );
+    // A daemon over IMAPS acts; its reply goes out over STARTTLS.
+    let daemon = Daemon::start(&cfg, &work.path().join("daemon.log"));
+    let wf = lab.addr("workflow");
+    let raw = mail(
+        &lab.addr("frank"),
+        &[&wf],
+        "[REQ] TLS probe",
+        "tls.1@client.test",
+        None,
+        "Dept: ops\n\nx",
+    );
+    lab.submit(&lab.addr("frank"), &[&wf], &raw);
+    let ack = lab.wait_for("frank", "INBOX", "[REQ-1]", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+    assert_eq!(ack.in_reply_to, "tls.1@client.test");
+    assert!(daemon.stop().success());
+}
