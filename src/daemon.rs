@@ -116,14 +116,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
                                 &stopped,
                                 |reports| {
                                     if once {
-                                        for r in reports {
-                                            println!(
-                                                "{}\t{}\t{}",
-                                                r.handle,
-                                                r.verdict,
-                                                r.item.as_deref().unwrap_or("-")
-                                            );
-                                        }
+                                        reports.iter().for_each(|r| println!("{r}"));
                                     }
                                 },
                             )?;

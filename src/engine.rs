@@ -46,6 +46,19 @@ pub struct IngestTimes {
     pub commit: std::time::Duration,
 }
 
+impl std::fmt::Display for Report {
+    /// The line `ingest` and `run --once` print: handle, verdict, item.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\t{}\t{}",
+            self.handle,
+            self.verdict,
+            self.item.as_deref().unwrap_or("-")
+        )
+    }
+}
+
 /// Outbox drain figures.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DrainStats {

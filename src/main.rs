@@ -355,14 +355,7 @@ fn ingest(cfg: Config, files: Vec<PathBuf>) -> Result<ExitCode> {
 }
 
 fn print_reports(reports: &[Report]) {
-    for r in reports {
-        println!(
-            "{}\t{}\t{}",
-            r.handle,
-            r.verdict,
-            r.item.as_deref().unwrap_or("-")
-        );
-    }
+    reports.iter().for_each(|r| println!("{r}"));
 }
 
 fn run(cfg: Config, once: bool, backfill: bool, poll: u64) -> Result<ExitCode> {

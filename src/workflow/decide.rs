@@ -871,26 +871,21 @@ impl<'a, 'b> Decider<'a, 'b> {
         if mine.is_empty() {
             return Err(refuse(Refusal::NotTargetMember, "").allowed(self.target_groups_desc(req)));
         }
-        let open = [ReqState::Proposed, ReqState::Clarifying];
-        if !open.contains(&req.state) {
-            if a == Action::Confirm
-                && req
-                    .depts
-                    .iter()
-                    .filter(|d| mine.contains(&d.id))
-                    .all(|d| d.confirmed)
-            {
-                return Err(refuse(Refusal::AlreadyDone, req.state.as_str()));
-            }
-            return Err(self.wrong_state(req.state.as_str(), &open));
-        }
-        if a == Action::Confirm
+        // A confirmation by departments that all confirmed already.
+        let repeat = a == Action::Confirm
             && req
                 .depts
                 .iter()
                 .filter(|d| mine.contains(&d.id))
-                .all(|d| d.confirmed)
-        {
+                .all(|d| d.confirmed);
+        let open = [ReqState::Proposed, ReqState::Clarifying];
+        if !open.contains(&req.state) {
+            if repeat {
+                return Err(refuse(Refusal::AlreadyDone, req.state.as_str()));
+            }
+            return Err(self.wrong_state(req.state.as_str(), &open));
+        }
+        if repeat {
             return Err(refuse(Refusal::AlreadyDone, mine.join(",")));
         }
         if matches!(a, Action::Clarify | Action::Reject) && self.r.cmd.fields.note.trim().is_empty()
