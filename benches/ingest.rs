@@ -238,7 +238,11 @@ fn main() {
 
     // BENCH_CORE_ONLY=1: skip delivery and the context run (for profiling).
     let core_only = std::env::var_os("BENCH_CORE_ONLY").is_some();
-    let r = run(&mails, 100, !core_only);
+    let batch: usize = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let r = run(&mails, batch, !core_only);
     assert_eq!(r.handled, n);
     let core_rate = n as f64 / r.core_s;
     let raw_rate = n as f64 / raw_s;

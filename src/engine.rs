@@ -193,6 +193,11 @@ impl Engine {
                 }
             }
         }
+        if failed.is_none() {
+            // The writes the transaction held back (see `Tx::flush`) belong
+            // to the batch: a failure there is a failure of the batch.
+            failed = tx.flush().err();
+        }
         self.times.act += t_act.elapsed();
         if let Some(e) = failed {
             // A store error: nothing of this batch is kept. Alone, the
@@ -921,7 +926,7 @@ impl Pipeline<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if let Some(r) = &o.req {
-            tx.save_req(r, old.filter(|o| o.id == r.id))?;
+            tx.save_req(r)?;
         }
         tx.add_events(&o.events)?;
         let applied = matches!(o.verdict, Verdict::Applied(_));

@@ -132,6 +132,7 @@ impl Store {
             tx: self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            pending: Default::default(),
         })
     }
 
@@ -404,14 +405,135 @@ fn load_req(conn: &Connection, id: ReqId) -> Result<Option<Requirement>> {
     })
 }
 
+/// Writes a requirement's snapshot. `old` is the snapshot it replaces
+/// (None for a new one): only department and task rows that changed are
+/// written.
+fn write_req(tx: &Connection, r: &Requirement, old: Option<&Requirement>) -> Result<()> {
+    let data = serde_json::to_string(r)?;
+    let mut st = tx.prepare_cached(
+        "INSERT INTO requirements(id, title, requester, requester_dept, state, due, priority,
+           created_at, updated_at, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(id) DO UPDATE SET title = excluded.title, state = excluded.state,
+           due = excluded.due, priority = excluded.priority,
+           updated_at = excluded.updated_at, data = excluded.data",
+    )?;
+    st.execute(params![
+        r.id.0,
+        r.title,
+        r.requester.address,
+        r.requester_dept,
+        r.state.as_str(),
+        r.due.map(|d| d.to_string()),
+        r.priority.as_str(),
+        ts(r.created_at),
+        ts(r.updated_at),
+        data
+    ])?;
+    let mut dst = tx.prepare_cached(
+        "INSERT INTO req_depts(req, dept, confirmed) VALUES (?1, ?2, ?3)
+         ON CONFLICT(req, dept) DO UPDATE SET confirmed = excluded.confirmed",
+    )?;
+    for d in &r.depts {
+        if old.is_some_and(|o| o.depts.contains(d)) {
+            continue;
+        }
+        dst.execute(params![r.id.0, d.id, d.confirmed])?;
+    }
+    let mut tst = tx.prepare_cached(
+        "INSERT INTO tasks(req, n, owner, assigner, dept, title, due, state, progress,
+           blocked, last_report, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT(req, n) DO UPDATE SET owner = excluded.owner, due = excluded.due,
+           state = excluded.state, progress = excluded.progress, blocked = excluded.blocked,
+           last_report = excluded.last_report",
+    )?;
+    for t in &r.tasks {
+        if old.is_some_and(|o| o.tasks.contains(t)) {
+            continue;
+        }
+        tst.execute(params![
+            r.id.0,
+            t.id.n,
+            t.owner.address,
+            t.assigner.address,
+            t.dept,
+            t.title,
+            t.due.map(|d| d.to_string()),
+            t.state.as_str(),
+            t.progress,
+            t.blocked,
+            t.last_report.map(ts),
+            ts(t.created_at)
+        ])?;
+    }
+    Ok(())
+}
+
 /// One write transaction. Dropped without `commit` → rolled back.
+///
+/// A batch of messages often touches the same requirement several times
+/// (a new one and its confirmations arrive together) and counts the same
+/// recipients again and again. The transaction therefore keeps requirement
+/// snapshots and cap counters in memory and writes each once, at
+/// [`Tx::flush`] (which `commit` calls). That is safe because the
+/// transaction is IMMEDIATE: no other writer can change those rows
+/// meanwhile, and the pending writes go with a rollback.
 pub struct Tx<'a> {
     tx: Transaction<'a>,
+    pending: std::cell::RefCell<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// Requirements read or written in this transaction, by id.
+    reqs: std::collections::BTreeMap<u32, CachedReq>,
+    /// The highest requirement id stored when this transaction began.
+    max_stored_id: Option<u32>,
+    /// Daily cap counters: (recipient, day) → (count, changed).
+    rcpt: std::collections::HashMap<(String, String), (u32, bool)>,
+}
+
+struct CachedReq {
+    /// The snapshot as this transaction leaves it (None: no such one).
+    cur: Option<Requirement>,
+    /// The snapshot as stored (None: not stored yet).
+    stored: Option<Requirement>,
+    dirty: bool,
 }
 
 impl Tx<'_> {
     pub fn commit(self) -> Result<()> {
+        self.flush()?;
         Ok(self.tx.commit()?)
+    }
+
+    /// Writes what the transaction holds in memory (requirement snapshots
+    /// with their mirror rows, cap counters). `commit` calls it; calling it
+    /// first lets a caller tell a failed write from a failed commit.
+    pub fn flush(&self) -> Result<()> {
+        let mut p = self.pending.borrow_mut();
+        for c in p.reqs.values_mut() {
+            if !c.dirty {
+                continue;
+            }
+            if let Some(r) = &c.cur {
+                write_req(&self.tx, r, c.stored.as_ref())?;
+                c.stored = Some(r.clone());
+            }
+            c.dirty = false;
+        }
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO rcpt_day(rcpt, day, n) VALUES (?1, ?2, ?3)
+             ON CONFLICT(rcpt, day) DO UPDATE SET n = excluded.n",
+        )?;
+        for ((rcpt, day), (n, changed)) in p.rcpt.iter_mut() {
+            if *changed {
+                st.execute(params![rcpt, day, *n])?;
+                *changed = false;
+            }
+        }
+        Ok(())
     }
 
     /// Records a clock key; false when it was recorded already (then its
@@ -535,80 +657,55 @@ impl Tx<'_> {
     }
 
     pub fn load_req(&self, id: ReqId) -> Result<Option<Requirement>> {
-        load_req(&self.tx, id)
+        if let Some(c) = self.pending.borrow().reqs.get(&id.0) {
+            return Ok(c.cur.clone());
+        }
+        let r = load_req(&self.tx, id)?;
+        self.pending.borrow_mut().reqs.insert(
+            id.0,
+            CachedReq {
+                cur: r.clone(),
+                stored: r.clone(),
+                dirty: false,
+            },
+        );
+        Ok(r)
     }
 
     pub fn next_req_id(&self) -> Result<ReqId> {
-        let n: u32 = self.tx.query_row(
-            "SELECT COALESCE(MAX(id), 0) + 1 FROM requirements",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(ReqId(n))
+        let mut p = self.pending.borrow_mut();
+        let stored = match p.max_stored_id {
+            Some(n) => n,
+            None => {
+                let n: u32 = self
+                    .tx
+                    .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM requirements")?
+                    .query_row([], |r| r.get(0))?;
+                p.max_stored_id = Some(n);
+                n
+            }
+        };
+        let held = p
+            .reqs
+            .iter()
+            .filter(|(_, c)| c.cur.is_some())
+            .map(|(id, _)| *id)
+            .max()
+            .unwrap_or(0);
+        Ok(ReqId(stored.max(held) + 1))
     }
 
-    /// Stores a requirement's new snapshot. `old` is the snapshot it
-    /// replaces (None for a new one): only department and task rows that
-    /// changed are written.
-    pub fn save_req(&self, r: &Requirement, old: Option<&Requirement>) -> Result<()> {
-        let data = serde_json::to_string(r)?;
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO requirements(id, title, requester, requester_dept, state, due, priority,
-               created_at, updated_at, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT(id) DO UPDATE SET title = excluded.title, state = excluded.state,
-               due = excluded.due, priority = excluded.priority,
-               updated_at = excluded.updated_at, data = excluded.data",
-        )?;
-        st.execute(params![
-            r.id.0,
-            r.title,
-            r.requester.address,
-            r.requester_dept,
-            r.state.as_str(),
-            r.due.map(|d| d.to_string()),
-            r.priority.as_str(),
-            ts(r.created_at),
-            ts(r.updated_at),
-            data
-        ])?;
-        let mut dst = self.tx.prepare_cached(
-            "INSERT INTO req_depts(req, dept, confirmed) VALUES (?1, ?2, ?3)
-             ON CONFLICT(req, dept) DO UPDATE SET confirmed = excluded.confirmed",
-        )?;
-        for d in &r.depts {
-            if old.is_some_and(|o| o.depts.contains(d)) {
-                continue;
-            }
-            dst.execute(params![r.id.0, d.id, d.confirmed])?;
+    /// Keeps a requirement's new snapshot, written at [`Tx::flush`] (only
+    /// the department and task rows that changed since the stored one).
+    pub fn save_req(&self, r: &Requirement) -> Result<()> {
+        if !self.pending.borrow().reqs.contains_key(&r.id.0) {
+            // Not read in this transaction: learn what is stored first.
+            self.load_req(r.id)?;
         }
-        let mut tst = self.tx.prepare_cached(
-            "INSERT INTO tasks(req, n, owner, assigner, dept, title, due, state, progress,
-               blocked, last_report, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT(req, n) DO UPDATE SET owner = excluded.owner, due = excluded.due,
-               state = excluded.state, progress = excluded.progress, blocked = excluded.blocked,
-               last_report = excluded.last_report",
-        )?;
-        for t in &r.tasks {
-            if old.is_some_and(|o| o.tasks.contains(t)) {
-                continue;
-            }
-            tst.execute(params![
-                r.id.0,
-                t.id.n,
-                t.owner.address,
-                t.assigner.address,
-                t.dept,
-                t.title,
-                t.due.map(|d| d.to_string()),
-                t.state.as_str(),
-                t.progress,
-                t.blocked,
-                t.last_report.map(ts),
-                ts(t.created_at)
-            ])?;
-        }
+        let mut p = self.pending.borrow_mut();
+        let c = p.reqs.get_mut(&r.id.0).expect("cached by load_req");
+        c.cur = Some(r.clone());
+        c.dirty = true;
         Ok(())
     }
 
@@ -633,13 +730,26 @@ impl Tx<'_> {
     }
 
     /// Counts one more automated mail for this address on this local day
-    /// and returns the new count (one statement: the cap is on the hot path).
+    /// and returns the new count. The count is read once per transaction
+    /// and written at [`Tx::flush`]: the cap is on the hot path.
     pub fn bump_rcpt(&self, rcpt: &str, day: &str) -> Result<u32> {
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO rcpt_day(rcpt, day, n) VALUES (?1, ?2, 1)
-             ON CONFLICT(rcpt, day) DO UPDATE SET n = n + 1 RETURNING n",
-        )?;
-        Ok(st.query_row(params![rcpt, day], |r| r.get(0))?)
+        let mut p = self.pending.borrow_mut();
+        let key = (rcpt.to_string(), day.to_string());
+        if let Some((n, changed)) = p.rcpt.get_mut(&key) {
+            *n += 1;
+            *changed = true;
+            return Ok(*n);
+        }
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT n FROM rcpt_day WHERE rcpt = ?1 AND day = ?2")?;
+        let n: u32 = st
+            .query_row(params![rcpt, day], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0)
+            + 1;
+        p.rcpt.insert(key, (n, true));
+        Ok(n)
     }
 
     /// Queues a mail in the outbox (same transaction as the state change).

@@ -44,7 +44,7 @@ fn uncommitted_transaction_leaves_nothing() {
     let mut s = Store::open(&dir.path().join("x.db")).unwrap();
     {
         let tx = s.tx().unwrap();
-        tx.save_req(&req(1), None).unwrap();
+        tx.save_req(&req(1)).unwrap();
         tx.record_message("mid:a", Some("a"), "x", "s", "applied", None, Utc::now())
             .unwrap();
         // dropped: rolled back
@@ -60,7 +60,7 @@ fn snapshot_round_trips_and_thread_ids_correlate() {
     let mut s = Store::open(&dir.path().join("x.db")).unwrap();
     let tx = s.tx().unwrap();
     assert_eq!(tx.next_req_id().unwrap(), ReqId(1));
-    tx.save_req(&req(1), None).unwrap();
+    tx.save_req(&req(1)).unwrap();
     tx.index_thread("root@x", ItemId::Req(ReqId(1))).unwrap();
     tx.index_thread(
         "t@x",
@@ -95,8 +95,8 @@ fn a_clock_key_is_recorded_once_and_open_requirements_skip_closed_ones() {
     assert!(!tx.record_clock("digest:rd:2026-12-01T09:00", now).unwrap());
     let mut closed = req(2);
     closed.state = ReqState::Closed;
-    tx.save_req(&req(1), None).unwrap();
-    tx.save_req(&closed, None).unwrap();
+    tx.save_req(&req(1)).unwrap();
+    tx.save_req(&closed).unwrap();
     tx.commit().unwrap();
     assert!(s.clock_sent("digest:rd:2026-12-01T09:00").unwrap());
     assert!(!s.clock_sent("digest:rd:2026-12-02T09:00").unwrap());
@@ -111,4 +111,92 @@ fn a_clock_key_is_recorded_once_and_open_requirements_skip_closed_ones() {
     assert!(tx.record_clock("remind:REQ-1.1:accept", now).unwrap());
     drop(tx);
     assert!(!s.clock_sent("remind:REQ-1.1:accept").unwrap());
+}
+
+#[test]
+fn writes_held_in_a_transaction_are_written_once_and_only_on_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("x.db")).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap();
+    let tx = s.tx().unwrap();
+    tx.save_req(&req(1)).unwrap();
+    // The new one counts for the next id before anything is written.
+    assert_eq!(tx.next_req_id().unwrap(), ReqId(2));
+    // Read back within the transaction: the held snapshot, then changed.
+    let mut r = tx.load_req(ReqId(1)).unwrap().unwrap();
+    assert_eq!(r, req(1));
+    r.depts[0].confirmed = true;
+    r.state = ReqState::Confirmed;
+    r.tasks.push(Task {
+        id: TaskId {
+            req: ReqId(1),
+            n: 1,
+        },
+        owner: Mailbox::new(None, "alice@corp.example"),
+        assigner: Mailbox::new(None, "wanglei@corp.example"),
+        dept: "rd".into(),
+        title: "脚本".into(),
+        due: None,
+        quality: None,
+        state: TaskState::Assigned,
+        progress: 0,
+        blocked: false,
+        last_report: None,
+        created_at: now,
+    });
+    tx.save_req(&r).unwrap();
+    assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 1);
+    assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 2);
+    assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-27").unwrap(), 1);
+    // Nothing of it is in the tables before the flush, all of it after.
+    let in_tx = |tx: &Tx, sql: &str| -> i64 { tx.tx.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(in_tx(&tx, "SELECT COUNT(*) FROM requirements"), 0);
+    assert_eq!(in_tx(&tx, "SELECT COUNT(*) FROM rcpt_day"), 0);
+    tx.flush().unwrap();
+    assert_eq!(in_tx(&tx, "SELECT COUNT(*) FROM requirements"), 1);
+    assert_eq!(in_tx(&tx, "SELECT COUNT(*) FROM rcpt_day"), 2);
+    let rows = |s: &Store, sql: &str| -> i64 { s.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    tx.commit().unwrap();
+    assert_eq!(s.load_req(ReqId(1)).unwrap().unwrap(), r);
+    assert_eq!(rows(&s, "SELECT COUNT(*) FROM requirements"), 1);
+    assert_eq!(
+        rows(
+            &s,
+            "SELECT confirmed FROM req_depts WHERE req = 1 AND dept = 'rd'"
+        ),
+        1
+    );
+    assert_eq!(
+        rows(
+            &s,
+            "SELECT COUNT(*) FROM tasks WHERE req = 1 AND state = 'assigned'"
+        ),
+        1
+    );
+    assert_eq!(
+        rows(&s, "SELECT n FROM rcpt_day WHERE day = '2026-11-26'"),
+        2
+    );
+
+    // The next transaction reads the counter; a rolled-back one leaves it.
+    let tx = s.tx().unwrap();
+    assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 3);
+    let mut gone = tx.load_req(ReqId(1)).unwrap().unwrap();
+    gone.state = ReqState::Cancelled;
+    tx.save_req(&gone).unwrap();
+    tx.save_req(&req(2)).unwrap();
+    drop(tx);
+    let tx = s.tx().unwrap();
+    assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 3);
+    assert_eq!(tx.next_req_id().unwrap(), ReqId(2));
+    tx.commit().unwrap();
+    assert_eq!(
+        s.load_req(ReqId(1)).unwrap().unwrap().state,
+        ReqState::Confirmed
+    );
+    assert!(s.load_req(ReqId(2)).unwrap().is_none());
+    assert_eq!(
+        rows(&s, "SELECT n FROM rcpt_day WHERE day = '2026-11-26'"),
+        3
+    );
 }
