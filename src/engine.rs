@@ -59,6 +59,34 @@ impl std::fmt::Display for Report {
     }
 }
 
+/// One mail parsed, ready for [`Engine::ingest_parsed`].
+pub struct Parsed {
+    /// The message, or why it cannot be read (it is then set aside).
+    pub inbound: Result<Inbound, String>,
+    /// When its handling began (for the per-message time in the report).
+    pub started: Instant,
+}
+
+/// Parses a batch (pure: any thread may do it). A mail over `max_bytes`
+/// is not parsed; it is set aside as unreadable, saying why.
+pub fn parse_batch(mails: &[RawMail], max_bytes: usize) -> Vec<Parsed> {
+    mails
+        .iter()
+        .map(|m| {
+            let started = Instant::now();
+            let inbound = if m.raw.len() > max_bytes {
+                Err(format!(
+                    "message too large: {} bytes (limit {max_bytes})",
+                    m.raw.len()
+                ))
+            } else {
+                parse(&m.raw).map_err(|e| e.to_string())
+            };
+            Parsed { inbound, started }
+        })
+        .collect()
+}
+
 /// Outbox drain figures.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DrainStats {
@@ -152,28 +180,33 @@ impl Engine {
     ) -> Result<Vec<Report>, EngineError> {
         // Parse outside the transaction: it is the expensive, pure part.
         let t_parse = Instant::now();
-        let parsed: Vec<(Result<Inbound, String>, Instant)> = mails
-            .iter()
-            .map(|m| {
-                let t = Instant::now();
-                let r = if m.raw.len() > self.cfg.limits.max_message_bytes {
-                    Err(format!(
-                        "message too large: {} bytes (limit {})",
-                        m.raw.len(),
-                        self.cfg.limits.max_message_bytes
-                    ))
-                } else {
-                    parse(&m.raw).map_err(|e| e.to_string())
-                };
-                (r, t)
-            })
-            .collect();
+        let parsed = parse_batch(mails, self.cfg.limits.max_message_bytes);
         self.times.parse += t_parse.elapsed();
+        self.ingest_parsed(mails, parsed, now, watermark)
+    }
+
+    /// [`Engine::ingest_batch`] for mails already parsed by [`parse_batch`]
+    /// (on another thread, say), one entry per mail.
+    pub fn ingest_parsed(
+        &mut self,
+        mails: &[RawMail],
+        parsed: Vec<Parsed>,
+        now: DateTime<Utc>,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Report>, EngineError> {
+        debug_assert_eq!(mails.len(), parsed.len());
         let t_act = Instant::now();
         let mut reports = Vec::with_capacity(mails.len());
         let mut tx = self.store.tx()?;
         let mut failed = None;
-        for (m, (p, t0)) in mails.iter().zip(parsed) {
+        for (
+            m,
+            Parsed {
+                inbound: p,
+                started: t0,
+            },
+        ) in mails.iter().zip(parsed)
+        {
             let ctx = Pipeline {
                 cfg: &self.cfg,
                 dir: &self.dir,
@@ -430,29 +463,105 @@ impl Prepared {
 /// Works through everything a source holds, one transaction per batch,
 /// acknowledging each message only after its batch committed. Returns the
 /// number of messages handled. `stop` is polled between batches.
+///
+/// Two threads share the work: this one acts and commits, while a reader
+/// thread fetches and parses the next batch and moves the messages of each
+/// batch that has committed. The order of acting is the source's order; a
+/// message is moved only after the commit that holds its effects.
 pub fn process_backlog(
     engine: &mut Engine,
-    source: &mut dyn Source,
+    source: &mut (dyn Source + Send),
     watermark: Option<DateTime<Utc>>,
     stop: &dyn Fn() -> bool,
     mut on_batch: impl FnMut(&[Report]),
 ) -> Result<usize, BacklogError> {
+    type Batch = Result<(Vec<RawMail>, Vec<Parsed>), SourceError>;
     let batch = engine.cfg.store.batch;
-    let mut n = 0;
-    while !stop() {
-        let mails = source.fetch(batch)?;
-        if mails.is_empty() {
-            break;
+    let max_bytes = engine.cfg.limits.max_message_bytes;
+    std::thread::scope(|scope| {
+        // One batch parsed ahead; the acks of committed batches come back.
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let (ack_tx, ack_rx) = std::sync::mpsc::channel::<Vec<(String, Disposition)>>();
+        let reader = std::thread::Builder::new()
+            .name("crossdesk-reader".into())
+            .spawn_scoped(
+                scope,
+                move || -> Result<std::time::Duration, SourceError> {
+                    let mut parse_time = std::time::Duration::ZERO;
+                    let ack = |source: &mut (dyn Source + Send),
+                               acks: Vec<(String, Disposition)>| {
+                        acks.iter().try_for_each(|(h, d)| source.ack(h, *d))
+                    };
+                    loop {
+                        // First move what has committed meanwhile.
+                        while let Ok(acks) = ack_rx.try_recv() {
+                            ack(source, acks)?;
+                        }
+                        let next = source.fetch(batch).map(|mails| {
+                            let t = Instant::now();
+                            let parsed = parse_batch(&mails, max_bytes);
+                            parse_time += t.elapsed();
+                            (mails, parsed)
+                        });
+                        let last = !matches!(&next, Ok((m, _)) if !m.is_empty());
+                        if batch_tx.send(next).is_err() || last {
+                            break;
+                        }
+                    }
+                    drop(batch_tx);
+                    // Then every batch that commits from here on.
+                    for acks in ack_rx {
+                        ack(source, acks)?;
+                    }
+                    Ok(parse_time)
+                },
+            )
+            .expect("spawn the reader thread");
+        let mut n = 0;
+        let mut failed: Option<BacklogError> = None;
+        while !stop() {
+            // A closed channel: the reader stopped on an error (see join).
+            let Ok(next) = batch_rx.recv() else { break };
+            let (mails, parsed) = match next {
+                Ok(b) => b,
+                Err(e) => {
+                    failed = Some(e.into());
+                    break;
+                }
+            };
+            if mails.is_empty() {
+                break;
+            }
+            let now = crate::schedule::now(engine.cfg.tz());
+            match engine.ingest_parsed(&mails, parsed, now, watermark) {
+                Ok(reports) => {
+                    let acks = reports
+                        .iter()
+                        .map(|r| (r.handle.clone(), r.disposition))
+                        .collect();
+                    // Only fails when the reader stopped on an error.
+                    let _ = ack_tx.send(acks);
+                    n += reports.len();
+                    on_batch(&reports);
+                }
+                Err(e) => {
+                    failed = Some(e.into());
+                    break;
+                }
+            }
         }
-        let now = crate::schedule::now(engine.cfg.tz());
-        let reports = engine.ingest_batch(&mails, now, watermark)?;
-        for r in &reports {
-            source.ack(&r.handle, r.disposition)?;
+        drop(batch_rx);
+        drop(ack_tx);
+        let read = match reader.join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        };
+        if let Some(e) = failed {
+            return Err(e);
         }
-        n += reports.len();
-        on_batch(&reports);
-    }
-    Ok(n)
+        engine.times.parse += read?;
+        Ok(n)
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

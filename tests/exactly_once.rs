@@ -405,3 +405,84 @@ fn killed_at_random_moments_then_restarted_acts_on_every_message_exactly_once() 
         "outbox files ({log:#?})"
     );
 }
+
+/// A source that checks, at each acknowledgement, that the message's
+/// effects are already committed (read through a second connection, as
+/// another process would see them), and records the order of both calls.
+struct Watchful {
+    queue: std::collections::VecDeque<crossdesk::source::RawMail>,
+    db: std::path::PathBuf,
+    fetched: Vec<String>,
+    acked: Vec<String>,
+}
+
+impl crossdesk::source::Source for Watchful {
+    fn fetch(
+        &mut self,
+        max: usize,
+    ) -> Result<Vec<crossdesk::source::RawMail>, crossdesk::source::SourceError> {
+        let n = max.min(self.queue.len());
+        let v: Vec<_> = self.queue.drain(..n).collect();
+        self.fetched.extend(v.iter().map(|m| m.handle.clone()));
+        Ok(v)
+    }
+
+    fn ack(
+        &mut self,
+        handle: &str,
+        _d: crossdesk::source::Disposition,
+    ) -> Result<(), crossdesk::source::SourceError> {
+        let c = rusqlite::Connection::open(&self.db).unwrap();
+        let n: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE key = ?1",
+                [format!("mid:{handle}")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "{handle} was acknowledged before its batch committed");
+        self.acked.push(handle.to_string());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_backlog_is_acted_on_in_order_and_each_message_leaves_only_after_its_commit() {
+    let desk = Desk::with(Options {
+        batch: 7,
+        ..Options::default()
+    });
+    let cfg = crossdesk::config::Config::load(&desk.config).unwrap();
+    let mut engine = crossdesk::engine::Engine::new(cfg).unwrap();
+    let mails = volume(60, 1);
+    let mut src = Watchful {
+        queue: mails
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| crossdesk::source::RawMail {
+                handle: format!("volume.{i}@corp.example"),
+                raw: raw.clone(),
+                received: None,
+            })
+            .collect(),
+        db: desk.path("crossdesk.db"),
+        fetched: vec![],
+        acked: vec![],
+    };
+    let mut order = vec![];
+    let n = crossdesk::engine::process_backlog(&mut engine, &mut src, None, &|| false, |reps| {
+        order.extend(reps.iter().map(|r| (r.handle.clone(), r.verdict.clone())))
+    })
+    .unwrap();
+    assert_eq!(n, 60);
+    assert_eq!(
+        src.acked, src.fetched,
+        "every message acknowledged, in order"
+    );
+    let handles: Vec<&String> = order.iter().map(|(h, _)| h).collect();
+    assert_eq!(handles, src.fetched.iter().collect::<Vec<_>>());
+    // In order means each story worked: every message applied.
+    for (h, v) in &order {
+        assert!(v.starts_with("applied:"), "{h}: {v}");
+    }
+}
