@@ -256,7 +256,7 @@ fn main() {
         cd_parse_s
     );
     println!(
-        "core path fetch+parse+classify+decide+commit+move, batch 100  {:>10.0} msg/s  ({:.3} s)  = {:.2}x of raw parse",
+        "core path fetch+parse+classify+decide+commit+move, batch {batch}  {:>10.0} msg/s  ({:.3} s)  = {:.2}x of raw parse",
         core_rate,
         r.core_s,
         core_rate / raw_rate

@@ -1038,11 +1038,6 @@ impl Pipeline<'_> {
             tx.save_req(r)?;
         }
         tx.add_events(&o.events)?;
-        let applied = matches!(o.verdict, Verdict::Applied(_));
-        if let (Some(item), true) = (o.item, applied) {
-            // Index the requirement first so its root is the first mail of its thread.
-            tx.index_thread(message_id, item)?;
-        }
         let root = match (
             o.req
                 .as_ref()

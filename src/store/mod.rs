@@ -623,14 +623,18 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 
-    /// The item a thread id (a Message-ID we sent or received) belongs to.
+    /// The item a Message-ID we received belongs to: the message's own
+    /// record, when it was acted on about an item. (Our own Message-IDs
+    /// name their item themselves; the record of every incoming message is
+    /// written anyway, so correlation costs no row of its own.)
     pub fn thread_item(&self, ids: &[&str]) -> Result<Option<ItemId>> {
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT req, task FROM threads WHERE message_id = ?1")?;
+        let mut st = self.tx.prepare_cached(
+            "SELECT req, task FROM messages
+             WHERE key = ?1 AND req IS NOT NULL AND verdict LIKE 'applied:%'",
+        )?;
         for id in ids {
             let r: Option<(u32, Option<u32>)> = st
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([format!("mid:{id}")], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((req, task)) = r {
                 return Ok(item_from(Some(req), task));
@@ -639,16 +643,9 @@ impl Tx<'_> {
         Ok(None)
     }
 
-    pub fn index_thread(&self, message_id: &str, item: ItemId) -> Result<()> {
-        let (req, task) = item_cols(Some(item));
-        let mut st = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO threads(message_id, req, task) VALUES (?1, ?2, ?3)",
-        )?;
-        st.execute(params![message_id, req, task])?;
-        Ok(())
-    }
-
-    /// The first Message-ID of an item's thread (its requirement's root).
+    /// The first Message-ID of a requirement's thread, for one stored
+    /// before requirements kept their root (`root_message_id`): the
+    /// `threads` table, which earlier versions wrote, recorded it.
     pub fn thread_root(&self, req: ReqId) -> Result<Option<String>> {
         let mut st = self.tx.prepare_cached(
             "SELECT message_id FROM threads WHERE req = ?1 ORDER BY rowid LIMIT 1",

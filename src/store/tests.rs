@@ -61,15 +61,50 @@ fn snapshot_round_trips_and_thread_ids_correlate() {
     let tx = s.tx().unwrap();
     assert_eq!(tx.next_req_id().unwrap(), ReqId(1));
     tx.save_req(&req(1)).unwrap();
-    tx.index_thread("root@x", ItemId::Req(ReqId(1))).unwrap();
-    tx.index_thread(
-        "t@x",
-        ItemId::Task(TaskId {
-            req: ReqId(1),
-            n: 2,
-        }),
+    let at = Utc::now();
+    let task = ItemId::Task(TaskId {
+        req: ReqId(1),
+        n: 2,
+    });
+    tx.record_message(
+        "mid:root@x",
+        Some("root@x"),
+        "a",
+        "s",
+        "applied:new_req",
+        Some(ItemId::Req(ReqId(1))),
+        at,
     )
     .unwrap();
+    tx.record_message(
+        "mid:t@x",
+        Some("t@x"),
+        "a",
+        "s",
+        "applied:accept",
+        Some(task),
+        at,
+    )
+    .unwrap();
+    // A refused message about an item does not put its thread on the item.
+    tx.record_message(
+        "mid:no@x",
+        Some("no@x"),
+        "a",
+        "s",
+        "refused:wrong_state",
+        Some(task),
+        at,
+    )
+    .unwrap();
+    assert_eq!(tx.thread_item(&["no@x"]).unwrap(), None);
+    // Requirements from before roots were kept: the legacy thread table.
+    tx.tx
+        .execute(
+            "INSERT INTO threads(message_id, req) VALUES ('root@x', 1)",
+            [],
+        )
+        .unwrap();
     assert_eq!(tx.next_req_id().unwrap(), ReqId(2));
     assert_eq!(
         tx.thread_item(&["nope", "t@x"]).unwrap(),
