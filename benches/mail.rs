@@ -202,9 +202,14 @@ fn main() {
     );
     let work = tempfile::tempdir().unwrap();
     // Replies go to a Maildir in phase 1 so that only the IMAP side is timed.
-    let cfg_path = lab::config(
+    let batch_line = format!(
+        "batch = {}",
+        std::env::var("BENCH_BATCH").unwrap_or_else(|_| "100".into())
+    );
+    let cfg_path = lab::config_with(
         &lab,
         work.path(),
+        &[("store", &batch_line)],
         "[limits]\ndaily_cap_per_recipient = 100000000",
     );
     let text = std::fs::read_to_string(&cfg_path)

@@ -4,9 +4,12 @@
 //!
 //! Per round: `UID SEARCH` past the persisted cursor, `UID FETCH … BODY.PEEK[]`
 //! in batches, one transaction per batch (the engine), then `UID MOVE` to
-//! the processed or rejected folder, then the cursor. A crash anywhere in
-//! between is safe: a message still in the inbox is fetched again and its
-//! dedupe key says it was already acted on, so it is only moved.
+//! the processed or rejected folder; the cursor at the end of the round.
+//! The batches form a pipeline: while the engine acts on one, the
+//! connection fetches the next and moves the one before, which has
+//! committed. A crash anywhere in between is safe: a message still in the
+//! inbox is fetched again and its dedupe key says it was already acted on,
+//! so it is only moved.
 //! A UIDVALIDITY change resets the cursor; the dedupe keys keep exactly-once.
 
 use super::{Disposition, RawMail};
@@ -282,6 +285,145 @@ fn cursor_keys(imap: &ImapConfig) -> (String, String) {
     )
 }
 
+/// Moves committed batches on a second connection while the first one
+/// fetches (a backlog's moves cost the server more than its fetches).
+/// Batches that commit while a move is in flight go out as one command.
+struct Mover {
+    tx: tokio::sync::mpsc::UnboundedSender<Vec<Report>>,
+    task: tokio::task::JoinHandle<Result<Vec<u32>, ImapError>>,
+}
+
+impl Mover {
+    async fn start(
+        cfg: &Config,
+        imap: &ImapConfig,
+        validity: u32,
+        has_move: bool,
+        has_uidplus: bool,
+    ) -> Result<Mover, ImapError> {
+        let mut s = connect(cfg, imap).await?;
+        let mb = s.select(&imap.folder).await?;
+        // UIDs name the same messages only under the same UIDVALIDITY.
+        if mb.uid_validity.unwrap_or(0) != validity {
+            let _ = s.logout().await;
+            return Err(ImapError::Other(
+                "UIDVALIDITY changed while opening the second connection".into(),
+            ));
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Report>>();
+        let imap = imap.clone();
+        let task = tokio::spawn(async move {
+            let mut moved = vec![];
+            while let Some(mut reports) = rx.recv().await {
+                while let Ok(more) = rx.try_recv() {
+                    reports.extend(more);
+                }
+                move_done(&mut s, &imap, &reports, has_move, has_uidplus).await?;
+                moved.extend(reports.iter().filter_map(|r| r.handle.parse::<u32>().ok()));
+            }
+            let _ = s.logout().await;
+            Ok(moved)
+        });
+        Ok(Mover { tx, task })
+    }
+
+    /// Waits for every move handed over; returns the UIDs moved.
+    async fn finish(self) -> Result<Vec<u32>, ImapError> {
+        drop(self.tx);
+        self.task
+            .await
+            .map_err(|e| ImapError::Other(e.to_string()))?
+    }
+}
+
+/// Fetches one chunk of UIDs, in the chunk's order. The flag says whether
+/// a UID could not be fetched yet: it is skipped this round and retried
+/// (the cursor does not pass it); the mail behind it is not held up.
+async fn fetch_chunk(
+    s: &mut ImapSession,
+    chunk: &[u32],
+) -> Result<(Vec<RawMail>, bool), ImapError> {
+    let fetched: Vec<_> = s
+        .uid_fetch(uid_set(chunk), "(UID INTERNALDATE BODY.PEEK[])")
+        .await?
+        .try_collect()
+        .await?;
+    let mut by_uid: BTreeMap<u32, RawMail> = BTreeMap::new();
+    for f in &fetched {
+        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+            by_uid.insert(
+                uid,
+                RawMail {
+                    handle: uid.to_string(),
+                    raw: body.to_vec(),
+                    received: f.internal_date().map(|d| d.with_timezone(&Utc)),
+                },
+            );
+        }
+    }
+    let mut mails = vec![];
+    let mut missing = false;
+    for u in chunk {
+        match by_uid.remove(u) {
+            Some(m) => mails.push(m),
+            None => {
+                tracing::info!(uid = u, "message not fetchable yet; will retry");
+                missing = true;
+            }
+        }
+    }
+    Ok((mails, missing))
+}
+
+/// Moves the messages of a committed chunk: acted on → the processed
+/// folder, set aside → the rejected one (COPY + \Deleted + EXPUNGE where
+/// the server lacks MOVE).
+async fn move_done(
+    s: &mut ImapSession,
+    imap: &ImapConfig,
+    reports: &[Report],
+    has_move: bool,
+    has_uidplus: bool,
+) -> Result<(), ImapError> {
+    let mut processed = vec![];
+    let mut rejected = vec![];
+    for r in reports {
+        let uid: u32 = r.handle.parse().unwrap_or(0);
+        match r.disposition {
+            Disposition::Processed => processed.push(uid),
+            Disposition::Rejected => rejected.push(uid),
+            Disposition::Leave => {}
+        }
+    }
+    processed.sort_unstable();
+    rejected.sort_unstable();
+    for (uids, folder) in [
+        (&processed, &imap.processed_folder),
+        (&rejected, &imap.rejected_folder),
+    ] {
+        if uids.is_empty() {
+            continue;
+        }
+        let set = uid_set(uids);
+        if has_move {
+            s.uid_mv(&set, folder).await?;
+        } else {
+            s.uid_copy(&set, folder).await?;
+            let _: Vec<_> = s
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect()
+                .await?;
+            if has_uidplus {
+                let _: Vec<_> = s.uid_expunge(&set).await?.try_collect().await?;
+            } else {
+                let _: Vec<_> = s.expunge().await?.try_collect().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn session_loop(
     cfg: &Config,
     imap: &ImapConfig,
@@ -351,100 +493,99 @@ async fn session_loop(
         }
         let mut done: std::collections::HashSet<u32> = Default::default();
         let mut stalled = false;
-        for chunk in uids.chunks(batch) {
-            if *sh.stop.borrow() {
-                return Ok(());
+        // A pipeline over the chunks: while the engine acts on chunk k (on
+        // a blocking thread), this connection fetches chunk k+1 and then
+        // moves chunk k-1, whose transaction has committed. Chunk k+1 is
+        // acted on only after chunk k committed, so order is kept.
+        let mut acting: Option<tokio::task::JoinHandle<Result<Vec<Report>, String>>> = None;
+        // A backlog of more than one batch gets a second connection for its
+        // moves; a message or two is moved on this one.
+        let mut mover = None;
+        if uids.len() > batch {
+            match Mover::start(cfg, imap, validity, has_move, has_uidplus).await {
+                Ok(m) => mover = Some(m),
+                Err(e) => tracing::warn!(error = %e, "no second connection; moving on this one"),
             }
-            let set = uid_set(chunk);
-            let fetched: Vec<_> = s
-                .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
-                .await?
-                .try_collect()
-                .await?;
-            let mut by_uid: BTreeMap<u32, RawMail> = BTreeMap::new();
-            for f in &fetched {
-                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                    by_uid.insert(
-                        uid,
-                        RawMail {
-                            handle: uid.to_string(),
-                            raw: body.to_vec(),
-                            received: f.internal_date().map(|d| d.with_timezone(&Utc)),
-                        },
-                    );
+        }
+        let mut chunks = uids.chunks(batch);
+        loop {
+            let chunk = if *sh.stop.borrow() {
+                None
+            } else {
+                chunks.next()
+            };
+            let mut next = None;
+            if let Some(chunk) = chunk {
+                let (mails, missing) = fetch_chunk(&mut s, chunk).await?;
+                stalled |= missing;
+                if !mails.is_empty() {
+                    // Parsed on another blocking thread, beside the engine.
+                    let max = cfg.limits.max_message_bytes;
+                    next = Some(tokio::task::spawn_blocking(move || {
+                        let parsed = crate::engine::parse_batch(&mails, max);
+                        (mails, parsed)
+                    }));
                 }
             }
-            // A UID announced before its body can be fetched is skipped
-            // this round and retried (the cursor does not pass it); the
-            // mail behind it is not held up.
-            let mut mails = vec![];
-            for u in chunk {
-                match by_uid.remove(u) {
-                    Some(m) => mails.push(m),
-                    None => {
-                        tracing::info!(uid = u, "message not fetchable yet; will retry");
-                        stalled = true;
+            let committed = match acting.take() {
+                Some(h) => Some(
+                    h.await
+                        .map_err(|e| ImapError::Other(e.to_string()))?
+                        .map_err(ImapError::Other)?,
+                ),
+                None => None,
+            };
+            if let Some(next) = next {
+                let (mails, parsed) = next.await.map_err(|e| ImapError::Other(e.to_string()))?;
+                let engine = sh.engine.clone();
+                let wm = sh.watermark;
+                acting = Some(tokio::task::spawn_blocking(move || {
+                    let mut e = engine
+                        .lock()
+                        .map_err(|_| "engine lock poisoned".to_string())?;
+                    let now = crate::schedule::now(e.cfg.tz());
+                    e.ingest_parsed(&mails, parsed, now, wm)
+                        .map_err(|e| e.to_string())
+                }));
+            }
+            match committed {
+                Some(reports) => {
+                    sh.kick.notify_one();
+                    match &mover {
+                        Some(m) => {
+                            if m.tx.send(reports).is_err() {
+                                // The mover stopped: its error is the answer.
+                                let m = mover.take().expect("mover present");
+                                m.finish().await?;
+                                return Err(ImapError::Other(
+                                    "the moving connection stopped".into(),
+                                ));
+                            }
+                        }
+                        None => {
+                            move_done(&mut s, imap, &reports, has_move, has_uidplus).await?;
+                            done.extend(
+                                reports.iter().filter_map(|r| r.handle.parse::<u32>().ok()),
+                            );
+                        }
                     }
                 }
+                None if acting.is_none() && chunk.is_none() => break,
+                None => {}
             }
-            if mails.is_empty() {
-                continue;
+            if *sh.stop.borrow() && acting.is_none() {
+                break;
             }
-            let engine = sh.engine.clone();
-            let wm = sh.watermark;
-            let reports: Vec<Report> = tokio::task::spawn_blocking(move || {
-                let mut e = engine
-                    .lock()
-                    .map_err(|_| "engine lock poisoned".to_string())?;
-                let now = crate::schedule::now(e.cfg.tz());
-                e.ingest_batch(&mails, now, wm).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| ImapError::Other(e.to_string()))?
-            .map_err(ImapError::Other)?;
-            sh.kick.notify_one();
-            let mut processed = vec![];
-            let mut rejected = vec![];
-            for r in &reports {
-                let uid: u32 = r.handle.parse().unwrap_or(0);
-                match r.disposition {
-                    Disposition::Processed => processed.push(uid),
-                    Disposition::Rejected => rejected.push(uid),
-                    Disposition::Leave => {}
-                }
-            }
-            processed.sort_unstable();
-            rejected.sort_unstable();
-            for (uids, folder) in [
-                (&processed, &imap.processed_folder),
-                (&rejected, &imap.rejected_folder),
-            ] {
-                if uids.is_empty() {
-                    continue;
-                }
-                let set = uid_set(uids);
-                if has_move {
-                    s.uid_mv(&set, folder).await?;
-                } else {
-                    s.uid_copy(&set, folder).await?;
-                    let _: Vec<_> = s
-                        .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                        .await?
-                        .try_collect()
-                        .await?;
-                    if has_uidplus {
-                        let _: Vec<_> = s.uid_expunge(&set).await?.try_collect().await?;
-                    } else {
-                        let _: Vec<_> = s.expunge().await?.try_collect().await?;
-                    }
-                }
-            }
-            done.extend(reports.iter().filter_map(|r| r.handle.parse::<u32>().ok()));
-            // The cursor passes only UIDs whose every predecessor is done.
-            if let Some(u) = ascending.iter().take_while(|u| done.contains(u)).last() {
-                last_uid = last_uid.max(*u);
-            }
-            {
+        }
+        if let Some(m) = mover {
+            done.extend(m.finish().await?);
+        }
+        // The cursor passes only UIDs whose every predecessor is done. It
+        // is written once per round: behind after a crash, it only makes
+        // the next SEARCH longer (moved mail is no longer in the folder).
+        if let Some(u) = ascending.iter().take_while(|u| done.contains(u)).last() {
+            if *u > last_uid {
+                last_uid = *u;
                 let eng = sh
                     .engine
                     .lock()
@@ -453,6 +594,9 @@ async fn session_loop(
                     .set_meta(&kl, &last_uid.to_string())
                     .map_err(|e| ImapError::Other(e.to_string()))?;
             }
+        }
+        if *sh.stop.borrow() {
+            return Ok(());
         }
         // A message not fetchable yet is retried soon a few times; one that
         // stays unreadable is retried at the normal pace (IDLE or poll)
