@@ -445,3 +445,79 @@ fn imaps_and_smtp_starttls_with_a_private_ca() {
     assert_eq!(ack.in_reply_to, "tls.1@client.test");
     assert!(daemon.stop().success());
 }
+
+/// A server without MOVE: messages leave the inbox by COPY, `\Deleted` and
+/// UID EXPUNGE instead, on the main connection and on the second one a
+/// backlog gets, and nothing is acted on twice.
+#[test]
+fn a_server_without_move_gets_copy_store_expunge() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    // Dovecot announces what `imap_capability` says: everything but MOVE.
+    let conf = lab.dir.join("dovecot.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(
+        "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS SPECIAL-USE\n}\n",
+    );
+    std::fs::write(&conf, text).unwrap();
+    lab.ctl("restart-dovecot");
+    let caps = lab::imap_capabilities(lab.imap_port, "workflow", &lab.password).unwrap();
+    assert!(caps.iter().any(|c| c == "UIDPLUS"), "{caps:?}");
+    assert!(!caps.iter().any(|c| c == "MOVE"), "{caps:?}");
+
+    let work = tempfile::tempdir().unwrap();
+    let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 10")], "");
+    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
+    let n = 25;
+    for i in 0..n {
+        let raw = mail(
+            &z,
+            &[&wf],
+            &format!("【需求】无 MOVE 的服务器 {i}"),
+            &format!("nomove.{i}@client.test"),
+            None,
+            "部门：研发\n\n请处理。",
+        );
+        lab.submit(&z, &[&wf], &raw);
+    }
+    // From someone the directory does not know: set aside, to Rejected.
+    let stranger = lab.addr("stranger");
+    let raw = mail(
+        &stranger,
+        &[&wf],
+        "[REQ] hello",
+        "nomove.x@client.test",
+        None,
+        "Dept: rd",
+    );
+    lab.submit(&stranger, &[&wf], &raw);
+    let t = std::time::Instant::now();
+    while lab.maildir_count("workflow", "INBOX") < n + 1 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for round in 0..2 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["run", "--once"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(lab.fetch("workflow", "INBOX").len(), 0, "inbox emptied");
+    assert_eq!(lab.fetch("workflow", "Processed").len(), n);
+    assert_eq!(lab.fetch("workflow", "Rejected").len(), 1);
+    let list = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), n, "each acted on once");
+}

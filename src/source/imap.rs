@@ -465,7 +465,7 @@ async fn session_loop(
                 .unwrap_or(0)
         }
     };
-    tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, "imap ready");
+    tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, r#move = has_move, "imap ready");
     let batch = cfg.store.batch.max(1);
     let mut stall_rounds = 0u32;
     loop {

@@ -327,6 +327,34 @@ impl SmtpClient {
 }
 
 /// Reads every message of a folder over IMAP (BODY.PEEK[], so nothing is marked).
+/// The capabilities the server announces after login.
+pub fn imap_capabilities(port: u16, user: &str, pass: &str) -> Result<Vec<String>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut c = async_imap::Client::new(tcp);
+        c.read_response().await.map_err(|e| e.to_string())?;
+        let mut s = c.login(user, pass).await.map_err(|(e, _)| e.to_string())?;
+        let caps = s.capabilities().await.map_err(|e| e.to_string())?;
+        let v = caps
+            .iter()
+            .map(|c| match c {
+                async_imap::types::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                async_imap::types::Capability::Auth(a) => format!("AUTH={a}"),
+                async_imap::types::Capability::Atom(a) => a.to_string(),
+            })
+            .collect();
+        drop(caps);
+        let _ = s.logout().await;
+        Ok(v)
+    })
+}
+
 pub fn imap_fetch(port: u16, user: &str, pass: &str, folder: &str) -> Result<Vec<Vec<u8>>, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
