@@ -17,7 +17,7 @@ use crate::send::{SendError, Transport};
 use crate::source::{Disposition, RawMail, Source, SourceError};
 use crate::store::{SendResult, Store, StoreError, Tx};
 use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
-use crate::workflow::model::{Action, ItemId};
+use crate::workflow::model::{Action, Command, ItemId};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::time::Instant;
@@ -65,11 +65,24 @@ pub struct Parsed {
     pub inbound: Result<Inbound, String>,
     /// When its handling began (for the per-message time in the report).
     pub started: Instant,
+    /// What its subject and body say, read on the parsing thread for the
+    /// local day given (the engine reads it again on another day).
+    pub command: Option<(chrono::NaiveDate, Command)>,
 }
 
-/// Parses a batch (pure: any thread may do it). A mail over `max_bytes`
-/// is not parsed; it is set aside as unreadable, saying why.
-pub fn parse_batch(mails: &[RawMail], max_bytes: usize) -> Vec<Parsed> {
+/// What the parsing thread needs to classify as well: the keywords and
+/// the zone that says which day it is.
+#[derive(Clone)]
+pub struct Classifier {
+    pub kw: Keywords,
+    pub tz: chrono_tz::Tz,
+}
+
+/// Parses a batch (pure: any thread may do it), and classifies it too
+/// when given a classifier. A mail over `max_bytes` is not parsed; it is
+/// set aside as unreadable, saying why.
+pub fn parse_batch(mails: &[RawMail], max_bytes: usize, cl: Option<&Classifier>) -> Vec<Parsed> {
+    let today = cl.map(|c| crate::schedule::now(c.tz).with_timezone(&c.tz).date_naive());
     mails
         .iter()
         .map(|m| {
@@ -82,7 +95,17 @@ pub fn parse_batch(mails: &[RawMail], max_bytes: usize) -> Vec<Parsed> {
             } else {
                 parse(&m.raw).map_err(|e| e.to_string())
             };
-            Parsed { inbound, started }
+            let command = match (cl, today, &inbound) {
+                (Some(c), Some(day), Ok(i)) => {
+                    Some((day, classify(&i.subject, &i.body, &c.kw, day)))
+                }
+                _ => None,
+            };
+            Parsed {
+                inbound,
+                started,
+                command,
+            }
         })
         .collect()
 }
@@ -180,7 +203,7 @@ impl Engine {
     ) -> Result<Vec<Report>, EngineError> {
         // Parse outside the transaction: it is the expensive, pure part.
         let t_parse = Instant::now();
-        let parsed = parse_batch(mails, self.cfg.limits.max_message_bytes);
+        let parsed = parse_batch(mails, self.cfg.limits.max_message_bytes, None);
         self.times.parse += t_parse.elapsed();
         self.ingest_parsed(mails, parsed, now, watermark)
     }
@@ -199,14 +222,8 @@ impl Engine {
         let mut reports = Vec::with_capacity(mails.len());
         let mut tx = self.store.tx()?;
         let mut failed = None;
-        for (
-            m,
-            Parsed {
-                inbound: p,
-                started: t0,
-            },
-        ) in mails.iter().zip(parsed)
-        {
+        for (m, p) in mails.iter().zip(parsed) {
+            let t0 = p.started;
             let ctx = Pipeline {
                 cfg: &self.cfg,
                 dir: &self.dir,
@@ -281,7 +298,11 @@ impl Engine {
             raw,
             received: None,
         };
-        let p = parse(&m.raw).map_err(|e| e.to_string());
+        let p = Parsed {
+            inbound: parse(&m.raw).map_err(|e| e.to_string()),
+            started: Instant::now(),
+            command: None,
+        };
         let mut tx = self.store.tx()?;
         let ctx = Pipeline {
             cfg: &self.cfg,
@@ -358,6 +379,14 @@ impl Engine {
 
     pub fn own_address(&self) -> &str {
         &self.own.address
+    }
+
+    /// What a parsing thread needs to classify mail as this engine does.
+    pub fn classifier(&self) -> Classifier {
+        Classifier {
+            kw: self.kw.clone(),
+            tz: self.cfg.tz(),
+        }
     }
 
     /// Sends what the outbox holds that is due, in batches, through a
@@ -478,6 +507,7 @@ pub fn process_backlog(
     type Batch = Result<(Vec<RawMail>, Vec<Parsed>), SourceError>;
     let batch = engine.cfg.store.batch;
     let max_bytes = engine.cfg.limits.max_message_bytes;
+    let cl = engine.classifier();
     std::thread::scope(|scope| {
         // One batch parsed ahead; the acks of committed batches come back.
         let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Batch>(1);
@@ -499,7 +529,7 @@ pub fn process_backlog(
                         }
                         let next = source.fetch(batch).map(|mails| {
                             let t = Instant::now();
-                            let parsed = parse_batch(&mails, max_bytes);
+                            let parsed = parse_batch(&mails, max_bytes, Some(&cl));
                             parse_time += t.elapsed();
                             (mails, parsed)
                         });
@@ -855,11 +885,16 @@ impl Pipeline<'_> {
         mut self,
         tx: &mut Tx,
         m: &RawMail,
-        parsed: Result<Inbound, String>,
+        p: Parsed,
         now: DateTime<Utc>,
         watermark: Option<DateTime<Utc>>,
         released: bool,
     ) -> Result<Report, StoreError> {
+        let Parsed {
+            inbound: parsed,
+            command,
+            ..
+        } = p;
         let inb = match parsed {
             Ok(i) => i,
             Err(e) => {
@@ -945,7 +980,10 @@ impl Pipeline<'_> {
         }
         let tz = self.cfg.tz();
         let today = now.with_timezone(&tz).date_naive();
-        let mut cmd = classify(&inb.subject, &inb.body, self.kw, today);
+        let mut cmd = match command {
+            Some((day, cmd)) if day == today => cmd,
+            _ => classify(&inb.subject, &inb.body, self.kw, today),
+        };
 
         // A reply-all to someone's [REQ] mail ("Re: [REQ] …") that threads
         // to a known requirement is a comment on it, not a second one.
@@ -1081,6 +1119,60 @@ impl Pipeline<'_> {
 mod tests {
     use super::*;
     use crate::workflow::model::{ReqId, TaskId};
+
+    /// A classification made on the parsing thread is used only for the
+    /// day it was made for; on another day the engine reads the mail again.
+    #[test]
+    fn a_command_classified_ahead_counts_only_for_its_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::from_str(
+            r#"
+[mail]
+address = "workflow@corp.example"
+source = "maildir:inbox"
+transport = "maildir:outbox"
+watermark = "all"
+[store]
+path = "x.db"
+[[departments]]
+id = "rd"
+name = "研发部"
+group = "rd@corp.example"
+leads = ["王磊 <wanglei@corp.example>"]
+members = ["alice@corp.example"]
+"#,
+            "t.toml",
+            dir.path(),
+        )
+        .unwrap();
+        let mut e = Engine::new(cfg).unwrap();
+        let raw = |i: u32| {
+            RawMail {
+            handle: format!("h{i}"),
+            raw: format!(
+                "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] Export {i}\r\n\
+                 Message-ID: <ahead.{i}@corp.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\n\r\nDept: rd\r\n"
+            )
+            .into_bytes(),
+            received: None,
+        }
+        };
+        let mails = [raw(1), raw(2)];
+        let mut parsed = parse_batch(&mails, 1 << 20, Some(&e.classifier()));
+        let now = Utc::now();
+        let today = now.with_timezone(&e.cfg.tz()).date_naive();
+        // Doctored ahead-of-time readings: a help request (no action).
+        let help = classify("hello", "", &e.kw, today);
+        assert_eq!(help.action, None);
+        parsed[0].command = Some((today, help.clone()));
+        parsed[1].command = Some((today.pred_opt().unwrap(), help));
+        let reps = e.ingest_parsed(&mails, parsed, now, None).unwrap();
+        assert_eq!(reps[0].verdict, "help", "today's reading is used");
+        assert_eq!(
+            reps[1].verdict, "applied:new_req",
+            "yesterday's is read again"
+        );
+    }
 
     #[test]
     fn our_message_ids_name_their_item() {

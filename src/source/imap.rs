@@ -467,6 +467,11 @@ async fn session_loop(
     };
     tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, r#move = has_move, "imap ready");
     let batch = cfg.store.batch.max(1);
+    let classifier = sh
+        .engine
+        .lock()
+        .map_err(|_| ImapError::Other("engine lock poisoned".into()))?
+        .classifier();
     let mut stall_rounds = 0u32;
     loop {
         // Drain the notifications queue; SEARCH below is what counts.
@@ -521,8 +526,9 @@ async fn session_loop(
                 if !mails.is_empty() {
                     // Parsed on another blocking thread, beside the engine.
                     let max = cfg.limits.max_message_bytes;
+                    let cl = classifier.clone();
                     next = Some(tokio::task::spawn_blocking(move || {
-                        let parsed = crate::engine::parse_batch(&mails, max);
+                        let parsed = crate::engine::parse_batch(&mails, max, Some(&cl));
                         (mails, parsed)
                     }));
                 }
