@@ -113,6 +113,11 @@ impl Store {
         }
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // 8 KiB pages (set when the file is created; an existing file keeps
+        // its own): an outbox row is about 1.5 KiB and a commit writes each
+        // dirty page as a WAL frame, so fewer, larger pages cost less per
+        // commit (ingest bench: commit 0.21-0.27 s → 0.17-0.21 s per 10,000).
+        conn.pragma_update(None, "page_size", 8192)?;
         // WAL with FULL sync: a commit is on disk before the message leaves
         // the inbox, so a power cut cannot lose a message we moved.
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -33,6 +33,11 @@ fn migrations_bring_a_new_file_to_the_latest_version_and_are_idempotent() {
     let p = dir.path().join("sub/x.db");
     let s = Store::open(&p).unwrap();
     assert_eq!(s.schema_version().unwrap() as usize, schema::LATEST);
+    let page: i64 = s
+        .conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page, 8192);
     drop(s);
     let s = Store::open(&p).unwrap();
     assert_eq!(s.schema_version().unwrap() as usize, schema::LATEST);
