@@ -92,13 +92,14 @@ fn default_watermark() -> String {
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub path: String,
-    /// Messages committed per transaction during a backlog.
+    /// Messages committed per transaction during a backlog (a batch also
+    /// stops at about 64 MiB of mail).
     #[serde(default = "default_batch")]
     pub batch: usize,
 }
 
 fn default_batch() -> usize {
-    100
+    500
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -336,6 +336,32 @@ impl Mover {
     }
 }
 
+/// Splits UIDs (in acting order) into batches of at most `batch` UIDs and
+/// about `max_bytes` of mail (a batch holds at least one message).
+fn chunk_uids(
+    uids: &[u32],
+    sizes: &std::collections::HashMap<u32, usize>,
+    batch: usize,
+    max_bytes: usize,
+) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = vec![];
+    let mut bytes = 0;
+    for &u in uids {
+        let size = sizes.get(&u).copied().unwrap_or(0);
+        match out.last_mut() {
+            Some(c) if c.len() < batch && bytes + size <= max_bytes => {
+                c.push(u);
+                bytes += size;
+            }
+            _ => {
+                out.push(vec![u]);
+                bytes = size;
+            }
+        }
+    }
+    out
+}
+
 /// Fetches one chunk of UIDs, in the chunk's order. The flag says whether
 /// a UID could not be fetched yet: it is skipped this round and retried
 /// (the cursor does not pass it); the mail behind it is not held up.
@@ -485,14 +511,20 @@ async fn session_loop(
         // backlog in directory order at its first sync): act in order of
         // INTERNALDATE, so that a reply never comes before what it answers.
         let ascending = uids.clone();
+        let mut sizes = std::collections::HashMap::new();
         if uids.len() > 1 {
-            let dates: std::collections::HashMap<u32, i64> = s
-                .uid_fetch(uid_set(&uids), "(UID INTERNALDATE)")
+            let heads: Vec<_> = s
+                .uid_fetch(uid_set(&uids), "(UID INTERNALDATE RFC822.SIZE)")
                 .await?
-                .try_collect::<Vec<_>>()
-                .await?
+                .try_collect()
+                .await?;
+            let dates: std::collections::HashMap<u32, i64> = heads
                 .iter()
                 .filter_map(|f| Some((f.uid?, f.internal_date()?.timestamp_millis())))
+                .collect();
+            sizes = heads
+                .iter()
+                .filter_map(|f| Some((f.uid?, f.size? as usize)))
                 .collect();
             uids.sort_by_key(|u| (dates.get(u).copied().unwrap_or(i64::MAX), *u));
         }
@@ -512,7 +544,8 @@ async fn session_loop(
                 Err(e) => tracing::warn!(error = %e, "no second connection; moving on this one"),
             }
         }
-        let mut chunks = uids.chunks(batch);
+        let chunked = chunk_uids(&uids, &sizes, batch, super::BATCH_BYTES);
+        let mut chunks = chunked.iter().map(Vec::as_slice);
         loop {
             let chunk = if *sh.stop.borrow() {
                 None
@@ -665,6 +698,23 @@ async fn session_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_hold_a_count_and_about_a_size() {
+        let uids: Vec<u32> = (1..=7).collect();
+        let sizes: std::collections::HashMap<u32, usize> =
+            [(1, 10), (2, 10), (3, 50), (4, 100), (5, 1), (6, 1), (7, 1)].into();
+        assert_eq!(
+            chunk_uids(&uids, &sizes, 3, 60),
+            vec![vec![1, 2], vec![3], vec![4], vec![5, 6, 7]]
+        );
+        // Count alone, and sizes unknown.
+        assert_eq!(
+            chunk_uids(&uids, &Default::default(), 3, 60),
+            vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+        );
+        assert!(chunk_uids(&[], &sizes, 3, 60).is_empty());
+    }
 
     #[test]
     fn uid_sets_compress_runs() {

@@ -75,8 +75,9 @@ impl Source for MaildirSource {
             self.queue = self.list()?.into_iter().map(|(t, _, p)| (t, p)).collect();
         }
         let mut out = vec![];
+        let mut bytes = 0;
         while let Some((mtime, path)) = self.queue.pop_front() {
-            if out.len() >= max {
+            if out.len() >= max || bytes >= super::BATCH_BYTES {
                 self.queue.push_front((mtime, path));
                 break;
             }
@@ -86,6 +87,7 @@ impl Source for MaildirSource {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io(&path, e)),
             };
+            bytes += raw.len();
             let handle = path.display().to_string();
             self.skip.insert(handle.clone());
             out.push(RawMail {

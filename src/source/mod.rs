@@ -33,8 +33,14 @@ pub enum SourceError {
     Io(String),
 }
 
+/// A batch stops growing at about this many bytes of mail (at least one
+/// message): with the default batch of 500, a run of large messages would
+/// otherwise hold gigabytes in memory.
+pub const BATCH_BYTES: usize = 64 << 20;
+
 pub trait Source {
-    /// Up to `max` messages not yet handed out, oldest first.
+    /// Up to `max` messages not yet handed out, oldest first, and no more
+    /// than about [`BATCH_BYTES`] of them.
     fn fetch(&mut self, max: usize) -> Result<Vec<RawMail>, SourceError>;
     /// Called only after the message's effects are committed.
     fn ack(&mut self, handle: &str, d: Disposition) -> Result<(), SourceError>;
