@@ -522,17 +522,22 @@ pub fn process_backlog(
                                acks: Vec<(String, Disposition)>| {
                         acks.iter().try_for_each(|(h, d)| source.ack(h, *d))
                     };
+                    // Small batches first, doubling up to `batch`: the
+                    // acting thread starts after a few messages rather than
+                    // after a whole batch was read and parsed.
+                    let mut want = batch.min(32);
                     loop {
                         // First move what has committed meanwhile.
                         while let Ok(acks) = ack_rx.try_recv() {
                             ack(source, acks)?;
                         }
-                        let next = source.fetch(batch).map(|mails| {
+                        let next = source.fetch(want).map(|mails| {
                             let t = Instant::now();
                             let parsed = parse_batch(&mails, max_bytes, Some(&cl));
                             parse_time += t.elapsed();
                             (mails, parsed)
                         });
+                        want = (want * 2).min(batch);
                         let last = !matches!(&next, Ok((m, _)) if !m.is_empty());
                         if batch_tx.send(next).is_err() || last {
                             break;
