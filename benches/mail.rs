@@ -3,6 +3,8 @@
 //! asserts nothing about speed. Needs root (Postfix).
 //!
 //!   cargo bench --bench mail
+//!   BENCH_IMAP_ONLY=1 cargo bench --bench mail   (the IMAP ingest only)
+//!   BENCH_BATCH=100 …                          (`[store] batch`; default 500)
 //!
 //! 1. IMAP ingest of a 2,000-message backlog: from the first FETCH to the
 //!    last message moved, against a raw `UID FETCH 1:* BODY.PEEK[]`.
@@ -284,6 +286,10 @@ fn main() {
         d.as_secs_f64(),
         rate / raw_rate
     );
+
+    if std::env::var_os("BENCH_IMAP_ONLY").is_some() {
+        return;
+    }
 
     // ---- 3. Outbox drain to Postfix --------------------------------------
     // The replies of phase 1 are queued; render them once for the baseline.

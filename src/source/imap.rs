@@ -337,7 +337,9 @@ impl Mover {
 }
 
 /// Splits UIDs (in acting order) into batches of at most `batch` UIDs and
-/// about `max_bytes` of mail (a batch holds at least one message).
+/// about `max_bytes` of mail (a batch holds at least one message). The
+/// first batches are small (32, 64, … UIDs) so that the engine starts
+/// acting while the rest is still being fetched.
 fn chunk_uids(
     uids: &[u32],
     sizes: &std::collections::HashMap<u32, usize>,
@@ -346,10 +348,12 @@ fn chunk_uids(
 ) -> Vec<Vec<u32>> {
     let mut out: Vec<Vec<u32>> = vec![];
     let mut bytes = 0;
+    let limit = |i: usize| batch.min(32usize.saturating_mul(1 << i.min(20)));
     for &u in uids {
         let size = sizes.get(&u).copied().unwrap_or(0);
+        let n = out.len();
         match out.last_mut() {
-            Some(c) if c.len() < batch && bytes + size <= max_bytes => {
+            Some(c) if c.len() < limit(n - 1) && bytes + size <= max_bytes => {
                 c.push(u);
                 bytes += size;
             }
@@ -714,6 +718,13 @@ mod tests {
             vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
         );
         assert!(chunk_uids(&[], &sizes, 3, 60).is_empty());
+        // A backlog starts small: 32, 64, then the batch.
+        let many: Vec<u32> = (1..=300).collect();
+        let lens: Vec<usize> = chunk_uids(&many, &Default::default(), 100, 1 << 20)
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert_eq!(lens, [32, 64, 100, 100, 4]);
     }
 
     #[test]
