@@ -76,8 +76,42 @@ pub struct OutboxStatus {
     pub bounced: u64,
 }
 
+/// `2026-11-26T02:00:00.123Z`, as chrono's RFC 3339 with milliseconds
+/// writes it, without its general formatter (several per message).
 fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    use chrono::{Datelike, Timelike};
+    let y = t.year();
+    if !(0..=9999).contains(&y) {
+        return t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    }
+    let mut b = [0u8; 24];
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, y as u32, 4);
+    put(5, t.month(), 2);
+    put(8, t.day(), 2);
+    put(11, t.hour(), 2);
+    put(14, t.minute(), 2);
+    put(17, t.second(), 2);
+    // A leap second shows as :59.1xxx in chrono's nanoseconds.
+    put(20, (t.nanosecond() / 1_000_000).min(999), 3);
+    for (at, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        b[at] = c;
+    }
+    String::from_utf8(b.to_vec()).expect("ascii")
 }
 
 fn parse_ts(s: &str) -> DateTime<Utc> {

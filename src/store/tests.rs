@@ -1,7 +1,7 @@
 use super::*;
 use crate::workflow::model::*;
 use crate::workflow::state::*;
-use chrono::TimeZone;
+use chrono::{TimeZone, Timelike};
 
 fn req(id: u32) -> Requirement {
     let now = Utc.with_ymd_and_hms(2026, 11, 26, 1, 0, 0).unwrap();
@@ -239,4 +239,21 @@ fn writes_held_in_a_transaction_are_written_once_and_only_on_commit() {
         rows(&s, "SELECT n FROM rcpt_day WHERE day = '2026-11-26'"),
         3
     );
+}
+
+#[test]
+fn timestamps_are_written_as_chrono_writes_them() {
+    let mut t = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap();
+    for i in 0..5000i64 {
+        let want = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        assert_eq!(ts(t), want);
+        assert_eq!(
+            parse_ts(&ts(t)),
+            t.with_nanosecond((t.nanosecond() / 1_000_000) * 1_000_000)
+                .unwrap()
+        );
+        t += chrono::Duration::milliseconds(7_777_777 * i + 13);
+    }
+    let early = Utc.with_ymd_and_hms(5, 1, 2, 3, 4, 5).unwrap();
+    assert_eq!(ts(early), "0005-01-02T03:04:05.000Z");
 }
