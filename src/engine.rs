@@ -551,7 +551,7 @@ pub fn process_backlog(
                     Ok(parse_time)
                 },
             )
-            .expect("spawn the reader thread");
+            .map_err(|e| SourceError::Io(format!("cannot start the reader thread: {e}")))?;
         let mut n = 0;
         let mut failed: Option<BacklogError> = None;
         while !stop() {

@@ -6,8 +6,8 @@
 //! in batches, one transaction per batch (the engine), then `UID MOVE` to
 //! the processed or rejected folder; the cursor at the end of the round.
 //! The batches form a pipeline: while the engine acts on one, the
-//! connection fetches the next and moves the one before, which has
-//! committed. A crash anywhere in between is safe: a message still in the
+//! connection fetches the next, and the one before, which has committed,
+//! is moved (by a second connection when there is a backlog). A crash anywhere in between is safe: a message still in the
 //! inbox is fetched again and its dedupe key says it was already acted on,
 //! so it is only moved.
 //! A UIDVALIDITY change resets the cursor; the dedupe keys keep exactly-once.
