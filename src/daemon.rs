@@ -323,7 +323,7 @@ async fn drain_smtp(
             if *stop.borrow() {
                 break;
             }
-            let answers: Vec<Result<(), SendError>> =
+            let answers: Vec<Result<Vec<String>, SendError>> =
                 futures::future::join_all(chunk.iter().map(|p| {
                     let from = from.as_str();
                     async move {
@@ -337,7 +337,24 @@ async fn drain_smtp(
             let results: Vec<_> = chunk
                 .iter()
                 .zip(answers)
-                .map(|(p, r)| (p.id, p.outcome(r, now, &mut stats)))
+                .map(|(p, r)| {
+                    let (r, refused) = match r {
+                        Ok(refused) => (Ok(()), refused),
+                        Err(e) => (Err(e), vec![]),
+                    };
+                    let mut res = p.outcome(r, now, &mut stats);
+                    if !refused.is_empty() {
+                        tracing::warn!(message_id = %p.message_id, ?refused,
+                            "sent, but the server refused some recipients for good");
+                        if matches!(res, crate::store::SendResult::Sent) {
+                            res = crate::store::SendResult::SentExcept(format!(
+                                "refused: {}",
+                                refused.join("; ")
+                            ));
+                        }
+                    }
+                    (p.id, res)
+                })
                 .collect();
             lock(engine)?.finish_sends(&results, crate::schedule::now(tz))?;
             all_retry &= results

@@ -475,7 +475,7 @@ impl Prepared {
             }
         };
         match &res {
-            SendResult::Sent => stats.sent += 1,
+            SendResult::Sent | SendResult::SentExcept(_) => stats.sent += 1,
             SendResult::Retry { error, at } => {
                 stats.retry += 1;
                 tracing::warn!(message_id = %self.message_id, %error, retry_at = %at, "send failed, will retry");

@@ -521,3 +521,92 @@ fn a_server_without_move_gets_copy_store_expunge() {
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), n, "each acted on once");
 }
+
+/// A department member whose mailbox no longer exists: Postfix refuses that
+/// one recipient (550 at RCPT) and the mail still reaches the others; the
+/// outbox row is sent, with the refusal kept as its note.
+#[test]
+fn a_recipient_refused_for_good_does_not_stop_the_others() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config(&lab, work.path(), "");
+    let d = &lab.domain;
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("members = [\"张三 <zhangsan@{d}>\", \"alice@{d}\"]"),
+        &format!("members = [\"张三 <zhangsan@{d}>\", \"alice@{d}\", \"ghost@{d}\"]"),
+    );
+    assert!(text.contains("ghost@"));
+    std::fs::write(&cfg, text).unwrap();
+    let (wf, z, zs, wl) = (
+        lab.addr("workflow"),
+        lab.addr("zhaoliu"),
+        lab.addr("zhangsan"),
+        lab.addr("wanglei"),
+    );
+    let steps = [
+        mail(
+            &z,
+            &[&wf],
+            "【需求】导出客户数据",
+            "gone.1@client.test",
+            None,
+            "部门：研发\n\n请导出。",
+        ),
+        mail(
+            &zs,
+            &[&wf],
+            "【确认】回复：[REQ-1] 导出客户数据",
+            "gone.2@client.test",
+            Some("gone.1@client.test"),
+            "可以。",
+        ),
+        mail(
+            &wl,
+            &[&wf],
+            "【分配】[REQ-1]",
+            "gone.3@client.test",
+            None,
+            &format!("- ghost@{d}: 编写导出脚本\n"),
+        ),
+    ];
+    for (i, raw) in steps.iter().enumerate() {
+        let f = work.path().join(format!("{i}.eml"));
+        std::fs::write(&f, raw).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("ingest")
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The assignment went To the vanished owner, Cc the group and the requester.
+    let got = lab.wait_for("zhaoliu", "INBOX", "[REQ-1.1]", |p| {
+        p.subject.contains("[REQ-1.1]")
+    });
+    assert!(
+        got.to.iter().any(|a| a.starts_with("ghost@")),
+        "{:?}",
+        got.to
+    );
+    lab.wait_for("alice", "INBOX", "[REQ-1.1] via the rd group", |p| {
+        p.subject.contains("[REQ-1.1]")
+    });
+    let db = rusqlite::Connection::open(work.path().join("crossdesk.db")).unwrap();
+    let (status, note): (String, Option<String>) = db
+        .query_row(
+            "SELECT status, last_error FROM outbox WHERE kind = 'assigned'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "sent");
+    let note = note.unwrap_or_default();
+    assert!(note.contains("ghost@") && note.contains("550"), "{note}");
+}

@@ -11,7 +11,6 @@
 
 use super::SendError;
 use crate::config::{Config, ServerUrl, SmtpConfig, TlsMode};
-use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
@@ -88,6 +87,57 @@ fn starttls_params(url: &ServerUrl, ca_pem: Option<&[u8]>) -> Result<TlsParamete
             .add_root_certificate(Certificate::from_pem(pem).map_err(|e| format!("ca_file: {e}"))?);
     }
     b.build_rustls().map_err(|e| format!("tls: {e}"))
+}
+
+/// How one SMTP transaction failed.
+enum Failure {
+    /// A command failed (or the connection did): the whole mail.
+    Smtp(lettre::transport::smtp::Error),
+    /// Every recipient was refused for good (their notes).
+    AllRefused(Vec<String>),
+}
+
+/// MAIL, each RCPT, DATA: like lettre's `send`, except that a recipient
+/// refused for good is noted and left out rather than failing the mail.
+/// Returns the notes of the refused recipients.
+async fn transaction(
+    conn: &mut AsyncSmtpConnection,
+    from: &Address,
+    to: &[Address],
+    bytes: &[u8],
+) -> Result<Vec<String>, Failure> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    let mut opts = vec![];
+    let info = conn.server_info();
+    if to.iter().any(|a| !a.to_string().is_ascii())
+        && info.supports_feature(Extension::SmtpUtfEight)
+    {
+        opts.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() && info.supports_feature(Extension::EightBitMime) {
+        opts.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(Some(from.clone()), opts))
+        .await
+        .map_err(Failure::Smtp)?;
+    let mut refused = vec![];
+    let mut accepted = 0;
+    for a in to {
+        match conn.command(Rcpt::new(a.clone(), vec![])).await {
+            Ok(_) => accepted += 1,
+            Err(e) if e.is_permanent() => refused.push(format!("{a}: {e}")),
+            // 4xx for one of them: the whole mail waits for a retry.
+            Err(e) => return Err(Failure::Smtp(e)),
+        }
+    }
+    if accepted == 0 {
+        conn.command(Rset).await.map_err(Failure::Smtp)?;
+        return Err(Failure::AllRefused(refused));
+    }
+    conn.command(Data).await.map_err(Failure::Smtp)?;
+    conn.message(bytes).await.map_err(Failure::Smtp)?;
+    Ok(refused)
 }
 
 /// Errors before or around a transaction: worth a retry later.
@@ -190,8 +240,17 @@ impl SmtpSender {
         Ok(conn)
     }
 
-    /// Sends one rendered message to `rcpts` with `from` as the envelope sender.
-    pub async fn send(&self, from: &str, rcpts: &[String], bytes: &[u8]) -> Result<(), SendError> {
+    /// Sends one rendered message to `rcpts` with `from` as the envelope
+    /// sender. A recipient the server refuses for good (5xx at RCPT, say a
+    /// mailbox that no longer exists) does not stop the others: the mail
+    /// goes to those accepted, and the refusals come back as notes. Refused
+    /// all, or refused for now (4xx), the whole mail fails accordingly.
+    pub async fn send(
+        &self,
+        from: &str,
+        rcpts: &[String],
+        bytes: &[u8],
+    ) -> Result<Vec<String>, SendError> {
         let from: Address = from
             .parse()
             .map_err(|e| SendError::Permanent(format!("bad sender address {from}: {e}")))?;
@@ -202,8 +261,9 @@ impl SmtpSender {
                 Err(e) => tracing::warn!(rcpt = %r, "skipping unusable recipient: {e}"),
             }
         }
-        let env = Envelope::new(Some(from), to)
-            .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
+        if to.is_empty() {
+            return Err(SendError::Permanent("no usable recipient".into()));
+        }
         // A pooled connection may have been closed by the server meanwhile:
         // one retry on a fresh connection before calling it transient.
         let pooled = self.idle.lock().await.pop();
@@ -212,24 +272,40 @@ impl SmtpSender {
             Some(c) => c,
             None => self.connect().await?,
         };
-        let r = match conn.send(&env, bytes).await {
-            Err(e) if !fresh && !e.is_permanent() => {
+        let r = match transaction(&mut conn, &from, &to, bytes).await {
+            Err(Failure::Smtp(e)) if !fresh && !e.is_permanent() => {
                 conn = self.connect().await?;
-                conn.send(&env, bytes).await
+                transaction(&mut conn, &from, &to, bytes).await
             }
             r => r,
         };
         match r {
-            Ok(_) => {
+            Ok(refused) => {
                 let mut idle = self.idle.lock().await;
-                if idle.len() < self.max_idle {
+                if idle.len() < self.max_idle && !conn.has_broken() {
                     idle.push(conn);
                 }
-                Ok(())
+                Ok(refused)
             }
-            // lettre has closed the connection after a failed command.
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            Err(e) => Err(transient(e)),
+            Err(Failure::AllRefused(notes)) => {
+                // The connection is fine (the transaction was reset).
+                let mut idle = self.idle.lock().await;
+                if idle.len() < self.max_idle && !conn.has_broken() {
+                    idle.push(conn);
+                }
+                Err(SendError::Permanent(format!(
+                    "every recipient refused: {}",
+                    notes.join("; ")
+                )))
+            }
+            Err(Failure::Smtp(e)) => {
+                conn.abort().await;
+                if e.is_permanent() {
+                    Err(SendError::Permanent(e.to_string()))
+                } else {
+                    Err(transient(e))
+                }
+            }
         }
     }
 

@@ -327,7 +327,7 @@ impl Store {
         {
             let mut sent = tx.prepare_cached(
                 "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
-                 last_error = NULL WHERE id = ?1",
+                 last_error = ?3 WHERE id = ?1",
             )?;
             let mut retry = tx.prepare_cached(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3
@@ -339,7 +339,8 @@ impl Store {
             )?;
             for (id, r) in results {
                 match r {
-                    SendResult::Sent => sent.execute(params![id, ts(now)])?,
+                    SendResult::Sent => sent.execute(params![id, ts(now), None::<String>])?,
+                    SendResult::SentExcept(note) => sent.execute(params![id, ts(now), note])?,
                     SendResult::Retry { at, error } => {
                         retry.execute(params![id, ts(*at), error])?
                     }
@@ -431,7 +432,13 @@ impl Store {
 #[derive(Debug, Clone)]
 pub enum SendResult {
     Sent,
-    Retry { at: DateTime<Utc>, error: String },
+    /// Sent to the recipients the server accepted; the note names those it
+    /// refused for good, and why (kept as the row's last error).
+    SentExcept(String),
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
     Failed(String),
 }
 
