@@ -95,6 +95,8 @@ enum Failure {
     Smtp(lettre::transport::smtp::Error),
     /// Every recipient was refused for good (their notes).
     AllRefused(Vec<String>),
+    /// The server lacks an extension the mail needs (nothing was sent).
+    Unsupported(String),
 }
 
 /// MAIL, each RCPT, DATA: like lettre's `send`, except that a recipient
@@ -108,14 +110,24 @@ async fn transaction(
 ) -> Result<Vec<String>, Failure> {
     use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
     use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    // As lettre does: 8-bit content or non-ASCII addresses only to a
+    // server that announces it takes them.
     let mut opts = vec![];
     let info = conn.server_info();
-    if to.iter().any(|a| !a.to_string().is_ascii())
-        && info.supports_feature(Extension::SmtpUtfEight)
-    {
+    if to.iter().any(|a| !a.to_string().is_ascii()) {
+        if !info.supports_feature(Extension::SmtpUtfEight) {
+            return Err(Failure::Unsupported(
+                "non-ASCII address, and the server has no SMTPUTF8".into(),
+            ));
+        }
         opts.push(MailParameter::SmtpUtfEight);
     }
-    if !bytes.is_ascii() && info.supports_feature(Extension::EightBitMime) {
+    if !bytes.is_ascii() {
+        if !info.supports_feature(Extension::EightBitMime) {
+            return Err(Failure::Unsupported(
+                "8-bit message, and the server has no 8BITMIME".into(),
+            ));
+        }
         opts.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
     conn.command(Mail::new(Some(from.clone()), opts))
@@ -298,6 +310,7 @@ impl SmtpSender {
                     notes.join("; ")
                 )))
             }
+            Err(Failure::Unsupported(why)) => Err(SendError::Permanent(why)),
             Err(Failure::Smtp(e)) => {
                 conn.abort().await;
                 if e.is_permanent() {
