@@ -98,7 +98,7 @@ fn ts(t: DateTime<Utc>) -> String {
     put(11, t.hour(), 2);
     put(14, t.minute(), 2);
     put(17, t.second(), 2);
-    // A leap second shows as :59.1xxx in chrono's nanoseconds.
+    // A leap second (chrono: nanoseconds past 1e9) is written as .999.
     put(20, (t.nanosecond() / 1_000_000).min(999), 3);
     for (at, c) in [
         (4, b'-'),
