@@ -497,12 +497,7 @@ fn a_server_without_move_gets_copy_store_expunge() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     for round in 0..2 {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
-            .arg("--config")
-            .arg(&cfg)
-            .args(["run", "--once"])
-            .output()
-            .unwrap();
+        let out = lab::crossdesk(&cfg, &["run", "--once"]);
         assert!(
             out.status.success(),
             "round {round}: {}",
@@ -512,12 +507,7 @@ fn a_server_without_move_gets_copy_store_expunge() {
     assert_eq!(lab.fetch("workflow", "INBOX").len(), 0, "inbox emptied");
     assert_eq!(lab.fetch("workflow", "Processed").len(), n);
     assert_eq!(lab.fetch("workflow", "Rejected").len(), 1);
-    let list = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["list", "--json"])
-        .output()
-        .unwrap();
+    let list = lab::crossdesk(&cfg, &["list", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), n, "each acted on once");
 }
@@ -573,13 +563,7 @@ fn a_recipient_refused_for_good_does_not_stop_the_others() {
     for (i, raw) in steps.iter().enumerate() {
         let f = work.path().join(format!("{i}.eml"));
         std::fs::write(&f, raw).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
-            .arg("--config")
-            .arg(&cfg)
-            .arg("ingest")
-            .arg(&f)
-            .output()
-            .unwrap();
+        let out = lab::crossdesk(&cfg, &["ingest", f.to_str().unwrap()]);
         assert!(
             out.status.success(),
             "{}",

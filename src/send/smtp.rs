@@ -293,18 +293,12 @@ impl SmtpSender {
         };
         match r {
             Ok(refused) => {
-                let mut idle = self.idle.lock().await;
-                if idle.len() < self.max_idle && !conn.has_broken() {
-                    idle.push(conn);
-                }
+                self.put_back(conn).await;
                 Ok(refused)
             }
             Err(Failure::AllRefused(notes)) => {
                 // The connection is fine (the transaction was reset).
-                let mut idle = self.idle.lock().await;
-                if idle.len() < self.max_idle && !conn.has_broken() {
-                    idle.push(conn);
-                }
+                self.put_back(conn).await;
                 Err(SendError::Permanent(format!(
                     "every recipient refused: {}",
                     notes.join("; ")
@@ -319,6 +313,14 @@ impl SmtpSender {
                     Err(transient(e))
                 }
             }
+        }
+    }
+
+    /// Keeps a connection that is still usable for the next mail.
+    async fn put_back(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().await;
+        if idle.len() < self.max_idle && !conn.has_broken() {
+            idle.push(conn);
         }
     }
 

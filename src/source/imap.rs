@@ -319,7 +319,7 @@ impl Mover {
                     reports.extend(more);
                 }
                 move_done(&mut s, &imap, &reports, has_move, has_uidplus).await?;
-                moved.extend(reports.iter().filter_map(|r| r.handle.parse::<u32>().ok()));
+                moved.extend(uids_of(&reports));
             }
             let _ = s.logout().await;
             Ok(moved)
@@ -364,6 +364,11 @@ fn chunk_uids(
         }
     }
     out
+}
+
+/// The UIDs of a committed batch (a report's handle is its UID).
+fn uids_of(reports: &[Report]) -> impl Iterator<Item = u32> + '_ {
+    reports.iter().filter_map(|r| r.handle.parse::<u32>().ok())
 }
 
 /// Fetches one chunk of UIDs, in the chunk's order. The flag says whether
@@ -607,9 +612,7 @@ async fn session_loop(
                         }
                         None => {
                             move_done(&mut s, imap, &reports, has_move, has_uidplus).await?;
-                            done.extend(
-                                reports.iter().filter_map(|r| r.handle.parse::<u32>().ok()),
-                            );
+                            done.extend(uids_of(&reports));
                         }
                     }
                 }
