@@ -6,6 +6,7 @@
 //!   BENCH_MESSAGES=2000 cargo bench --bench ingest
 //!   BENCH_BATCH=100 cargo bench --bench ingest   (default 500, as in the config)
 //!   BENCH_CORE_ONLY=1 cargo bench --bench ingest (the core path only, for profiling)
+//!   BENCH_KEEP=DIR cargo bench --bench ingest    (copies the store to DIR to inspect)
 //!
 //! Figures printed:
 //! - baseline: mail-parser's raw parse of the same bytes (in memory)
@@ -189,6 +190,14 @@ fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
         let t = Instant::now();
         sent = engine.drain_outbox(&mut tr, Utc::now()).unwrap().sent;
         drain_s = t.elapsed().as_secs_f64();
+    }
+    if let Some(keep) = std::env::var_os("BENCH_KEEP") {
+        // Keep the store for inspection (sqlite3 KEEP/crossdesk.db).
+        let keep = std::path::PathBuf::from(keep);
+        let _ = std::fs::create_dir_all(&keep);
+        for f in ["crossdesk.db", "crossdesk.db-wal"] {
+            let _ = std::fs::copy(dir.path().join(f), keep.join(f));
+        }
     }
     let msgs = engine.store.messages().unwrap();
     let applied = msgs

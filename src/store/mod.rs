@@ -167,10 +167,12 @@ impl Store {
     }
 
     pub fn tx(&mut self) -> Result<Tx<'_>> {
+        let conn = &self.conn;
         Ok(Tx {
-            tx: self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            held: Default::default(),
+            // `&mut self` keeps this the connection's only transaction.
+            tx: Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?,
+            conn,
             pending: Default::default(),
         })
     }
@@ -443,8 +445,12 @@ pub enum SendResult {
 }
 
 fn load_req(conn: &Connection, id: ReqId) -> Result<Option<Requirement>> {
-    let mut st = conn.prepare_cached("SELECT data FROM requirements WHERE id = ?1")?;
-    let data: Option<String> = st.query_row([id.0], |r| r.get(0)).optional()?;
+    let mut st = conn.prepare_cached(LOAD_REQ.text)?;
+    req_from(st.query_row([id.0], |r| r.get(0)).optional()?)
+}
+
+/// A requirement from its stored snapshot (`data`), when there is one.
+fn req_from(data: Option<String>) -> Result<Option<Requirement>> {
     Ok(match data {
         Some(d) => Some(serde_json::from_str(&d)?),
         None => None,
@@ -526,9 +532,64 @@ fn write_req(tx: &Connection, r: &Requirement, old: Option<&Requirement>) -> Res
 /// transaction is IMMEDIATE: no other writer can change those rows
 /// meanwhile, and the pending writes go with a rollback.
 pub struct Tx<'a> {
+    /// The hot statements, each taken from the connection's cache once per
+    /// transaction and held (a `prepare_cached` per call hashes the SQL
+    /// text and moves the statement in and out of the cache every time).
+    /// Declared before `tx`: they go back to the cache before it ends.
+    held: Held<'a>,
     tx: Transaction<'a>,
+    conn: &'a Connection,
     pending: std::cell::RefCell<Pending>,
 }
+
+/// A statement held for a transaction's life (see [`Tx::held`]).
+struct Sql {
+    slot: usize,
+    text: &'static str,
+}
+
+const HELD: usize = 8;
+type Held<'a> = [std::cell::OnceCell<std::cell::RefCell<rusqlite::CachedStatement<'a>>>; HELD];
+
+const SEEN: Sql = Sql {
+    slot: 0,
+    text: "SELECT verdict FROM messages WHERE key = ?1",
+};
+const RECORD_MESSAGE: Sql = Sql {
+    slot: 1,
+    text: "INSERT INTO messages(key, message_id, sender, subject, verdict, req, task, at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+           ON CONFLICT(key) DO UPDATE SET verdict = excluded.verdict, req = excluded.req,
+             task = excluded.task, at = excluded.at",
+};
+const THREAD_ITEM: Sql = Sql {
+    slot: 2,
+    text: "SELECT req, task FROM messages
+           WHERE key = ?1 AND req IS NOT NULL AND verdict LIKE 'applied:%'",
+};
+const ADD_EVENT: Sql = Sql {
+    slot: 3,
+    text: "INSERT INTO events(req, task, kind, actor, message_id, at, detail)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+};
+const QUEUE_MAIL: Sql = Sql {
+    slot: 4,
+    text: "INSERT INTO outbox(message_id, kind, item, payload, in_reply_to, refs, created_at,
+             status, next_attempt_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
+};
+const READ_RCPT: Sql = Sql {
+    slot: 5,
+    text: "SELECT n FROM rcpt_day WHERE rcpt = ?1 AND day = ?2",
+};
+const LOAD_REQ: Sql = Sql {
+    slot: 6,
+    text: "SELECT data FROM requirements WHERE id = ?1",
+};
+const RECORD_CLOCK: Sql = Sql {
+    slot: 7,
+    text: "INSERT OR IGNORE INTO clock_sent(key, at) VALUES (?1, ?2)",
+};
 
 #[derive(Default)]
 struct Pending {
@@ -548,10 +609,25 @@ struct CachedReq {
     dirty: bool,
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
     pub fn commit(self) -> Result<()> {
         self.flush()?;
-        Ok(self.tx.commit()?)
+        let Tx { held, tx, .. } = self;
+        drop(held);
+        Ok(tx.commit()?)
+    }
+
+    /// One of the hot statements, prepared (or taken from the cache) on
+    /// first use in this transaction. Each is used by one call at a time.
+    fn held(&self, sql: &Sql) -> Result<std::cell::RefMut<'_, rusqlite::CachedStatement<'a>>> {
+        let cell = &self.held[sql.slot];
+        if let Some(st) = cell.get() {
+            return Ok(st.borrow_mut());
+        }
+        let st = self.conn.prepare_cached(sql.text)?;
+        Ok(cell
+            .get_or_init(|| std::cell::RefCell::new(st))
+            .borrow_mut())
     }
 
     /// Writes what the transaction holds in memory (requirement snapshots
@@ -585,17 +661,13 @@ impl Tx<'_> {
     /// Records a clock key; false when it was recorded already (then its
     /// mail must not be queued again).
     pub fn record_clock(&self, key: &str, at: DateTime<Utc>) -> Result<bool> {
-        let mut st = self
-            .tx
-            .prepare_cached("INSERT OR IGNORE INTO clock_sent(key, at) VALUES (?1, ?2)")?;
+        let mut st = self.held(&RECORD_CLOCK)?;
         Ok(st.execute(params![key, ts(at)])? == 1)
     }
 
     /// Has this dedupe key been acted on (or set aside) already?
     pub fn seen(&self, key: &str) -> Result<Option<String>> {
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT verdict FROM messages WHERE key = ?1")?;
+        let mut st = self.held(&SEEN)?;
         Ok(st.query_row([key], |r| r.get(0)).optional()?)
     }
 
@@ -611,12 +683,7 @@ impl Tx<'_> {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let (req, task) = item_cols(item);
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO messages(key, message_id, sender, subject, verdict, req, task, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT(key) DO UPDATE SET verdict = excluded.verdict, req = excluded.req,
-               task = excluded.task, at = excluded.at",
-        )?;
+        let mut st = self.held(&RECORD_MESSAGE)?;
         st.execute(params![
             key,
             message_id,
@@ -674,10 +741,7 @@ impl Tx<'_> {
     /// name their item themselves; the record of every incoming message is
     /// written anyway, so correlation costs no row of its own.)
     pub fn thread_item(&self, ids: &[&str]) -> Result<Option<ItemId>> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT req, task FROM messages
-             WHERE key = ?1 AND req IS NOT NULL AND verdict LIKE 'applied:%'",
-        )?;
+        let mut st = self.held(&THREAD_ITEM)?;
         for id in ids {
             let r: Option<(u32, Option<u32>)> = st
                 .query_row([format!("mid:{id}")], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -703,7 +767,11 @@ impl Tx<'_> {
         if let Some(c) = self.pending.borrow().reqs.get(&id.0) {
             return Ok(c.cur.clone());
         }
-        let r = load_req(&self.tx, id)?;
+        let r = req_from(
+            self.held(&LOAD_REQ)?
+                .query_row([id.0], |r| r.get(0))
+                .optional()?,
+        )?;
         self.pending.borrow_mut().reqs.insert(
             id.0,
             CachedReq {
@@ -753,10 +821,7 @@ impl Tx<'_> {
     }
 
     pub fn add_events(&self, events: &[Event]) -> Result<()> {
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO events(req, task, kind, actor, message_id, at, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+        let mut st = self.held(&ADD_EVENT)?;
         for e in events {
             let (req, task) = item_cols(Some(e.item));
             st.execute(params![
@@ -783,9 +848,7 @@ impl Tx<'_> {
             *changed = true;
             return Ok(*n);
         }
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT n FROM rcpt_day WHERE rcpt = ?1 AND day = ?2")?;
+        let mut st = self.held(&READ_RCPT)?;
         let n: u32 = st
             .query_row(params![rcpt, day], |r| r.get(0))
             .optional()?
@@ -807,11 +870,7 @@ impl Tx<'_> {
     ) -> Result<i64> {
         let payload = serde_json::to_string(out)?;
         let refs = serde_json::to_string(references)?;
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO outbox(message_id, kind, item, payload, in_reply_to, refs, created_at,
-               status, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
-        )?;
+        let mut st = self.held(&QUEUE_MAIL)?;
         st.execute(params![
             message_id,
             out.kind.name(),
