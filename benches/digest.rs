@@ -175,7 +175,7 @@ fn main() {
                     created_at: created + Duration::hours(2),
                 });
             }
-            tx.save_req(&r).unwrap();
+            tx.save_req(r).unwrap();
         }
         tx.commit().unwrap();
     });

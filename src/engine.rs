@@ -18,7 +18,7 @@ use crate::source::{Disposition, RawMail, Source, SourceError};
 use crate::store::{SendResult, Store, StoreError, Tx};
 use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
 use crate::workflow::model::{Action, Command, ItemId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 
@@ -222,9 +222,12 @@ impl Engine {
         let mut reports = Vec::with_capacity(mails.len());
         let mut tx = self.store.tx()?;
         let mut failed = None;
+        let (today, day) = local_dates(&self.cfg, now);
         for (m, p) in mails.iter().zip(parsed) {
             let t0 = p.started;
             let ctx = Pipeline {
+                today,
+                day: &day,
                 cfg: &self.cfg,
                 dir: &self.dir,
                 kw: &self.kw,
@@ -304,7 +307,10 @@ impl Engine {
             command: None,
         };
         let mut tx = self.store.tx()?;
+        let (today, day) = local_dates(&self.cfg, now);
         let ctx = Pipeline {
+            today,
+            day: &day,
             cfg: &self.cfg,
             dir: &self.dir,
             kw: &self.kw,
@@ -619,6 +625,10 @@ fn log_report(r: &Report) {
 
 /// Borrowed pieces of the engine that one message's processing needs.
 struct Pipeline<'a> {
+    /// The local date of the batch's `now` (what dates in mail mean) and
+    /// the same as text (what the daily cap counts in): once per batch.
+    today: NaiveDate,
+    day: &'a str,
     cfg: &'a Config,
     dir: &'a Directory,
     kw: &'a Keywords,
@@ -629,7 +639,13 @@ struct Pipeline<'a> {
 
 /// The local date (configured zone) the daily cap counts in.
 fn local_day(cfg: &Config, now: DateTime<Utc>) -> String {
-    now.with_timezone(&cfg.tz()).format("%Y-%m-%d").to_string()
+    local_dates(cfg, now).1
+}
+
+/// The local date of `now`, and the same as text (`local_day`).
+fn local_dates(cfg: &Config, now: DateTime<Utc>) -> (NaiveDate, String) {
+    let d = now.with_timezone(&cfg.tz()).date_naive();
+    (d, d.format("%Y-%m-%d").to_string())
 }
 
 /// How one outgoing mail is queued, for replies and the clock alike: the
@@ -983,8 +999,7 @@ impl Pipeline<'_> {
                 }
             }
         }
-        let tz = self.cfg.tz();
-        let today = now.with_timezone(&tz).date_naive();
+        let today = self.today;
         let mut cmd = match command {
             Some((day, cmd)) if day == today => cmd,
             _ => classify(&inb.subject, &inb.body, self.kw, today),
@@ -1077,23 +1092,21 @@ impl Pipeline<'_> {
         old: Option<&crate::workflow::state::Requirement>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if let Some(r) = &o.req {
+        let kept_root = o
+            .req
+            .as_ref()
+            .or(old)
+            .and_then(|r| r.root_message_id.clone());
+        if let Some(r) = o.req {
             tx.save_req(r)?;
         }
         tx.add_events(&o.events)?;
-        let root = match (
-            o.req
-                .as_ref()
-                .or(old)
-                .and_then(|r| r.root_message_id.clone()),
-            o.item,
-        ) {
+        let root = match (kept_root, o.item) {
             (Some(r), _) => Some(r),
             // Requirements stored before the root was kept on them.
             (None, Some(i)) => tx.thread_root(i.req())?,
             (None, None) => None,
         };
-        let day = local_day(self.cfg, now);
         let cap = self.cfg.limits.daily_cap_per_recipient;
         for out in o.mails {
             let mut refs: Vec<String> = vec![];
@@ -1109,7 +1122,7 @@ impl Pipeline<'_> {
                 refs.push(message_id.to_string());
             }
             let q = Queue {
-                day: &day,
+                day: self.day,
                 cap,
                 domain: self.domain,
                 now,

@@ -598,7 +598,10 @@ struct Pending {
     /// The highest requirement id stored when this transaction began.
     max_stored_id: Option<u32>,
     /// Daily cap counters: (recipient, day) → (count, changed).
-    rcpt: std::collections::HashMap<(String, String), (u32, bool)>,
+    /// Keyed by day, then recipient: a lookup needs no allocation.
+    rcpt: std::collections::HashMap<String, std::collections::HashMap<String, (u32, bool)>>,
+    /// A buffer the outbox payloads are serialised into, kept between mails.
+    json: Vec<u8>,
 }
 
 struct CachedReq {
@@ -649,10 +652,12 @@ impl<'a> Tx<'a> {
             "INSERT INTO rcpt_day(rcpt, day, n) VALUES (?1, ?2, ?3)
              ON CONFLICT(rcpt, day) DO UPDATE SET n = excluded.n",
         )?;
-        for ((rcpt, day), (n, changed)) in p.rcpt.iter_mut() {
-            if *changed {
-                st.execute(params![rcpt, day, *n])?;
-                *changed = false;
+        for (day, counts) in p.rcpt.iter_mut() {
+            for (rcpt, (n, changed)) in counts.iter_mut() {
+                if *changed {
+                    st.execute(params![rcpt, day, *n])?;
+                    *changed = false;
+                }
             }
         }
         Ok(())
@@ -808,14 +813,14 @@ impl<'a> Tx<'a> {
 
     /// Keeps a requirement's new snapshot, written at [`Tx::flush`] (only
     /// the department and task rows that changed since the stored one).
-    pub fn save_req(&self, r: &Requirement) -> Result<()> {
+    pub fn save_req(&self, r: Requirement) -> Result<()> {
         if !self.pending.borrow().reqs.contains_key(&r.id.0) {
             // Not read in this transaction: learn what is stored first.
             self.load_req(r.id)?;
         }
         let mut p = self.pending.borrow_mut();
         let c = p.reqs.get_mut(&r.id.0).expect("cached by load_req");
-        c.cur = Some(r.clone());
+        c.cur = Some(r);
         c.dirty = true;
         Ok(())
     }
@@ -842,8 +847,7 @@ impl<'a> Tx<'a> {
     /// and written at [`Tx::flush`]: the cap is on the hot path.
     pub fn bump_rcpt(&self, rcpt: &str, day: &str) -> Result<u32> {
         let mut p = self.pending.borrow_mut();
-        let key = (rcpt.to_string(), day.to_string());
-        if let Some((n, changed)) = p.rcpt.get_mut(&key) {
+        if let Some((n, changed)) = p.rcpt.get_mut(day).and_then(|d| d.get_mut(rcpt)) {
             *n += 1;
             *changed = true;
             return Ok(*n);
@@ -854,7 +858,10 @@ impl<'a> Tx<'a> {
             .optional()?
             .unwrap_or(0)
             + 1;
-        p.rcpt.insert(key, (n, true));
+        p.rcpt
+            .entry(day.to_string())
+            .or_default()
+            .insert(rcpt.to_string(), (n, true));
         Ok(n)
     }
 
@@ -868,7 +875,12 @@ impl<'a> Tx<'a> {
         now: DateTime<Utc>,
         suppressed: bool,
     ) -> Result<i64> {
-        let payload = serde_json::to_string(out)?;
+        let mut p = self.pending.borrow_mut();
+        let buf = &mut p.json;
+        buf.clear();
+        serde_json::to_writer(&mut *buf, out)?;
+        // serde_json writes UTF-8: bound as text without checking it again.
+        let payload = rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(buf));
         let refs = serde_json::to_string(references)?;
         let mut st = self.held(&QUEUE_MAIL)?;
         st.execute(params![

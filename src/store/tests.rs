@@ -49,7 +49,7 @@ fn uncommitted_transaction_leaves_nothing() {
     let mut s = Store::open(&dir.path().join("x.db")).unwrap();
     {
         let tx = s.tx().unwrap();
-        tx.save_req(&req(1)).unwrap();
+        tx.save_req(req(1)).unwrap();
         tx.record_message("mid:a", Some("a"), "x", "s", "applied", None, Utc::now())
             .unwrap();
         // dropped: rolled back
@@ -65,7 +65,7 @@ fn snapshot_round_trips_and_thread_ids_correlate() {
     let mut s = Store::open(&dir.path().join("x.db")).unwrap();
     let tx = s.tx().unwrap();
     assert_eq!(tx.next_req_id().unwrap(), ReqId(1));
-    tx.save_req(&req(1)).unwrap();
+    tx.save_req(req(1)).unwrap();
     let at = Utc::now();
     let task = ItemId::Task(TaskId {
         req: ReqId(1),
@@ -135,8 +135,8 @@ fn a_clock_key_is_recorded_once_and_open_requirements_skip_closed_ones() {
     assert!(!tx.record_clock("digest:rd:2026-12-01T09:00", now).unwrap());
     let mut closed = req(2);
     closed.state = ReqState::Closed;
-    tx.save_req(&req(1)).unwrap();
-    tx.save_req(&closed).unwrap();
+    tx.save_req(req(1)).unwrap();
+    tx.save_req(closed).unwrap();
     tx.commit().unwrap();
     assert!(s.clock_sent("digest:rd:2026-12-01T09:00").unwrap());
     assert!(!s.clock_sent("digest:rd:2026-12-02T09:00").unwrap());
@@ -159,7 +159,7 @@ fn writes_held_in_a_transaction_are_written_once_and_only_on_commit() {
     let mut s = Store::open(&dir.path().join("x.db")).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap();
     let tx = s.tx().unwrap();
-    tx.save_req(&req(1)).unwrap();
+    tx.save_req(req(1)).unwrap();
     // The new one counts for the next id before anything is written.
     assert_eq!(tx.next_req_id().unwrap(), ReqId(2));
     // Read back within the transaction: the held snapshot, then changed.
@@ -184,7 +184,7 @@ fn writes_held_in_a_transaction_are_written_once_and_only_on_commit() {
         last_report: None,
         created_at: now,
     });
-    tx.save_req(&r).unwrap();
+    tx.save_req(r.clone()).unwrap();
     assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 1);
     assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 2);
     assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-27").unwrap(), 1);
@@ -223,8 +223,8 @@ fn writes_held_in_a_transaction_are_written_once_and_only_on_commit() {
     assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 3);
     let mut gone = tx.load_req(ReqId(1)).unwrap().unwrap();
     gone.state = ReqState::Cancelled;
-    tx.save_req(&gone).unwrap();
-    tx.save_req(&req(2)).unwrap();
+    tx.save_req(gone).unwrap();
+    tx.save_req(req(2)).unwrap();
     drop(tx);
     let tx = s.tx().unwrap();
     assert_eq!(tx.bump_rcpt("rd@corp.example", "2026-11-26").unwrap(), 3);
