@@ -309,13 +309,57 @@ fn ingest_with_the_smtp_transport_sends_through_postfix() {
 
 /// A backlog that built up while the daemon was down is acted on in
 /// arrival order, even though Dovecot numbers a Maildir backlog in
-/// directory order: every answer finds the requirement it answers.
+/// directory order: every answer finds the requirement it answers. The
+/// server orders it (UID SORT by arrival).
 #[test]
 fn backlog_is_acted_on_in_arrival_order() {
+    arrival_order(true);
+}
+
+/// The same on a server without SORT: the daemon fetches every message's
+/// INTERNALDATE and orders the backlog itself.
+#[test]
+fn backlog_is_acted_on_in_arrival_order_without_sort() {
+    arrival_order(false);
+}
+
+/// A log without its colours.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut it = log.chars();
+    while let Some(c) = it.next() {
+        if c == '\x1b' {
+            for d in it.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn arrival_order(sort: bool) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
+    if !sort {
+        // Dovecot announces what `imap_capability` says: everything but SORT.
+        let conf = lab.dir.join("dovecot.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str(
+            "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS MOVE SPECIAL-USE\n}\n",
+        );
+        std::fs::write(&conf, text).unwrap();
+        lab.ctl("restart-dovecot");
+    }
+    let caps = lab::imap_capabilities(lab.imap_port, "workflow", &lab.password).unwrap();
+    assert_eq!(caps.iter().any(|c| c == "SORT"), sort, "{caps:?}");
     let work = tempfile::tempdir().unwrap();
-    let cfg = config(&lab, work.path(), "");
+    // Batches of 16: the backlog is fetched, acted on and moved in several
+    // chunks (on a second connection), in one order across them all.
+    let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 16")], "");
     let wf = lab.addr("workflow");
     let (z, zs) = (lab.addr("zhaoliu"), lab.addr("zhangsan"));
     let n = 40;
@@ -352,7 +396,27 @@ fn backlog_is_acted_on_in_arrival_order() {
         );
         lab.submit(&zs, &[&wf], &raw);
     }
-    while on_disk() < 2 * n {
+    // And a comment carrying a 4.5 MB attachment: larger than a batch's
+    // share of the fetch budget (64 MiB / 16), so its size is asked for.
+    let big = {
+        let mut b = format!(
+            "From: {zs}\r\nTo: {wf}\r\nSubject: 回复：批次 0\r\nMessage-ID: <big@client.test>\r\n\
+             In-Reply-To: <r0@client.test>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+             --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n附件是数据。\r\n\
+             --b1\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n"
+        );
+        let line = "QUJD".repeat(19);
+        for _ in 0..(4_500_000 / 78) {
+            b.push_str(&line);
+            b.push_str("\r\n");
+        }
+        b.push_str("--b1--\r\n");
+        b.into_bytes()
+    };
+    lab.submit(&zs, &[&wf], &big);
+    while on_disk() < 2 * n + 1 {
         assert!(t.elapsed() < std::time::Duration::from_secs(60));
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -362,11 +426,14 @@ fn backlog_is_acted_on_in_arrival_order() {
         .args(["run", "--once"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = plain(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    let by = if sort {
+        "messages=81 large=1 order=\"arrival (UID SORT)\""
+    } else {
+        "messages=81 order=\"arrival (INTERNALDATE fetched)\""
+    };
+    assert!(log.contains(by), "{log}");
     let list = std::process::Command::new(env!("CARGO_BIN_EXE_crossdesk"))
         .arg("--config")
         .arg(&cfg)
@@ -382,7 +449,15 @@ fn backlog_is_acted_on_in_arrival_order() {
         .collect();
     assert_eq!(states.len(), n);
     assert!(states.iter().all(|s| *s == "confirmed"), "{states:?}");
-    assert_eq!(lab.fetch("workflow", "Processed").len(), 2 * n);
+    assert_eq!(lab.fetch("workflow", "Processed").len(), 2 * n + 1);
+    let r1 = show(&cfg, "REQ-1");
+    let comments = r1["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "comment")
+        .count();
+    assert_eq!(comments, 1, "{r1}");
 }
 
 /// TLS both ways: IMAPS and SMTP with STARTTLS against the lab's own CA

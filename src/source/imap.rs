@@ -459,6 +459,126 @@ async fn move_done(
     Ok(())
 }
 
+/// The backlog after `last_uid`: its UIDs in the order to act on them
+/// (arrival, i.e. INTERNALDATE, then UID) and what each weighs for
+/// [`chunk_uids`]. UID order need not be arrival order (Dovecot numbers a
+/// Maildir backlog in directory order at its first sync), and a reply must
+/// never come before what it answers.
+///
+/// With SORT (RFC 5256) the server orders them in one response, and only
+/// messages larger than `BATCH_BYTES / batch` have their size fetched: the
+/// others count as that much, so that a batch of them stays within
+/// `BATCH_BYTES`. Without it, every UID's INTERNALDATE and RFC822.SIZE is
+/// fetched and sorted here.
+async fn find_backlog(
+    s: &mut ImapSession,
+    last_uid: u32,
+    has_sort: bool,
+    batch: usize,
+) -> Result<(Vec<u32>, std::collections::HashMap<u32, usize>), ImapError> {
+    let from = last_uid.saturating_add(1);
+    if has_sort {
+        let mut order = uid_sort_arrival(s, from).await?;
+        // `n:*` names the last message even when n is beyond it.
+        order.retain(|u| *u > last_uid);
+        let light = (super::BATCH_BYTES / batch.max(1)).max(1);
+        let mut sizes: std::collections::HashMap<u32, usize> =
+            order.iter().map(|u| (*u, light)).collect();
+        if order.len() > 1 {
+            let mut heavy: Vec<u32> = s
+                .uid_search(format!("UID {from}:* LARGER {light}"))
+                .await?
+                .into_iter()
+                .filter(|u| sizes.contains_key(u))
+                .collect();
+            heavy.sort_unstable();
+            tracing::info!(
+                messages = order.len(),
+                large = heavy.len(),
+                order = "arrival (UID SORT)",
+                "backlog"
+            );
+            if !heavy.is_empty() {
+                let got: Vec<_> = s
+                    .uid_fetch(uid_set(&heavy), "(UID RFC822.SIZE)")
+                    .await?
+                    .try_collect()
+                    .await?;
+                for f in &got {
+                    if let (Some(u), Some(n)) = (f.uid, f.size) {
+                        sizes.insert(u, n as usize);
+                    }
+                }
+            }
+        }
+        return Ok((order, sizes));
+    }
+    let found = s.uid_search(format!("UID {from}:*")).await?;
+    let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
+    uids.sort_unstable();
+    let mut sizes = std::collections::HashMap::new();
+    if uids.len() > 1 {
+        let heads: Vec<_> = s
+            .uid_fetch(uid_set(&uids), "(UID INTERNALDATE RFC822.SIZE)")
+            .await?
+            .try_collect()
+            .await?;
+        let dates: std::collections::HashMap<u32, i64> = heads
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.internal_date()?.timestamp_millis())))
+            .collect();
+        sizes = heads
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size? as usize)))
+            .collect();
+        uids.sort_by_key(|u| (dates.get(u).copied().unwrap_or(i64::MAX), *u));
+        tracing::info!(
+            messages = uids.len(),
+            order = "arrival (INTERNALDATE fetched)",
+            "backlog"
+        );
+    }
+    Ok((uids, sizes))
+}
+
+/// `UID SORT (ARRIVAL) UTF-8 UID from:*`, in the order the server gives.
+/// Other responses that come meanwhile (new mail, flags) are passed over:
+/// the next round looks again.
+async fn uid_sort_arrival(s: &mut ImapSession, from: u32) -> Result<Vec<u32>, ImapError> {
+    use async_imap::imap_proto::{MailboxDatum, Response, Status};
+    let tag = s
+        .run_command(format!("UID SORT (ARRIVAL) UTF-8 UID {from}:*"))
+        .await?;
+    let mut order = vec![];
+    loop {
+        let Some(resp) = s
+            .read_response()
+            .await
+            .map_err(|e| ImapError::Other(format!("UID SORT: {e}")))?
+        else {
+            return Err(ImapError::Other("connection closed during UID SORT".into()));
+        };
+        match resp.parsed() {
+            Response::MailboxData(MailboxDatum::Sort(ids)) => order.extend_from_slice(ids),
+            Response::Done {
+                tag: t,
+                status,
+                information,
+                ..
+            } if *t == tag => {
+                return match status {
+                    Status::Ok => Ok(order),
+                    _ => Err(ImapError::Other(format!(
+                        "UID SORT refused: {}",
+                        information.as_deref().unwrap_or("")
+                    ))),
+                };
+            }
+            _ => {}
+        }
+    }
+}
+
 async fn session_loop(
     cfg: &Config,
     imap: &ImapConfig,
@@ -471,11 +591,15 @@ async fn session_loop(
     let has_move = caps.has_str("MOVE");
     let has_idle = caps.has_str("IDLE") && imap.idle;
     let has_uidplus = caps.has_str("UIDPLUS");
+    let has_sort = caps.has_str("SORT");
     drop(caps);
     ensure_folder(&mut s, &imap.processed_folder).await?;
     ensure_folder(&mut s, &imap.rejected_folder).await?;
     let mb = s.select(&imap.folder).await?;
     let validity = mb.uid_validity.unwrap_or(0);
+    // How many messages the folder held at the last look: more than a
+    // batch means a backlog, whose second connection may log in at once.
+    let mut exists_hint = mb.exists as usize;
     let (kv, kl) = cursor_keys(imap);
     let mut last_uid: u32 = {
         let eng = sh
@@ -509,34 +633,39 @@ async fn session_loop(
         .classifier();
     let mut stall_rounds = 0u32;
     loop {
-        // Drain the notifications queue; SEARCH below is what counts.
+        // Drain the notifications queue; SORT/SEARCH below is what counts.
         while s.unsolicited_responses.try_recv().is_ok() {}
-        let found = s
-            .uid_search(format!("UID {}:*", last_uid.saturating_add(1)))
-            .await?;
-        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
-        uids.sort_unstable();
-        // UID order need not be arrival order (Dovecot numbers a Maildir
-        // backlog in directory order at its first sync): act in order of
-        // INTERNALDATE, so that a reply never comes before what it answers.
-        let ascending = uids.clone();
-        let mut sizes = std::collections::HashMap::new();
-        if uids.len() > 1 {
-            let heads: Vec<_> = s
-                .uid_fetch(uid_set(&uids), "(UID INTERNALDATE RFC822.SIZE)")
-                .await?
-                .try_collect()
-                .await?;
-            let dates: std::collections::HashMap<u32, i64> = heads
-                .iter()
-                .filter_map(|f| Some((f.uid?, f.internal_date()?.timestamp_millis())))
-                .collect();
-            sizes = heads
-                .iter()
-                .filter_map(|f| Some((f.uid?, f.size? as usize)))
-                .collect();
-            uids.sort_by_key(|u| (dates.get(u).copied().unwrap_or(i64::MAX), *u));
-        }
+        // A backlog of more than one batch gets a second connection for its
+        // moves (a message or two is moved on this one). When a backlog is
+        // likely, it logs in while this one finds the backlog.
+        let early = exists_hint > batch;
+        exists_hint = 0;
+        let start_mover = async {
+            if early {
+                Some(Mover::start(cfg, imap, validity, has_move, has_uidplus).await)
+            } else {
+                None
+            }
+        };
+        let (found, mover) =
+            tokio::join!(find_backlog(&mut s, last_uid, has_sort, batch), start_mover);
+        let (uids, sizes) = found?;
+        let mover = match mover {
+            None if uids.len() > batch => {
+                Some(Mover::start(cfg, imap, validity, has_move, has_uidplus).await)
+            }
+            m => m,
+        };
+        let mut mover = match mover {
+            Some(Ok(m)) => Some(m),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "no second connection; moving on this one");
+                None
+            }
+            None => None,
+        };
+        let mut ascending = uids.clone();
+        ascending.sort_unstable();
         let mut done: std::collections::HashSet<u32> = Default::default();
         let mut stalled = false;
         // A pipeline over the chunks: while the engine acts on chunk k (on
@@ -544,15 +673,6 @@ async fn session_loop(
         // moves chunk k-1, whose transaction has committed. Chunk k+1 is
         // acted on only after chunk k committed, so order is kept.
         let mut acting: Option<tokio::task::JoinHandle<Result<Vec<Report>, String>>> = None;
-        // A backlog of more than one batch gets a second connection for its
-        // moves; a message or two is moved on this one.
-        let mut mover = None;
-        if uids.len() > batch {
-            match Mover::start(cfg, imap, validity, has_move, has_uidplus).await {
-                Ok(m) => mover = Some(m),
-                Err(e) => tracing::warn!(error = %e, "no second connection; moving on this one"),
-            }
-        }
         let chunked = chunk_uids(&uids, &sizes, batch, super::BATCH_BYTES);
         let mut chunks = chunked.iter().map(Vec::as_slice);
         loop {
