@@ -1100,7 +1100,7 @@ impl Pipeline<'_> {
         if let Some(r) = o.req {
             tx.save_req(r)?;
         }
-        tx.add_events(&o.events)?;
+        tx.add_events(o.events)?;
         let root = match (kept_root, o.item) {
             (Some(r), _) => Some(r),
             // Requirements stored before the root was kept on them.

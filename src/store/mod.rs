@@ -548,19 +548,12 @@ struct Sql {
     text: &'static str,
 }
 
-const HELD: usize = 8;
+const HELD: usize = 10;
 type Held<'a> = [std::cell::OnceCell<std::cell::RefCell<rusqlite::CachedStatement<'a>>>; HELD];
 
 const SEEN: Sql = Sql {
     slot: 0,
     text: "SELECT verdict FROM messages WHERE key = ?1",
-};
-const RECORD_MESSAGE: Sql = Sql {
-    slot: 1,
-    text: "INSERT INTO messages(key, message_id, sender, subject, verdict, req, task, at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-           ON CONFLICT(key) DO UPDATE SET verdict = excluded.verdict, req = excluded.req,
-             task = excluded.task, at = excluded.at",
 };
 const THREAD_ITEM: Sql = Sql {
     slot: 2,
@@ -570,8 +563,58 @@ const THREAD_ITEM: Sql = Sql {
 const ADD_EVENT: Sql = Sql {
     slot: 3,
     text: "INSERT INTO events(req, task, kind, actor, message_id, at, detail)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+           VALUES (?, ?, ?, ?, ?, ?, ?)",
 };
+/// Rows per statement when held rows are written (see `Tx::flush`).
+const ROWS: usize = 32;
+
+/// An INSERT of `ROWS` rows of `cols` columns each: `head` names the table
+/// and columns, `tail` follows the rows (an upsert clause, say).
+fn rows_sql(
+    cell: &'static std::sync::OnceLock<String>,
+    head: &str,
+    cols: usize,
+    tail: &str,
+) -> &'static str {
+    cell.get_or_init(|| {
+        let row = format!("({})", vec!["?"; cols].join(","));
+        format!("{head} VALUES {} {tail}", vec![row; ROWS].join(","))
+    })
+}
+
+fn add_events_sql() -> Sql {
+    static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Sql {
+        slot: 8,
+        text: rows_sql(
+            &T,
+            "INSERT INTO events(req, task, kind, actor, message_id, at, detail)",
+            7,
+            "",
+        ),
+    }
+}
+
+const MESSAGE_COLS: &str =
+    "INSERT INTO messages(key, message_id, sender, subject, verdict, req, task, at)";
+const MESSAGE_UPSERT: &str = "ON CONFLICT(key) DO UPDATE SET verdict = excluded.verdict,
+    req = excluded.req, task = excluded.task, at = excluded.at";
+
+fn record_messages_sql() -> Sql {
+    static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Sql {
+        slot: 9,
+        text: rows_sql(&T, MESSAGE_COLS, 8, MESSAGE_UPSERT),
+    }
+}
+
+fn record_message_sql() -> Sql {
+    static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Sql {
+        slot: 1,
+        text: T.get_or_init(|| format!("{MESSAGE_COLS} VALUES (?,?,?,?,?,?,?,?) {MESSAGE_UPSERT}")),
+    }
+}
 const QUEUE_MAIL: Sql = Sql {
     slot: 4,
     text: "INSERT INTO outbox(message_id, kind, item, payload, in_reply_to, refs, created_at,
@@ -602,6 +645,12 @@ struct Pending {
     rcpt: std::collections::HashMap<String, std::collections::HashMap<String, (u32, bool)>>,
     /// A buffer the outbox payloads are serialised into, kept between mails.
     json: Vec<u8>,
+    /// Events, in the order they happened, written at flush.
+    events: Vec<Event>,
+    /// Incoming messages recorded, in order, written at flush; by key
+    /// (index into `messages`) for `seen` and `thread_item`.
+    messages: Vec<MessageRow>,
+    message_at: std::collections::HashMap<String, usize>,
 }
 
 struct CachedReq {
@@ -610,6 +659,51 @@ struct CachedReq {
     /// The snapshot as stored (None: not stored yet).
     stored: Option<Requirement>,
     dirty: bool,
+}
+
+/// An incoming message's record, held until the flush.
+struct MessageRow {
+    key: String,
+    message_id: Option<String>,
+    sender: String,
+    subject: String,
+    verdict: String,
+    req: Option<u32>,
+    task: Option<u32>,
+    at: String,
+}
+
+/// Binds message records to an insert of as many rows, eight columns each.
+fn bind_messages(st: &mut rusqlite::Statement<'_>, rows: &[MessageRow]) -> Result<()> {
+    for (i, m) in rows.iter().enumerate() {
+        let base = 8 * i;
+        st.raw_bind_parameter(base + 1, &m.key)?;
+        st.raw_bind_parameter(base + 2, &m.message_id)?;
+        st.raw_bind_parameter(base + 3, &m.sender)?;
+        st.raw_bind_parameter(base + 4, &m.subject)?;
+        st.raw_bind_parameter(base + 5, &m.verdict)?;
+        st.raw_bind_parameter(base + 6, m.req)?;
+        st.raw_bind_parameter(base + 7, m.task)?;
+        st.raw_bind_parameter(base + 8, &m.at)?;
+    }
+    Ok(())
+}
+
+/// Binds events to an insert of as many rows, seven columns each.
+fn bind_events(st: &mut rusqlite::Statement<'_>, events: &[Event]) -> Result<()> {
+    for (i, e) in events.iter().enumerate() {
+        let (req, task) = item_cols(Some(e.item));
+        let at = ts(e.at);
+        let base = 7 * i;
+        st.raw_bind_parameter(base + 1, req)?;
+        st.raw_bind_parameter(base + 2, task)?;
+        st.raw_bind_parameter(base + 3, &e.kind)?;
+        st.raw_bind_parameter(base + 4, &e.actor)?;
+        st.raw_bind_parameter(base + 5, &e.message_id)?;
+        st.raw_bind_parameter(base + 6, at)?;
+        st.raw_bind_parameter(base + 7, &e.detail)?;
+    }
+    Ok(())
 }
 
 impl<'a> Tx<'a> {
@@ -634,7 +728,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Writes what the transaction holds in memory (requirement snapshots
-    /// with their mirror rows, cap counters). `commit` calls it; calling it
+    /// with their mirror rows, cap counters, events). `commit` calls it; calling it
     /// first lets a caller tell a failed write from a failed commit.
     pub fn flush(&self) -> Result<()> {
         let mut p = self.pending.borrow_mut();
@@ -660,7 +754,17 @@ impl<'a> Tx<'a> {
                 }
             }
         }
-        Ok(())
+        let events = std::mem::take(&mut p.events);
+        let messages = std::mem::take(&mut p.messages);
+        p.message_at.clear();
+        drop(p);
+        self.write_rows(
+            &messages,
+            &record_messages_sql(),
+            &record_message_sql(),
+            bind_messages,
+        )?;
+        self.write_rows(&events, &add_events_sql(), &ADD_EVENT, bind_events)
     }
 
     /// Records a clock key; false when it was recorded already (then its
@@ -672,6 +776,12 @@ impl<'a> Tx<'a> {
 
     /// Has this dedupe key been acted on (or set aside) already?
     pub fn seen(&self, key: &str) -> Result<Option<String>> {
+        {
+            let p = self.pending.borrow();
+            if let Some(&i) = p.message_at.get(key) {
+                return Ok(Some(p.messages[i].verdict.clone()));
+            }
+        }
         let mut st = self.held(&SEEN)?;
         Ok(st.query_row([key], |r| r.get(0)).optional()?)
     }
@@ -688,17 +798,31 @@ impl<'a> Tx<'a> {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let (req, task) = item_cols(item);
-        let mut st = self.held(&RECORD_MESSAGE)?;
-        st.execute(params![
-            key,
-            message_id,
-            sender,
-            subject,
-            verdict,
-            req,
-            task,
-            ts(at)
-        ])?;
+        let mut p = self.pending.borrow_mut();
+        let p = &mut *p;
+        // Held until the flush, as an upsert: recorded twice in one
+        // transaction, the second record's verdict, item and time count.
+        match p.message_at.get(key) {
+            Some(&i) => {
+                let m = &mut p.messages[i];
+                m.verdict = verdict.to_string();
+                (m.req, m.task) = (req, task);
+                m.at = ts(at);
+            }
+            None => {
+                p.message_at.insert(key.to_string(), p.messages.len());
+                p.messages.push(MessageRow {
+                    key: key.to_string(),
+                    message_id: message_id.map(str::to_string),
+                    sender: sender.to_string(),
+                    subject: subject.to_string(),
+                    verdict: verdict.to_string(),
+                    req,
+                    task,
+                    at: ts(at),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -748,8 +872,19 @@ impl<'a> Tx<'a> {
     pub fn thread_item(&self, ids: &[&str]) -> Result<Option<ItemId>> {
         let mut st = self.held(&THREAD_ITEM)?;
         for id in ids {
+            let key = format!("mid:{id}");
+            {
+                let p = self.pending.borrow();
+                if let Some(&i) = p.message_at.get(&key) {
+                    let m = &p.messages[i];
+                    if m.req.is_some() && m.verdict.starts_with("applied:") {
+                        return Ok(item_from(m.req, m.task));
+                    }
+                    continue;
+                }
+            }
             let r: Option<(u32, Option<u32>)> = st
-                .query_row([format!("mid:{id}")], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((req, task)) = r {
                 return Ok(item_from(Some(req), task));
@@ -825,19 +960,34 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
-    pub fn add_events(&self, events: &[Event]) -> Result<()> {
-        let mut st = self.held(&ADD_EVENT)?;
-        for e in events {
-            let (req, task) = item_cols(Some(e.item));
-            st.execute(params![
-                req,
-                task,
-                e.kind,
-                e.actor,
-                e.message_id,
-                ts(e.at),
-                e.detail
-            ])?;
+    /// Keeps events for [`Tx::flush`], which writes them in order, many
+    /// rows per statement (nothing reads them back inside a transaction).
+    pub fn add_events(&self, events: Vec<Event>) -> Result<()> {
+        self.pending.borrow_mut().events.extend(events);
+        Ok(())
+    }
+
+    /// Writes held rows in order: `ROWS` to a statement (`many`), the
+    /// rest one by one (`one`); `bind` binds a slice of rows.
+    fn write_rows<T>(
+        &self,
+        rows: &[T],
+        many: &Sql,
+        one: &Sql,
+        bind: fn(&mut rusqlite::Statement<'_>, &[T]) -> Result<()>,
+    ) -> Result<()> {
+        for chunk in rows.chunks(ROWS) {
+            if chunk.len() == ROWS {
+                let mut st = self.held(many)?;
+                bind(&mut st, chunk)?;
+                st.raw_execute()?;
+            } else {
+                let mut st = self.held(one)?;
+                for r in chunk {
+                    bind(&mut st, std::slice::from_ref(r))?;
+                    st.raw_execute()?;
+                }
+            }
         }
         Ok(())
     }

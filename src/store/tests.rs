@@ -257,3 +257,130 @@ fn timestamps_are_written_as_chrono_writes_them() {
     let early = Utc.with_ymd_and_hms(5, 1, 2, 3, 4, 5).unwrap();
     assert_eq!(ts(early), "0005-01-02T03:04:05.000Z");
 }
+
+/// Message records and events are held until the flush and then written
+/// in order, many rows to a statement; inside the transaction the held
+/// records answer `seen` and `thread_item`, and a second record of a key
+/// overwrites the first as the upsert does.
+#[test]
+fn held_messages_and_events_answer_in_the_transaction_and_keep_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("x.db")).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap();
+    // One stored before: a set-aside message that is later released.
+    let tx = s.tx().unwrap();
+    tx.record_message(
+        "mid:old",
+        Some("old"),
+        "x",
+        "s",
+        "set_aside:list",
+        None,
+        now,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+
+    let tx = s.tx().unwrap();
+    let n = 70; // two statements of 32 rows and six single ones
+    for i in 0..n {
+        let item = Some(ItemId::Req(ReqId(i + 1)));
+        let verdict = if i % 10 == 3 {
+            "refused:x"
+        } else {
+            "applied:new_req"
+        };
+        tx.record_message(
+            &format!("mid:m{i}"),
+            Some(&format!("m{i}")),
+            "x",
+            "s",
+            verdict,
+            item,
+            now,
+        )
+        .unwrap();
+        tx.add_events(vec![Event {
+            item: ItemId::Req(ReqId(i + 1)),
+            kind: "new_req".into(),
+            actor: "x".into(),
+            message_id: format!("m{i}"),
+            at: now,
+            detail: format!("event {i}"),
+        }])
+        .unwrap();
+    }
+    assert_eq!(
+        tx.seen("mid:m5").unwrap().as_deref(),
+        Some("applied:new_req")
+    );
+    assert_eq!(tx.seen("mid:nope").unwrap(), None);
+    assert_eq!(
+        tx.seen("mid:old").unwrap().as_deref(),
+        Some("set_aside:list")
+    );
+    // A reply finds the held message it answers, applied ones only.
+    assert_eq!(
+        tx.thread_item(&["m7"]).unwrap(),
+        Some(ItemId::Req(ReqId(8)))
+    );
+    assert_eq!(tx.thread_item(&["m3"]).unwrap(), None);
+    assert_eq!(
+        tx.thread_item(&["m3", "m4"]).unwrap(),
+        Some(ItemId::Req(ReqId(5)))
+    );
+    // Recorded again (released): the second verdict counts, held or stored.
+    tx.record_message(
+        "mid:m3",
+        Some("m3"),
+        "x",
+        "s",
+        "applied:comment",
+        Some(ItemId::Req(ReqId(1))),
+        now,
+    )
+    .unwrap();
+    tx.record_message(
+        "mid:old",
+        Some("old"),
+        "x",
+        "s",
+        "applied:comment",
+        Some(ItemId::Req(ReqId(2))),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        tx.thread_item(&["m3"]).unwrap(),
+        Some(ItemId::Req(ReqId(1)))
+    );
+    assert_eq!(
+        tx.seen("mid:old").unwrap().as_deref(),
+        Some("applied:comment")
+    );
+    let in_tx = |tx: &Tx, sql: &str| -> i64 { tx.tx.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(in_tx(&tx, "SELECT COUNT(*) FROM events"), 0);
+    assert_eq!(in_tx(&tx, "SELECT COUNT(*) FROM messages"), 1);
+    tx.commit().unwrap();
+
+    let msgs = s.messages().unwrap();
+    assert_eq!(msgs.len(), n as usize + 1);
+    assert_eq!(msgs[0].key, "mid:old");
+    assert_eq!(msgs[0].verdict, "applied:comment");
+    for (i, m) in msgs[1..].iter().enumerate() {
+        assert_eq!(m.key, format!("mid:m{i}"));
+    }
+    assert_eq!(msgs[4].verdict, "applied:comment");
+    assert_eq!(msgs[5].verdict, "applied:new_req");
+    let details: Vec<String> = s
+        .conn
+        .prepare("SELECT detail FROM events ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let want: Vec<String> = (0..n).map(|i| format!("event {i}")).collect();
+    assert_eq!(details, want);
+    assert_eq!(s.events(ReqId(9)).unwrap()[0].message_id, "m8");
+}
