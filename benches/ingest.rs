@@ -7,6 +7,7 @@
 //!   BENCH_BATCH=100 cargo bench --bench ingest   (default 500, as in the config)
 //!   BENCH_CORE_ONLY=1 cargo bench --bench ingest (the core path only, for profiling)
 //!   BENCH_KEEP=DIR cargo bench --bench ingest    (copies the store to DIR to inspect)
+//!   BENCH_RUNS=5 cargo bench --bench ingest      (core path runs; the median is shown, default 3)
 //!
 //! Figures printed:
 //! - baseline: mail-parser's raw parse of the same bytes (in memory)
@@ -152,6 +153,35 @@ fn write_backlog(dir: &Path, mails: &[Vec<u8>]) {
     }
 }
 
+/// Bare SQLite on this machine, same settings as the store (WAL, FULL sync,
+/// 8 KiB pages): `rows` rows of a message's size (a key and 1.3 KB of
+/// text) committed `per_commit` to a transaction. Rows per second.
+fn sqlite_rate(rows: usize, per_commit: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let c = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    c.pragma_update(None, "page_size", 8192).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.pragma_update(None, "synchronous", "FULL").unwrap();
+    c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, key TEXT UNIQUE, body TEXT)")
+        .unwrap();
+    let body = "消息正文 message body ".repeat(48);
+    let t = Instant::now();
+    for start in (0..rows).step_by(per_commit) {
+        let tx = c.unchecked_transaction().unwrap();
+        {
+            let mut st = tx
+                .prepare_cached("INSERT INTO t(key, body) VALUES (?1, ?2)")
+                .unwrap();
+            for i in start..(start + per_commit).min(rows) {
+                st.execute(rusqlite::params![format!("mid:{i}@bench"), body])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    rows as f64 / t.elapsed().as_secs_f64()
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -255,8 +285,32 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(500);
-    let r = run(&mails, batch, !core_only);
+    // The core path runs several times on fresh stores (this machine's
+    // speed drifts by a third over minutes): the median run is reported,
+    // with every run's rate. The last run also delivers the replies.
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let mut all: Vec<Run> = (0..runs)
+        .map(|i| run(&mails, batch, !core_only && i + 1 == runs))
+        .collect();
+    let (sent, drain_s) = {
+        let last = all.last().expect("at least one run");
+        (last.sent, last.drain_s)
+    };
+    let rates: Vec<String> = all
+        .iter()
+        .map(|r| format!("{:.0}", n as f64 / r.core_s))
+        .collect();
+    all.sort_by(|a, b| a.core_s.total_cmp(&b.core_s));
+    let r = &all[all.len() / 2];
     assert_eq!(r.handled, n);
+    // What this machine's storage does right now, against the figures the
+    // issue quotes for it (about 4,500 and 35,000 per second).
+    let sql_one = sqlite_rate(1000, 1);
+    let sql_100 = sqlite_rate(10_000, 100);
     let core_rate = n as f64 / r.core_s;
     let raw_rate = n as f64 / raw_s;
     println!(
@@ -269,10 +323,15 @@ fn main() {
         cd_parse_s
     );
     println!(
-        "core path fetch+parse+classify+decide+commit+move, batch {batch}  {:>10.0} msg/s  ({:.3} s)  = {:.2}x of raw parse",
+        "core path fetch+parse+classify+decide+commit+move, batch {batch}  {:>10.0} msg/s  ({:.3} s)  = {:.2}x of raw parse; median of {runs} runs: {}",
         core_rate,
         r.core_s,
-        core_rate / raw_rate
+        core_rate / raw_rate,
+        rates.join(", ")
+    );
+    println!(
+        "baseline  bare SQLite, a 1.3 KB row per durable commit {:>8.0} rows/s; 100 rows per commit {:>8.0} rows/s",
+        sql_one, sql_100
     );
     let main_s = (r.times.act + r.times.commit).as_secs_f64();
     println!(
@@ -287,13 +346,13 @@ fn main() {
     );
     println!(
         "outbox    render+deliver {} replies to a Maildir  {:>10.0} mail/s  ({:.3} s)",
-        r.sent,
-        r.sent as f64 / r.drain_s,
-        r.drain_s
+        sent,
+        sent as f64 / drain_s,
+        drain_s
     );
     println!(
         "end to end  {:>10.0} msg/s (core + delivery)",
-        n as f64 / (r.core_s + r.drain_s)
+        n as f64 / (r.core_s + drain_s)
     );
     if core_only {
         return;
