@@ -119,12 +119,9 @@ fn raw_fetch_all(lab: &Lab, user: &str) -> (usize, Duration) {
         .unwrap();
     rt.block_on(async {
         use futures::TryStreamExt;
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lab.imap_port))
+        let mut s = lab::imap_login(lab.imap_port, user, &lab.password)
             .await
             .unwrap();
-        let mut c = async_imap::Client::new(tcp);
-        c.read_response().await.unwrap();
-        let mut s = c.login(user, &lab.password).await.map_err(|e| e.0).unwrap();
         s.examine("INBOX").await.unwrap();
         let t = Instant::now();
         let msgs: Vec<_> = s
@@ -149,12 +146,9 @@ fn raw_move_all(lab: &Lab, user: &str, from: &str, to: &str, chunk: usize) -> (u
         .build()
         .unwrap();
     rt.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lab.imap_port))
+        let mut s = lab::imap_login(lab.imap_port, user, &lab.password)
             .await
             .unwrap();
-        let mut c = async_imap::Client::new(tcp);
-        c.read_response().await.unwrap();
-        let mut s = c.login(user, &lab.password).await.map_err(|e| e.0).unwrap();
         s.select(from).await.unwrap();
         let mut uids: Vec<u32> = s.uid_search("ALL").await.unwrap().into_iter().collect();
         uids.sort_unstable();

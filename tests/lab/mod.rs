@@ -182,15 +182,8 @@ impl Lab {
             .build()
             .unwrap();
         rt.block_on(async {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+            let mut s = imap_login(self.imap_port, user, &self.password)
                 .await
-                .unwrap();
-            let mut c = async_imap::Client::new(tcp);
-            c.read_response().await.unwrap();
-            let mut s = c
-                .login(user, &self.password)
-                .await
-                .map_err(|(e, _)| e)
                 .unwrap();
             s.select(folder).await.unwrap();
             for cmd in cmds {
@@ -209,15 +202,8 @@ impl Lab {
             .build()
             .unwrap();
         rt.block_on(async {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+            let mut s = imap_login(self.imap_port, user, &self.password)
                 .await
-                .unwrap();
-            let mut c = async_imap::Client::new(tcp);
-            c.read_response().await.unwrap();
-            let mut s = c
-                .login(user, &self.password)
-                .await
-                .map_err(|(e, _)| e)
                 .unwrap();
             let mb = s.examine(folder).await.unwrap();
             let mut uids: Vec<u32> = s.uid_search("ALL").await.unwrap().into_iter().collect();
@@ -326,6 +312,20 @@ impl SmtpClient {
     }
 }
 
+/// A plain IMAP session on the lab's loopback port, logged in as `user`.
+pub async fn imap_login(
+    port: u16,
+    user: &str,
+    pass: &str,
+) -> Result<async_imap::Session<tokio::net::TcpStream>, String> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut c = async_imap::Client::new(tcp);
+    c.read_response().await.map_err(|e| e.to_string())?;
+    c.login(user, pass).await.map_err(|(e, _)| e.to_string())
+}
+
 /// Reads every message of a folder over IMAP (BODY.PEEK[], so nothing is marked).
 /// The capabilities the server announces after login.
 pub fn imap_capabilities(port: u16, user: &str, pass: &str) -> Result<Vec<String>, String> {
@@ -334,12 +334,7 @@ pub fn imap_capabilities(port: u16, user: &str, pass: &str) -> Result<Vec<String
         .build()
         .unwrap();
     rt.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut c = async_imap::Client::new(tcp);
-        c.read_response().await.map_err(|e| e.to_string())?;
-        let mut s = c.login(user, pass).await.map_err(|(e, _)| e.to_string())?;
+        let mut s = imap_login(port, user, pass).await?;
         let caps = s.capabilities().await.map_err(|e| e.to_string())?;
         let v = caps
             .iter()
@@ -362,12 +357,7 @@ pub fn imap_fetch(port: u16, user: &str, pass: &str, folder: &str) -> Result<Vec
         .unwrap();
     rt.block_on(async {
         use futures::TryStreamExt;
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut c = async_imap::Client::new(tcp);
-        c.read_response().await.map_err(|e| e.to_string())?;
-        let mut s = c.login(user, pass).await.map_err(|(e, _)| e.to_string())?;
+        let mut s = imap_login(port, user, pass).await?;
         let mb = match s.select(folder).await {
             Ok(m) => m,
             Err(_) => return Ok(vec![]),
