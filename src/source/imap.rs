@@ -469,16 +469,23 @@ async fn move_done(
 /// messages larger than `BATCH_BYTES / batch` have their size fetched: the
 /// others count as that much, so that a batch of them stays within
 /// `BATCH_BYTES`. Without it, every UID's INTERNALDATE and RFC822.SIZE is
-/// fetched and sorted here.
+/// fetched and sorted here; so also when the server refuses the SORT
+/// (`has_sort` is then cleared for the session).
 async fn find_backlog(
     s: &mut ImapSession,
     last_uid: u32,
-    has_sort: bool,
+    has_sort: &mut bool,
     batch: usize,
 ) -> Result<(Vec<u32>, std::collections::HashMap<u32, usize>), ImapError> {
     let from = last_uid.saturating_add(1);
-    if has_sort {
-        let mut order = uid_sort_arrival(s, from).await?;
+    let sorted = match *has_sort {
+        true => uid_sort_arrival(s, from).await?,
+        false => None,
+    };
+    if *has_sort && sorted.is_none() {
+        *has_sort = false;
+    }
+    if let Some(mut order) = sorted {
         // `n:*` names the last message even when n is beyond it.
         order.retain(|u| *u > last_uid);
         let light = (super::BATCH_BYTES / batch.max(1)).max(1);
@@ -541,10 +548,10 @@ async fn find_backlog(
     Ok((uids, sizes))
 }
 
-/// `UID SORT (ARRIVAL) UTF-8 UID from:*`, in the order the server gives.
-/// Other responses that come meanwhile (new mail, flags) are passed over:
-/// the next round looks again.
-async fn uid_sort_arrival(s: &mut ImapSession, from: u32) -> Result<Vec<u32>, ImapError> {
+/// `UID SORT (ARRIVAL) UTF-8 UID from:*`, in the order the server gives;
+/// None when the server refuses it (NO or BAD). Other responses that come
+/// meanwhile (new mail, flags) are passed over: the next round looks again.
+async fn uid_sort_arrival(s: &mut ImapSession, from: u32) -> Result<Option<Vec<u32>>, ImapError> {
     use async_imap::imap_proto::{MailboxDatum, Response, Status};
     let tag = s
         .run_command(format!("UID SORT (ARRIVAL) UTF-8 UID {from}:*"))
@@ -566,13 +573,14 @@ async fn uid_sort_arrival(s: &mut ImapSession, from: u32) -> Result<Vec<u32>, Im
                 information,
                 ..
             } if *t == tag => {
-                return match status {
-                    Status::Ok => Ok(order),
-                    _ => Err(ImapError::Other(format!(
-                        "UID SORT refused: {}",
-                        information.as_deref().unwrap_or("")
-                    ))),
-                };
+                if *status == Status::Ok {
+                    return Ok(Some(order));
+                }
+                tracing::warn!(
+                    answer = information.as_deref().unwrap_or(""),
+                    "the server announces SORT but refused UID SORT; fetching the dates instead"
+                );
+                return Ok(None);
             }
             _ => {}
         }
@@ -591,7 +599,7 @@ async fn session_loop(
     let has_move = caps.has_str("MOVE");
     let has_idle = caps.has_str("IDLE") && imap.idle;
     let has_uidplus = caps.has_str("UIDPLUS");
-    let has_sort = caps.has_str("SORT");
+    let mut has_sort = caps.has_str("SORT");
     drop(caps);
     ensure_folder(&mut s, &imap.processed_folder).await?;
     ensure_folder(&mut s, &imap.rejected_folder).await?;
@@ -647,8 +655,10 @@ async fn session_loop(
                 None
             }
         };
-        let (found, mover) =
-            tokio::join!(find_backlog(&mut s, last_uid, has_sort, batch), start_mover);
+        let (found, mover) = tokio::join!(
+            find_backlog(&mut s, last_uid, &mut has_sort, batch),
+            start_mover
+        );
         let (uids, sizes) = found?;
         let mover = match mover {
             None if uids.len() > batch => {

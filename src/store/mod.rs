@@ -640,8 +640,8 @@ struct Pending {
     reqs: std::collections::BTreeMap<u32, CachedReq>,
     /// The highest requirement id stored when this transaction began.
     max_stored_id: Option<u32>,
-    /// Daily cap counters: (recipient, day) → (count, changed).
-    /// Keyed by day, then recipient: a lookup needs no allocation.
+    /// Daily cap counters by day, then recipient → (count, changed); a
+    /// lookup by `&str` needs no allocation.
     rcpt: std::collections::HashMap<String, std::collections::HashMap<String, (u32, bool)>>,
     /// A buffer the outbox payloads are serialised into, kept between mails.
     json: Vec<u8>,
@@ -728,8 +728,9 @@ impl<'a> Tx<'a> {
     }
 
     /// Writes what the transaction holds in memory (requirement snapshots
-    /// with their mirror rows, cap counters, events). `commit` calls it; calling it
-    /// first lets a caller tell a failed write from a failed commit.
+    /// with their mirror rows, cap counters, message records, events).
+    /// `commit` calls it; calling it first lets a caller tell a failed
+    /// write from a failed commit.
     pub fn flush(&self) -> Result<()> {
         let mut p = self.pending.borrow_mut();
         for c in p.reqs.values_mut() {
