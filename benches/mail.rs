@@ -113,11 +113,7 @@ fn submit_many(port: u16, mails: &[(String, Vec<u8>)], rcpt: &str) {
 }
 
 fn raw_fetch_all(lab: &Lab, user: &str) -> (usize, Duration) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    lab::block_on(async {
         use futures::TryStreamExt;
         let mut s = lab::imap_login(lab.imap_port, user, &lab.password)
             .await
@@ -141,11 +137,7 @@ fn raw_fetch_all(lab: &Lab, user: &str) -> (usize, Duration) {
 /// `UID MOVE` commands of `chunk` UIDs each, as fast as one connection can:
 /// what the server's side of moving a backlog costs by itself.
 fn raw_move_all(lab: &Lab, user: &str, from: &str, to: &str, chunk: usize) -> (usize, Duration) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    lab::block_on(async {
         let mut s = lab::imap_login(lab.imap_port, user, &lab.password)
             .await
             .unwrap();

@@ -177,11 +177,7 @@ impl Lab {
     /// Logs in as `user`, selects `folder` and runs each raw IMAP command
     /// (e.g. `UID STORE 1 +FLAGS (\Seen)`), failing on a NO/BAD.
     pub fn imap_commands(&self, user: &str, folder: &str, cmds: &[&str]) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let mut s = imap_login(self.imap_port, user, &self.password)
                 .await
                 .unwrap();
@@ -197,11 +193,7 @@ impl Lab {
 
     /// `(UIDVALIDITY, UIDs)` of `user`'s `folder`, over IMAP.
     pub fn imap_uids(&self, user: &str, folder: &str) -> (u32, Vec<u32>) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let mut s = imap_login(self.imap_port, user, &self.password)
                 .await
                 .unwrap();
@@ -312,6 +304,16 @@ impl SmtpClient {
     }
 }
 
+/// Runs a future to completion on a runtime of its own (the lab's IMAP
+/// helpers are called from plain tests and benches).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 /// A plain IMAP session on the lab's loopback port, logged in as `user`.
 pub async fn imap_login(
     port: u16,
@@ -326,14 +328,9 @@ pub async fn imap_login(
     c.login(user, pass).await.map_err(|(e, _)| e.to_string())
 }
 
-/// Reads every message of a folder over IMAP (BODY.PEEK[], so nothing is marked).
 /// The capabilities the server announces after login.
 pub fn imap_capabilities(port: u16, user: &str, pass: &str) -> Result<Vec<String>, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let mut s = imap_login(port, user, pass).await?;
         let caps = s.capabilities().await.map_err(|e| e.to_string())?;
         let v = caps
@@ -350,12 +347,9 @@ pub fn imap_capabilities(port: u16, user: &str, pass: &str) -> Result<Vec<String
     })
 }
 
+/// Reads every message of a folder over IMAP (BODY.PEEK[], so nothing is marked).
 pub fn imap_fetch(port: u16, user: &str, pass: &str, folder: &str) -> Result<Vec<Vec<u8>>, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         use futures::TryStreamExt;
         let mut s = imap_login(port, user, pass).await?;
         let mb = match s.select(folder).await {
