@@ -5,6 +5,11 @@
 //!   cargo bench --bench mail
 //!   BENCH_IMAP_ONLY=1 cargo bench --bench mail   (the IMAP ingest only)
 //!   BENCH_BATCH=100 …                          (`[store] batch`; default 500)
+//!   BENCH_RUNS=5 …                             (IMAP ingest runs; default 3)
+//!   BENCH_TIMELINE=1 …     (the IMAP loop's debug lines to stderr: fetched,
+//!                           acted and committed, moved; counts and ms)
+//!   PERF_CTL=FIFO …        (writes enable/disable to a `perf record
+//!                           --control fifo:FIFO -D -1` around each ingest)
 //!
 //! 1. IMAP ingest of a 2,000-message backlog: from the first FETCH to the
 //!    last message moved, against a raw `UID FETCH 1:* BODY.PEEK[]`.
@@ -230,6 +235,14 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
         .unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     *READY.lock().unwrap() = None;
+    let ctl = |w: &str| {
+        if let Ok(p) = std::env::var("PERF_CTL") {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            f.write_all(w.as_bytes()).unwrap();
+        }
+    };
+    ctl("enable\n");
     let cpu0 = cpu_now();
     let t = Instant::now();
     rt.block_on(crossdesk::source::imap::run(
@@ -246,6 +259,7 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
     .unwrap();
     let total = t.elapsed();
     let end = Instant::now();
+    ctl("disable\n");
     let cpu = cpu_now();
     let from_fetch = READY
         .lock()
@@ -264,14 +278,20 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
 /// selected; next come SEARCH and the first FETCH), as the bench saw it.
 static READY: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 
-/// A log writer that notes when "imap ready" is logged and drops the rest.
-struct ReadyMark;
+/// A log writer that notes when "imap ready" is logged and drops the rest
+/// (or, for the timeline, prints the IMAP loop's lines).
+struct ReadyMark {
+    timeline: bool,
+}
 
 impl std::io::Write for ReadyMark {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if buf.windows(10).any(|w| w == b"imap ready") {
             let mut r = READY.lock().unwrap();
             r.get_or_insert_with(Instant::now);
+        }
+        if self.timeline && buf.windows(12).any(|w| w == b"source::imap") {
+            std::io::stderr().write_all(buf)?;
         }
         Ok(buf.len())
     }
@@ -362,13 +382,23 @@ fn main() {
         raw_d.as_secs_f64()
     );
     let cfg = Config::load(&cfg_path).unwrap();
-    let _log = tracing::subscriber::set_default(
+    // BENCH_TIMELINE=1 prints the IMAP loop's debug timeline (fetched,
+    // acted and committed, moved: counts and milliseconds) to stderr.
+    let timeline = std::env::var_os("BENCH_TIMELINE").is_some();
+    // Global, so that the acting and moving threads log as in the daemon
+    // (a line per message is formatted, then dropped by the writer).
+    tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
             .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(|| ReadyMark)
+            .with_env_filter(if timeline {
+                "info,crossdesk::source::imap=debug"
+            } else {
+                "info"
+            })
+            .with_writer(move || ReadyMark { timeline })
             .finish(),
-    );
+    )
+    .unwrap();
     // The backlog is ingested several times (this machine's speed drifts by
     // a third over minutes): first as delivered, then moved back to the
     // inbox for a fresh store each time. The first run's store feeds the

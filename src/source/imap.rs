@@ -291,6 +291,8 @@ fn cursor_keys(imap: &ImapConfig) -> (String, String) {
 struct Mover {
     tx: tokio::sync::mpsc::UnboundedSender<Vec<Report>>,
     task: tokio::task::JoinHandle<Result<Vec<u32>, ImapError>>,
+    /// Batches handed over and not yet moved.
+    pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Mover {
@@ -312,19 +314,36 @@ impl Mover {
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Report>>();
         let imap = imap.clone();
+        let pending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let left = pending.clone();
         let task = tokio::spawn(async move {
             let mut moved = vec![];
             while let Some(mut reports) = rx.recv().await {
+                let mut n = 1;
                 while let Ok(more) = rx.try_recv() {
                     reports.extend(more);
+                    n += 1;
                 }
                 move_done(&mut s, &imap, &reports, has_move, has_uidplus).await?;
+                left.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
                 moved.extend(uids_of(&reports));
             }
             let _ = s.logout().await;
             Ok(moved)
         });
-        Ok(Mover { tx, task })
+        Ok(Mover { tx, task, pending })
+    }
+
+    /// Hands a committed batch over; false when the mover has stopped.
+    fn send(&self, reports: Vec<Report>) -> bool {
+        self.pending
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.tx.send(reports).is_ok()
+    }
+
+    /// Whether a move is in flight or waiting.
+    fn busy(&self) -> bool {
+        self.pending.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 
     /// Waits for every move handed over; returns the UIDs moved.
@@ -336,30 +355,96 @@ impl Mover {
     }
 }
 
+/// The second connection of a round: none, logging in in the background,
+/// or ready for moves.
+#[derive(Default)]
+enum MoverSlot {
+    #[default]
+    None,
+    Starting(tokio::task::JoinHandle<Result<Mover, ImapError>>),
+    Ready(Mover),
+}
+
+impl MoverSlot {
+    fn start(
+        cfg: &Config,
+        imap: &ImapConfig,
+        validity: u32,
+        has_move: bool,
+        has_uidplus: bool,
+    ) -> MoverSlot {
+        let (cfg, imap) = (cfg.clone(), imap.clone());
+        MoverSlot::Starting(tokio::spawn(async move {
+            Mover::start(&cfg, &imap, validity, has_move, has_uidplus).await
+        }))
+    }
+
+    /// The mover, once logged in; None when there is none, or it could not
+    /// log in (the moves are then made on the first connection).
+    async fn ready(&mut self) -> Option<&Mover> {
+        if let MoverSlot::Starting(h) = self {
+            *self = match h.await {
+                Ok(Ok(m)) => MoverSlot::Ready(m),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "no second connection; moving on this one");
+                    MoverSlot::None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no second connection; moving on this one");
+                    MoverSlot::None
+                }
+            };
+        }
+        match self {
+            MoverSlot::Ready(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
 /// Splits UIDs (in acting order) into batches of at most `batch` UIDs and
 /// about `max_bytes` of mail (a batch holds at least one message). The
 /// first batches are small (32, 64, … UIDs) so that the engine starts
-/// acting while the rest is still being fetched.
+/// acting while the rest is still being fetched; the rest is split evenly,
+/// so that the last batch, whose move nothing else overlaps, is not the
+/// largest, and no batch is a small remainder.
 fn chunk_uids(
     uids: &[u32],
     sizes: &std::collections::HashMap<u32, usize>,
     batch: usize,
     max_bytes: usize,
 ) -> Vec<Vec<u32>> {
+    let batch = batch.max(1);
+    let mut counts = vec![];
+    let mut left = uids.len();
+    let mut step = 32.min(batch);
+    while left > 0 && step < batch {
+        let c = step.min(left);
+        counts.push(c);
+        left -= c;
+        step *= 2;
+    }
+    if left > 0 {
+        let k = left.div_ceil(batch);
+        counts.extend((0..k).map(|i| left / k + usize::from(i < left % k)));
+    }
     let mut out: Vec<Vec<u32>> = vec![];
-    let mut bytes = 0;
-    let limit = |i: usize| batch.min(32usize.saturating_mul(1 << i.min(20)));
-    for &u in uids {
-        let size = sizes.get(&u).copied().unwrap_or(0);
-        let n = out.len();
-        match out.last_mut() {
-            Some(c) if c.len() < limit(n - 1) && bytes + size <= max_bytes => {
-                c.push(u);
-                bytes += size;
-            }
-            _ => {
-                out.push(vec![u]);
-                bytes = size;
+    let mut rest = uids;
+    for c in counts {
+        let (these, after) = rest.split_at(c);
+        rest = after;
+        let mut bytes = 0;
+        for (i, &u) in these.iter().enumerate() {
+            let size = sizes.get(&u).copied().unwrap_or(0);
+            match out.last_mut() {
+                Some(cur) if i > 0 && bytes + size <= max_bytes => {
+                    cur.push(u);
+                    bytes += size;
+                }
+                _ => {
+                    out.push(vec![u]);
+                    bytes = size;
+                }
             }
         }
     }
@@ -369,6 +454,11 @@ fn chunk_uids(
 /// The UIDs of a committed batch (a report's handle is its UID).
 fn uids_of(reports: &[Report]) -> impl Iterator<Item = u32> + '_ {
     reports.iter().filter_map(|r| r.handle.parse::<u32>().ok())
+}
+
+/// Milliseconds since `t`, for the debug timeline of a backlog.
+fn ms(t: std::time::Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
 /// Fetches one chunk of UIDs, in the chunk's order. The flag says whether
@@ -440,6 +530,7 @@ async fn move_done(
             continue;
         }
         let set = uid_set(uids);
+        let t = std::time::Instant::now();
         if has_move {
             s.uid_mv(&set, folder).await?;
         } else {
@@ -455,6 +546,7 @@ async fn move_done(
                 let _: Vec<_> = s.expunge().await?.try_collect().await?;
             }
         }
+        tracing::debug!(messages = uids.len(), to = %folder, ms = ms(t), "moved");
     }
     Ok(())
 }
@@ -644,36 +736,19 @@ async fn session_loop(
         // Drain the notifications queue; SORT/SEARCH below is what counts.
         while s.unsolicited_responses.try_recv().is_ok() {}
         // A backlog of more than one batch gets a second connection for its
-        // moves (a message or two is moved on this one). When a backlog is
-        // likely, it logs in while this one finds the backlog.
-        let early = exists_hint > batch;
+        // moves (a message or two is moved on this one). It logs in in the
+        // background, while this one finds the backlog and fetches; when a
+        // backlog is likely (the folder held more than a batch), at once.
+        let mut mover = if exists_hint > batch {
+            MoverSlot::start(cfg, imap, validity, has_move, has_uidplus)
+        } else {
+            MoverSlot::None
+        };
         exists_hint = 0;
-        let start_mover = async {
-            if early {
-                Some(Mover::start(cfg, imap, validity, has_move, has_uidplus).await)
-            } else {
-                None
-            }
-        };
-        let (found, mover) = tokio::join!(
-            find_backlog(&mut s, last_uid, &mut has_sort, batch),
-            start_mover
-        );
-        let (uids, sizes) = found?;
-        let mover = match mover {
-            None if uids.len() > batch => {
-                Some(Mover::start(cfg, imap, validity, has_move, has_uidplus).await)
-            }
-            m => m,
-        };
-        let mut mover = match mover {
-            Some(Ok(m)) => Some(m),
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "no second connection; moving on this one");
-                None
-            }
-            None => None,
-        };
+        let (uids, sizes) = find_backlog(&mut s, last_uid, &mut has_sort, batch).await?;
+        if matches!(mover, MoverSlot::None) && uids.len() > batch {
+            mover = MoverSlot::start(cfg, imap, validity, has_move, has_uidplus);
+        }
         let mut ascending = uids.clone();
         ascending.sort_unstable();
         let mut done: std::collections::HashSet<u32> = Default::default();
@@ -684,7 +759,7 @@ async fn session_loop(
         // acted on only after chunk k committed, so order is kept.
         let mut acting: Option<tokio::task::JoinHandle<Result<Vec<Report>, String>>> = None;
         let chunked = chunk_uids(&uids, &sizes, batch, super::BATCH_BYTES);
-        let mut chunks = chunked.iter().map(Vec::as_slice);
+        let mut chunks = chunked.iter().map(Vec::as_slice).peekable();
         loop {
             let chunk = if *sh.stop.borrow() {
                 None
@@ -692,8 +767,11 @@ async fn session_loop(
                 chunks.next()
             };
             let mut next = None;
+            let fetched_all = chunks.peek().is_none();
             if let Some(chunk) = chunk {
+                let t = std::time::Instant::now();
                 let (mails, missing) = fetch_chunk(&mut s, chunk).await?;
+                tracing::debug!(messages = mails.len(), ms = ms(t), "fetched");
                 stalled |= missing;
                 if !mails.is_empty() {
                     // Parsed on another blocking thread, beside the engine.
@@ -722,28 +800,36 @@ async fn session_loop(
                         .lock()
                         .map_err(|_| "engine lock poisoned".to_string())?;
                     let now = crate::schedule::now(e.cfg.tz());
-                    e.ingest_parsed(&mails, parsed, now, wm)
-                        .map_err(|e| e.to_string())
+                    let t = std::time::Instant::now();
+                    let r = e.ingest_parsed(&mails, parsed, now, wm);
+                    tracing::debug!(messages = mails.len(), ms = ms(t), "acted and committed");
+                    r.map_err(|e| e.to_string())
                 }));
             }
             match committed {
                 Some(reports) => {
                     sh.kick.notify_one();
-                    match &mover {
-                        Some(m) => {
-                            if m.tx.send(reports).is_err() {
-                                // The mover stopped: its error is the answer.
-                                let m = mover.take().expect("mover present");
-                                m.finish().await?;
-                                return Err(ImapError::Other(
-                                    "the moving connection stopped".into(),
-                                ));
-                            }
+                    // Once every chunk is fetched this connection is free:
+                    // it moves what the mover has no time for (two servers'
+                    // processes moving at once, at the end of a backlog).
+                    let mut stopped = false;
+                    let here = match mover.ready().await {
+                        Some(m) if !(fetched_all && m.busy()) => {
+                            stopped = !m.send(reports);
+                            None
                         }
-                        None => {
-                            move_done(&mut s, imap, &reports, has_move, has_uidplus).await?;
-                            done.extend(uids_of(&reports));
+                        _ => Some(reports),
+                    };
+                    if stopped {
+                        // The mover stopped: its error is the answer.
+                        if let MoverSlot::Ready(m) = std::mem::take(&mut mover) {
+                            m.finish().await?;
                         }
+                        return Err(ImapError::Other("the moving connection stopped".into()));
+                    }
+                    if let Some(reports) = here {
+                        move_done(&mut s, imap, &reports, has_move, has_uidplus).await?;
+                        done.extend(uids_of(&reports));
                     }
                 }
                 None if acting.is_none() && chunk.is_none() => break,
@@ -753,8 +839,11 @@ async fn session_loop(
                 break;
             }
         }
-        if let Some(m) = mover {
-            done.extend(m.finish().await?);
+        match mover {
+            MoverSlot::Ready(m) => done.extend(m.finish().await?),
+            // Never needed (nothing committed): it logs out when dropped.
+            MoverSlot::Starting(h) => h.abort(),
+            MoverSlot::None => {}
         }
         // The cursor passes only UIDs whose every predecessor is done. It
         // is written once per round: behind after a crash, it only makes
@@ -841,23 +930,35 @@ mod tests {
         let uids: Vec<u32> = (1..=7).collect();
         let sizes: std::collections::HashMap<u32, usize> =
             [(1, 10), (2, 10), (3, 50), (4, 100), (5, 1), (6, 1), (7, 1)].into();
+        // Three batches by count (3, 2, 2), split further by size.
         assert_eq!(
             chunk_uids(&uids, &sizes, 3, 60),
-            vec![vec![1, 2], vec![3], vec![4], vec![5, 6, 7]]
+            vec![vec![1, 2], vec![3], vec![4], vec![5], vec![6, 7]]
         );
-        // Count alone, and sizes unknown.
+        // Count alone, and sizes unknown: even, no small remainder.
         assert_eq!(
             chunk_uids(&uids, &Default::default(), 3, 60),
-            vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+            vec![vec![1, 2, 3], vec![4, 5], vec![6, 7]]
         );
         assert!(chunk_uids(&[], &sizes, 3, 60).is_empty());
-        // A backlog starts small: 32, 64, then the batch.
-        let many: Vec<u32> = (1..=300).collect();
-        let lens: Vec<usize> = chunk_uids(&many, &Default::default(), 100, 1 << 20)
-            .iter()
-            .map(Vec::len)
-            .collect();
-        assert_eq!(lens, [32, 64, 100, 100, 4]);
+        let lens = |n: u32, batch: usize| -> Vec<usize> {
+            let many: Vec<u32> = (1..=n).collect();
+            chunk_uids(&many, &Default::default(), batch, 1 << 20)
+                .iter()
+                .map(Vec::len)
+                .collect()
+        };
+        // A backlog starts small (32, 64, …); the rest is split evenly
+        // into batches of at most `batch`.
+        assert_eq!(lens(300, 100), [32, 64, 68, 68, 68]);
+        assert_eq!(lens(2000, 500), [32, 64, 128, 256, 380, 380, 380, 380]);
+        assert_eq!(lens(40, 500), [32, 8]);
+        assert_eq!(lens(1, 500), [1]);
+        assert_eq!(lens(5, 1), [1, 1, 1, 1, 1]);
+        // The order is kept.
+        let many: Vec<u32> = (1..=300).rev().collect();
+        let flat: Vec<u32> = chunk_uids(&many, &Default::default(), 100, 1 << 20).concat();
+        assert_eq!(flat, many);
     }
 
     #[test]
