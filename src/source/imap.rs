@@ -591,12 +591,6 @@ async fn find_backlog(
                 .filter(|u| sizes.contains_key(u))
                 .collect();
             heavy.sort_unstable();
-            tracing::info!(
-                messages = order.len(),
-                large = heavy.len(),
-                order = "arrival (UID SORT)",
-                "backlog"
-            );
             if !heavy.is_empty() {
                 let got: Vec<_> = s
                     .uid_fetch(uid_set(&heavy), "(UID RFC822.SIZE)")
@@ -609,6 +603,12 @@ async fn find_backlog(
                     }
                 }
             }
+            tracing::info!(
+                messages = order.len(),
+                large = heavy.len(),
+                order = "arrival (UID SORT)",
+                "backlog"
+            );
         }
         return Ok((order, sizes));
     }
