@@ -471,6 +471,52 @@ fn arrival_order(sort: bool) {
     assert_eq!(comments, 1, "{r1}");
 }
 
+/// A server that lets a user in only once at a time (providers limit
+/// connections): the second connection a backlog asks for is refused, and
+/// the first one moves everything itself.
+#[test]
+fn a_server_allowing_one_connection_gets_the_backlog_moved_on_the_first() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let conf = lab.dir.join("dovecot.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("protocol imap {\n  mail_max_userip_connections = 1\n}\n");
+    std::fs::write(&conf, text).unwrap();
+    lab.ctl("restart-dovecot");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 10")], "");
+    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
+    let n = 35;
+    for i in 0..n {
+        let raw = mail(
+            &z,
+            &[&wf],
+            &format!("【需求】一个连接 {i}"),
+            &format!("one.{i}@client.test"),
+            None,
+            "部门：研发\n\n请处理。",
+        );
+        lab.submit(&z, &[&wf], &raw);
+    }
+    let t = std::time::Instant::now();
+    while lab.maildir_count("workflow", "INBOX") < n {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = lab::crossdesk(&cfg, &["run", "--once"]);
+    let log = plain(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("no second connection; moving on this one"),
+        "{log}"
+    );
+    assert_eq!(lab.fetch("workflow", "INBOX").len(), 0, "inbox emptied");
+    assert_eq!(lab.fetch("workflow", "Processed").len(), n);
+    let list = lab::crossdesk(&cfg, &["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), n, "each acted on once");
+}
+
 /// TLS both ways: IMAPS and SMTP with STARTTLS against the lab's own CA
 /// (`ca_file`), checked with `check --connect` and a real send.
 #[test]

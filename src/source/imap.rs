@@ -285,120 +285,171 @@ fn cursor_keys(imap: &ImapConfig) -> (String, String) {
     )
 }
 
-/// Moves committed batches on a second connection while the first one
-/// fetches (a backlog's moves cost the server more than its fetches).
-/// Batches that commit while a move is in flight go out as one command.
+/// Committed batches waiting to be moved, shared by the connections that
+/// move them: the second connection for the whole of a backlog, the first
+/// one too once it has fetched every chunk (two server processes moving at
+/// once at the end of a backlog, when nothing else is left to do).
+#[derive(Default)]
+struct MoveQueue {
+    state: std::sync::Mutex<QueueState>,
+    wake: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+    batches: std::collections::VecDeque<Vec<Report>>,
+    /// No batch will be added.
+    closed: bool,
+    /// Connections taking batches.
+    workers: usize,
+}
+
+impl MoveQueue {
+    fn push(&self, reports: Vec<Report>) {
+        if !reports.is_empty() {
+            self.lock().batches.push_back(reports);
+            self.wake.notify_waiters();
+        }
+    }
+
+    /// Pushes a batch as two halves, for two connections to move at once.
+    fn push_halves(&self, mut reports: Vec<Report>) {
+        let second = reports.split_off(reports.len() / 2);
+        self.push(reports);
+        self.push(second);
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_waiters();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // A poisoned lock only means a worker panicked while holding it;
+        // the queue itself is still whole.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Batches for one move command: all that wait when this connection is
+    /// the only one moving, else half of them (rounded up), so that the
+    /// other connection finds work too. `None` once closed and empty.
+    async fn take(&self) -> Option<Vec<Report>> {
+        loop {
+            let wake = self.wake.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            {
+                let mut st = self.lock();
+                if !st.batches.is_empty() {
+                    let n = match st.workers {
+                        0 | 1 => st.batches.len(),
+                        _ => st.batches.len().div_ceil(2),
+                    };
+                    return Some(st.batches.drain(..n).flatten().collect());
+                }
+                if st.closed {
+                    return None;
+                }
+            }
+            wake.await;
+        }
+    }
+
+    /// Moves batches on `s` until the queue is closed and empty; returns
+    /// the UIDs moved.
+    async fn work(
+        &self,
+        s: &mut ImapSession,
+        imap: &ImapConfig,
+        has_move: bool,
+        has_uidplus: bool,
+    ) -> Result<Vec<u32>, ImapError> {
+        self.lock().workers += 1;
+        let mut moved = vec![];
+        let mut result = Ok(());
+        while let Some(reports) = self.take().await {
+            if let Err(e) = move_done(s, imap, &reports, has_move, has_uidplus).await {
+                result = Err(e);
+                break;
+            }
+            moved.extend(uids_of(&reports));
+        }
+        self.lock().workers -= 1;
+        result.map(|()| moved)
+    }
+
+    /// Moves what waits now, on this connection (no second one).
+    async fn drain(
+        &self,
+        s: &mut ImapSession,
+        imap: &ImapConfig,
+        has_move: bool,
+        has_uidplus: bool,
+    ) -> Result<Vec<u32>, ImapError> {
+        let reports: Vec<Report> = self.lock().batches.drain(..).flatten().collect();
+        if !reports.is_empty() {
+            move_done(s, imap, &reports, has_move, has_uidplus).await?;
+        }
+        Ok(uids_of(&reports).collect())
+    }
+}
+
+/// The second connection of a backlog: it logs in in the background and
+/// then moves batches from the queue until it is closed. A login that
+/// fails leaves the moves to the first connection (a warning); a move that
+/// fails ends the round with its error.
 struct Mover {
-    tx: tokio::sync::mpsc::UnboundedSender<Vec<Report>>,
     task: tokio::task::JoinHandle<Result<Vec<u32>, ImapError>>,
-    /// Batches handed over and not yet moved.
-    pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Mover {
-    async fn start(
-        cfg: &Config,
-        imap: &ImapConfig,
-        validity: u32,
-        has_move: bool,
-        has_uidplus: bool,
-    ) -> Result<Mover, ImapError> {
-        let mut s = connect(cfg, imap).await?;
-        let mb = s.select(&imap.folder).await?;
-        // UIDs name the same messages only under the same UIDVALIDITY.
-        if mb.uid_validity.unwrap_or(0) != validity {
-            let _ = s.logout().await;
-            return Err(ImapError::Other(
-                "UIDVALIDITY changed while opening the second connection".into(),
-            ));
-        }
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Report>>();
-        let imap = imap.clone();
-        let pending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let left = pending.clone();
-        let task = tokio::spawn(async move {
-            let mut moved = vec![];
-            while let Some(mut reports) = rx.recv().await {
-                let mut n = 1;
-                while let Ok(more) = rx.try_recv() {
-                    reports.extend(more);
-                    n += 1;
-                }
-                move_done(&mut s, &imap, &reports, has_move, has_uidplus).await?;
-                left.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
-                moved.extend(uids_of(&reports));
-            }
-            let _ = s.logout().await;
-            Ok(moved)
-        });
-        Ok(Mover { tx, task, pending })
-    }
-
-    /// Hands a committed batch over; false when the mover has stopped.
-    fn send(&self, reports: Vec<Report>) -> bool {
-        self.pending
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.tx.send(reports).is_ok()
-    }
-
-    /// Whether a move is in flight or waiting.
-    fn busy(&self) -> bool {
-        self.pending.load(std::sync::atomic::Ordering::Relaxed) > 0
-    }
-
-    /// Waits for every move handed over; returns the UIDs moved.
-    async fn finish(self) -> Result<Vec<u32>, ImapError> {
-        drop(self.tx);
-        self.task
-            .await
-            .map_err(|e| ImapError::Other(e.to_string()))?
-    }
-}
-
-/// The second connection of a round: none, logging in in the background,
-/// or ready for moves.
-#[derive(Default)]
-enum MoverSlot {
-    #[default]
-    None,
-    Starting(tokio::task::JoinHandle<Result<Mover, ImapError>>),
-    Ready(Mover),
-}
-
-impl MoverSlot {
     fn start(
         cfg: &Config,
         imap: &ImapConfig,
         validity: u32,
         has_move: bool,
         has_uidplus: bool,
-    ) -> MoverSlot {
+        queue: std::sync::Arc<MoveQueue>,
+    ) -> Mover {
         let (cfg, imap) = (cfg.clone(), imap.clone());
-        MoverSlot::Starting(tokio::spawn(async move {
-            Mover::start(&cfg, &imap, validity, has_move, has_uidplus).await
-        }))
-    }
-
-    /// The mover, once logged in; None when there is none, or it could not
-    /// log in (the moves are then made on the first connection).
-    async fn ready(&mut self) -> Option<&Mover> {
-        if let MoverSlot::Starting(h) = self {
-            *self = match h.await {
-                Ok(Ok(m)) => MoverSlot::Ready(m),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "no second connection; moving on this one");
-                    MoverSlot::None
+        let task = tokio::spawn(async move {
+            let opened = async {
+                let mut s = connect(&cfg, &imap).await?;
+                let mb = s.select(&imap.folder).await?;
+                Ok::<_, ImapError>((s, mb.uid_validity.unwrap_or(0)))
+            };
+            let mut s = match opened.await {
+                Ok((s, v)) if v == validity => s,
+                // UIDs name the same messages only under the same
+                // UIDVALIDITY: the round ends, the next one starts afresh.
+                Ok((mut s, _)) => {
+                    let _ = s.logout().await;
+                    return Err(ImapError::Other(
+                        "UIDVALIDITY changed while opening the second connection".into(),
+                    ));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "no second connection; moving on this one");
-                    MoverSlot::None
+                    return Ok(vec![]);
                 }
             };
-        }
-        match self {
-            MoverSlot::Ready(m) => Some(m),
-            _ => None,
-        }
+            let moved = queue.work(&mut s, &imap, has_move, has_uidplus).await;
+            let _ = s.logout().await;
+            moved
+        });
+        Mover { task }
+    }
+
+    /// Whether it stopped (could not log in, or a move failed).
+    fn stopped(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for its moves (the queue must be closed); the UIDs moved.
+    async fn finish(self) -> Result<Vec<u32>, ImapError> {
+        self.task
+            .await
+            .map_err(|e| ImapError::Other(e.to_string()))?
     }
 }
 
@@ -739,112 +790,102 @@ async fn session_loop(
         // moves (a message or two is moved on this one). It logs in in the
         // background, while this one finds the backlog and fetches; when a
         // backlog is likely (the folder held more than a batch), at once.
-        let mut mover = if exists_hint > batch {
-            MoverSlot::start(cfg, imap, validity, has_move, has_uidplus)
-        } else {
-            MoverSlot::None
-        };
+        let queue = std::sync::Arc::new(MoveQueue::default());
+        let start_mover =
+            || Mover::start(cfg, imap, validity, has_move, has_uidplus, queue.clone());
+        let mut mover = (exists_hint > batch).then(start_mover);
         exists_hint = 0;
         let (uids, sizes) = find_backlog(&mut s, last_uid, &mut has_sort, batch).await?;
-        if matches!(mover, MoverSlot::None) && uids.len() > batch {
-            mover = MoverSlot::start(cfg, imap, validity, has_move, has_uidplus);
+        if mover.is_none() && uids.len() > batch {
+            mover = Some(start_mover());
         }
         let mut ascending = uids.clone();
         ascending.sort_unstable();
         let mut done: std::collections::HashSet<u32> = Default::default();
         let mut stalled = false;
         // A pipeline over the chunks: while the engine acts on chunk k (on
-        // a blocking thread), this connection fetches chunk k+1 and then
-        // moves chunk k-1, whose transaction has committed. Chunk k+1 is
-        // acted on only after chunk k committed, so order is kept.
+        // a blocking thread), this connection fetches chunk k+1, and the
+        // mover moves chunk k-1, whose transaction has committed. Chunk k+1
+        // is acted on only after chunk k committed, so order is kept.
         let mut acting: Option<tokio::task::JoinHandle<Result<Vec<Report>, String>>> = None;
-        let chunked = chunk_uids(&uids, &sizes, batch, super::BATCH_BYTES);
-        let mut chunks = chunked.iter().map(Vec::as_slice).peekable();
-        loop {
-            let chunk = if *sh.stop.borrow() {
-                None
-            } else {
-                chunks.next()
-            };
-            let mut next = None;
-            let fetched_all = chunks.peek().is_none();
-            if let Some(chunk) = chunk {
+        let act = |mails: Vec<RawMail>, parsed| {
+            let engine = sh.engine.clone();
+            let wm = sh.watermark;
+            tokio::task::spawn_blocking(move || {
+                let mut e = engine
+                    .lock()
+                    .map_err(|_| "engine lock poisoned".to_string())?;
+                let now = crate::schedule::now(e.cfg.tz());
                 let t = std::time::Instant::now();
-                let (mails, missing) = fetch_chunk(&mut s, chunk).await?;
-                tracing::debug!(messages = mails.len(), ms = ms(t), "fetched");
-                stalled |= missing;
-                if !mails.is_empty() {
-                    // Parsed on another blocking thread, beside the engine.
-                    let max = cfg.limits.max_message_bytes;
-                    let cl = classifier.clone();
-                    next = Some(tokio::task::spawn_blocking(move || {
-                        let parsed = crate::engine::parse_batch(&mails, max, Some(&cl));
-                        (mails, parsed)
-                    }));
-                }
-            }
-            let committed = match acting.take() {
-                Some(h) => Some(
-                    h.await
-                        .map_err(|e| ImapError::Other(e.to_string()))?
-                        .map_err(ImapError::Other)?,
-                ),
-                None => None,
-            };
-            if let Some(next) = next {
-                let (mails, parsed) = next.await.map_err(|e| ImapError::Other(e.to_string()))?;
-                let engine = sh.engine.clone();
-                let wm = sh.watermark;
-                acting = Some(tokio::task::spawn_blocking(move || {
-                    let mut e = engine
-                        .lock()
-                        .map_err(|_| "engine lock poisoned".to_string())?;
-                    let now = crate::schedule::now(e.cfg.tz());
-                    let t = std::time::Instant::now();
-                    let r = e.ingest_parsed(&mails, parsed, now, wm);
-                    tracing::debug!(messages = mails.len(), ms = ms(t), "acted and committed");
-                    r.map_err(|e| e.to_string())
-                }));
-            }
-            match committed {
-                Some(reports) => {
-                    sh.kick.notify_one();
-                    // Once every chunk is fetched this connection is free:
-                    // it moves what the mover has no time for (two servers'
-                    // processes moving at once, at the end of a backlog).
-                    let mut stopped = false;
-                    let here = match mover.ready().await {
-                        Some(m) if !(fetched_all && m.busy()) => {
-                            stopped = !m.send(reports);
-                            None
-                        }
-                        _ => Some(reports),
-                    };
-                    if stopped {
-                        // The mover stopped: its error is the answer.
-                        if let MoverSlot::Ready(m) = std::mem::take(&mut mover) {
-                            m.finish().await?;
-                        }
-                        return Err(ImapError::Other("the moving connection stopped".into()));
-                    }
-                    if let Some(reports) = here {
-                        move_done(&mut s, imap, &reports, has_move, has_uidplus).await?;
-                        done.extend(uids_of(&reports));
-                    }
-                }
-                None if acting.is_none() && chunk.is_none() => break,
-                None => {}
-            }
-            if *sh.stop.borrow() && acting.is_none() {
+                let r = e.ingest_parsed(&mails, parsed, now, wm);
+                tracing::debug!(messages = mails.len(), ms = ms(t), "acted and committed");
+                r.map_err(|e| e.to_string())
+            })
+        };
+        let committed = |h: tokio::task::JoinHandle<Result<Vec<Report>, String>>| async {
+            let reports = h
+                .await
+                .map_err(|e| ImapError::Other(e.to_string()))?
+                .map_err(ImapError::Other)?;
+            sh.kick.notify_one();
+            Ok::<_, ImapError>(reports)
+        };
+        for chunk in chunk_uids(&uids, &sizes, batch, super::BATCH_BYTES) {
+            if *sh.stop.borrow() {
                 break;
             }
+            let t = std::time::Instant::now();
+            let (mails, missing) = fetch_chunk(&mut s, &chunk).await?;
+            tracing::debug!(messages = mails.len(), ms = ms(t), "fetched");
+            stalled |= missing;
+            // Parsed on another blocking thread, beside the engine.
+            let next = (!mails.is_empty()).then(|| {
+                let max = cfg.limits.max_message_bytes;
+                let cl = classifier.clone();
+                tokio::task::spawn_blocking(move || {
+                    let parsed = crate::engine::parse_batch(&mails, max, Some(&cl));
+                    (mails, parsed)
+                })
+            });
+            if let Some(h) = acting.take() {
+                queue.push(committed(h).await?);
+            }
+            if let Some(next) = next {
+                let (mails, parsed) = next.await.map_err(|e| ImapError::Other(e.to_string()))?;
+                acting = Some(act(mails, parsed));
+            }
+            // Without a second connection (or when it could not log in),
+            // this one moves between its fetches.
+            if let Some(m) = &mover {
+                if m.stopped() {
+                    done.extend(mover.take().expect("mover present").finish().await?);
+                }
+            }
+            if mover.is_none() {
+                done.extend(queue.drain(&mut s, imap, has_move, has_uidplus).await?);
+            }
         }
-        match mover {
-            MoverSlot::Ready(m) => done.extend(m.finish().await?),
-            // Never needed (nothing committed): it logs out when dropped.
-            MoverSlot::Starting(h) => h.abort(),
-            MoverSlot::None => {}
-        }
+        // Every chunk fetched (or a stop asked for): the last batch commits
+        // while this connection moves beside the mover, then both finish.
+        let last = async {
+            let result = match acting.take() {
+                Some(h) => committed(h).await.map(|r| match mover {
+                    Some(_) => queue.push_halves(r),
+                    None => queue.push(r),
+                }),
+                None => Ok(()),
+            };
+            queue.close();
+            result
+        };
+        let (last, here) = tokio::join!(last, queue.work(&mut s, imap, has_move, has_uidplus));
+        let there = match mover {
+            Some(m) => m.finish().await,
+            None => Ok(vec![]),
+        };
+        last?;
+        done.extend(here?);
+        done.extend(there?);
         // The cursor passes only UIDs whose every predecessor is done. It
         // is written once per round: behind after a crash, it only makes
         // the next SEARCH longer (moved mail is no longer in the folder).
