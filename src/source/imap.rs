@@ -399,7 +399,19 @@ impl MoveQueue {
 /// fails leaves the moves to the first connection (a warning); a move that
 /// fails ends the round with its error.
 struct Mover {
-    task: tokio::task::JoinHandle<Result<Vec<u32>, ImapError>>,
+    task: Option<tokio::task::JoinHandle<Result<Vec<u32>, ImapError>>>,
+    queue: std::sync::Arc<MoveQueue>,
+}
+
+/// A round that ends early (an error) drops the mover unfinished: the
+/// queue is closed, so that it moves what has committed, logs out and
+/// ends rather than waiting on.
+impl Drop for Mover {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.queue.close();
+        }
+    }
 }
 
 impl Mover {
@@ -412,6 +424,7 @@ impl Mover {
         queue: std::sync::Arc<MoveQueue>,
     ) -> Mover {
         let (cfg, imap) = (cfg.clone(), imap.clone());
+        let q = queue.clone();
         let task = tokio::spawn(async move {
             let opened = async {
                 let mut s = connect(&cfg, &imap).await?;
@@ -433,23 +446,27 @@ impl Mover {
                     return Ok(vec![]);
                 }
             };
-            let moved = queue.work(&mut s, &imap, has_move, has_uidplus).await;
+            let moved = q.work(&mut s, &imap, has_move, has_uidplus).await;
             let _ = s.logout().await;
             moved
         });
-        Mover { task }
+        Mover {
+            task: Some(task),
+            queue,
+        }
     }
 
     /// Whether it stopped (could not log in, or a move failed).
     fn stopped(&self) -> bool {
-        self.task.is_finished()
+        self.task.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// Waits for its moves (the queue must be closed); the UIDs moved.
-    async fn finish(self) -> Result<Vec<u32>, ImapError> {
-        self.task
-            .await
-            .map_err(|e| ImapError::Other(e.to_string()))?
+    async fn finish(mut self) -> Result<Vec<u32>, ImapError> {
+        match self.task.take() {
+            Some(t) => t.await.map_err(|e| ImapError::Other(e.to_string()))?,
+            None => Ok(vec![]),
+        }
     }
 }
 
@@ -1000,6 +1017,79 @@ mod tests {
         let many: Vec<u32> = (1..=300).rev().collect();
         let flat: Vec<u32> = chunk_uids(&many, &Default::default(), 100, 1 << 20).concat();
         assert_eq!(flat, many);
+    }
+
+    fn reports(uids: std::ops::Range<u32>) -> Vec<Report> {
+        uids.map(|u| Report {
+            handle: u.to_string(),
+            key: format!("mid:{u}"),
+            verdict: "applied:new_req".into(),
+            item: None,
+            disposition: Disposition::Processed,
+            micros: 0,
+        })
+        .collect()
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_move_queue_shares_batches_between_two_connections() {
+        rt().block_on(async {
+            let q = MoveQueue::default();
+            q.lock().workers = 1;
+            q.push(reports(1..4));
+            q.push(vec![]); // nothing to move: not queued
+            q.push(reports(4..6));
+            // Alone, a connection takes everything for one command.
+            let all: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
+            assert_eq!(all, [1, 2, 3, 4, 5]);
+            // With two, half of the batches (rounded up), in order.
+            q.lock().workers = 2;
+            q.push(reports(6..8));
+            q.push_halves(reports(8..13));
+            let a: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
+            let b: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
+            assert_eq!((a, b), (vec![6, 7, 8, 9], vec![10, 11, 12]));
+            // A taker waits for a batch, and ends once the queue is closed.
+            let waiting = q.take();
+            tokio::pin!(waiting);
+            assert!(futures::poll!(waiting.as_mut()).is_pending());
+            q.push(reports(13..14));
+            let c: Vec<u32> = uids_of(&waiting.await.unwrap()).collect();
+            assert_eq!(c, [13]);
+            let waiting = q.take();
+            tokio::pin!(waiting);
+            assert!(futures::poll!(waiting.as_mut()).is_pending());
+            q.close();
+            assert!(waiting.await.is_none());
+        });
+    }
+
+    #[test]
+    fn a_mover_dropped_unfinished_closes_its_queue() {
+        rt().block_on(async {
+            let queue = std::sync::Arc::new(MoveQueue::default());
+            let idle = || tokio::spawn(async { Ok(vec![]) });
+            // Finished: the round goes on, the queue stays open.
+            let m = Mover {
+                task: Some(idle()),
+                queue: queue.clone(),
+            };
+            assert!(m.finish().await.unwrap().is_empty());
+            assert!(!queue.lock().closed);
+            // Dropped on an error: closed, so that its task ends.
+            drop(Mover {
+                task: Some(idle()),
+                queue: queue.clone(),
+            });
+            assert!(queue.lock().closed);
+        });
     }
 
     #[test]
