@@ -283,13 +283,14 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
 }
 
 /// When the daemon's IMAP loop said "imap ready" (logged in, folder
-/// selected; next come SEARCH and the first FETCH), as the bench saw it.
+/// selected; next comes the UID SORT that orders the backlog), as the
+/// bench saw it.
 static READY: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 /// When it said "backlog" (the backlog ordered; next: the first FETCH).
 static FOUND: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 
-/// A log writer that notes when "imap ready" is logged and drops the rest
-/// (or, for the timeline, prints the IMAP loop's lines).
+/// A log writer that notes when "imap ready" and "backlog" are logged and
+/// drops the lines (or, for the timeline, prints the IMAP loop's).
 struct ReadyMark {
     timeline: bool,
 }
