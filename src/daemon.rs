@@ -263,13 +263,45 @@ fn log_drain(s: DrainStats) {
     }
 }
 
+/// One process sends the outbox at a time: two drains at once (a daemon,
+/// and `crossdesk outbox` or an MTA's `ingest` beside it) could both pick
+/// a due mail and send it twice. A drain holds an advisory lock on
+/// `<store>.send-lock`; the kernel releases it when the file is closed or
+/// the process dies. `None`: another process holds it.
+fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
+    let mut path = store.as_os_str().to_owned();
+    path.push(".send-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", std::path::Path::new(&path).display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!(
+            "{}: {e}",
+            std::path::Path::new(&path).display()
+        )),
+    }
+}
+
 /// Sends every due outbox mail; stops early on a stop request (what is
-/// not sent stays queued).
+/// not sent stays queued). Nothing is sent while another process sends.
 async fn drain(
     engine: &Shared,
     sender: &Sender,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<DrainStats> {
+    if matches!(sender, Sender::None) {
+        return Ok(DrainStats::default());
+    }
+    let store = lock(engine)?.cfg.store_path();
+    let Some(_sending) = send_lock(&store)? else {
+        tracing::info!("another crossdesk process is sending the outbox; left to it");
+        return Ok(DrainStats::default());
+    };
     match sender {
         Sender::None => Ok(DrainStats::default()),
         Sender::Maildir(dir) => {

@@ -98,3 +98,72 @@ fn check_exits_78_and_names_file_and_key() {
         "{err}"
     );
 }
+
+/// Only one process sends the outbox at a time (a daemon and `crossdesk
+/// outbox` beside it could otherwise both send a due mail): while another
+/// holds the store's send lock, `ingest` and `outbox` leave the mail
+/// queued; once it is free, `outbox` sends it, once.
+#[test]
+fn the_outbox_is_sent_by_one_process_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "crossdesk.db");
+    let sent = || {
+        let new = dir.path().join("outbox/new");
+        std::fs::read_dir(new).map(|d| d.count()).unwrap_or(0)
+    };
+    let run = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(&cfg).args(args);
+        if args == ["ingest", "-"] {
+            use std::io::Write;
+            let mut child = c
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(MAIL.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        } else {
+            c.output().unwrap()
+        }
+    };
+    // Another process is sending: it holds the lock.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join("crossdesk.db.send-lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    let out = run(&["ingest", "-"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied:new_req\tREQ-1"));
+    let out = run(&["outbox"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains("another crossdesk process is sending the outbox"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("outbox: 2 queued, 0 sent"), "{stdout}");
+    assert_eq!(sent(), 0);
+    // Free: sent now, and only once.
+    drop(held);
+    let out = run(&["outbox"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("outbox: 0 queued, 2 sent"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(sent(), 2);
+    run(&["outbox"]);
+    assert_eq!(sent(), 2);
+}
