@@ -53,17 +53,16 @@ fn ingest_exits_75_when_the_message_cannot_be_stored() {
     );
 }
 
-#[test]
-fn ingest_from_stdin_exits_0_when_acted_on() {
+/// `crossdesk ingest -` with `MAIL` on standard input, as an MTA runs it.
+fn ingest_stdin(cfg: &std::path::Path) -> std::process::Output {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "crossdesk.db");
     let mut child = Command::new(BIN)
         .arg("--config")
-        .arg(&cfg)
+        .arg(cfg)
         .args(["ingest", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     child
@@ -72,7 +71,14 @@ fn ingest_from_stdin_exits_0_when_acted_on() {
         .unwrap()
         .write_all(MAIL.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn ingest_from_stdin_exits_0_when_acted_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "crossdesk.db");
+    let out = ingest_stdin(&cfg);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("applied:new_req\tREQ-1"));
 }
@@ -111,27 +117,13 @@ fn the_outbox_is_sent_by_one_process_at_a_time() {
         let new = dir.path().join("outbox/new");
         std::fs::read_dir(new).map(|d| d.count()).unwrap_or(0)
     };
-    let run = |args: &[&str]| {
-        let mut c = Command::new(BIN);
-        c.arg("--config").arg(&cfg).args(args);
-        if args == ["ingest", "-"] {
-            use std::io::Write;
-            let mut child = c
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(MAIL.as_bytes())
-                .unwrap();
-            child.wait_with_output().unwrap()
-        } else {
-            c.output().unwrap()
-        }
+    let outbox = || {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("outbox")
+            .output()
+            .unwrap()
     };
     // Another process is sending: it holds the lock.
     let held = std::fs::OpenOptions::new()
@@ -141,10 +133,10 @@ fn the_outbox_is_sent_by_one_process_at_a_time() {
         .open(dir.path().join("crossdesk.db.send-lock"))
         .unwrap();
     held.try_lock().unwrap();
-    let out = run(&["ingest", "-"]);
+    let out = ingest_stdin(&cfg);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("applied:new_req\tREQ-1"));
-    let out = run(&["outbox"]);
+    let out = outbox();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -157,13 +149,13 @@ fn the_outbox_is_sent_by_one_process_at_a_time() {
     assert_eq!(sent(), 0);
     // Free: sent now, and only once.
     drop(held);
-    let out = run(&["outbox"]);
+    let out = outbox();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("outbox: 0 queued, 2 sent"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
     assert_eq!(sent(), 2);
-    run(&["outbox"]);
+    outbox();
     assert_eq!(sent(), 2);
 }

@@ -341,18 +341,21 @@ fn plain(log: &str) -> String {
     out
 }
 
+/// Restarts the lab's Dovecot with one more `protocol imap` setting.
+fn dovecot_imap_setting(lab: &Lab, setting: &str) {
+    let conf = lab.dir.join("dovecot.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(&format!("protocol imap {{\n  {setting}\n}}\n"));
+    std::fs::write(&conf, text).unwrap();
+    lab.ctl("restart-dovecot");
+}
+
 fn arrival_order(sort: bool) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
     if !sort {
         // Dovecot announces what `imap_capability` says: everything but SORT.
-        let conf = lab.dir.join("dovecot.conf");
-        let mut text = std::fs::read_to_string(&conf).unwrap();
-        text.push_str(
-            "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS MOVE SPECIAL-USE\n}\n",
-        );
-        std::fs::write(&conf, text).unwrap();
-        lab.ctl("restart-dovecot");
+        dovecot_imap_setting(&lab, "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS MOVE SPECIAL-USE");
     }
     let caps = lab::imap_capabilities(lab.imap_port, "workflow", &lab.password).unwrap();
     assert_eq!(caps.iter().any(|c| c == "SORT"), sort, "{caps:?}");
@@ -478,11 +481,7 @@ fn arrival_order(sort: bool) {
 fn a_server_allowing_one_connection_gets_the_backlog_moved_on_the_first() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
-    let conf = lab.dir.join("dovecot.conf");
-    let mut text = std::fs::read_to_string(&conf).unwrap();
-    text.push_str("protocol imap {\n  mail_max_userip_connections = 1\n}\n");
-    std::fs::write(&conf, text).unwrap();
-    lab.ctl("restart-dovecot");
+    dovecot_imap_setting(&lab, "mail_max_userip_connections = 1");
     let work = tempfile::tempdir().unwrap();
     let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 10")], "");
     let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
@@ -586,13 +585,7 @@ fn a_server_without_move_gets_copy_store_expunge() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
     // Dovecot announces what `imap_capability` says: everything but MOVE.
-    let conf = lab.dir.join("dovecot.conf");
-    let mut text = std::fs::read_to_string(&conf).unwrap();
-    text.push_str(
-        "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS SPECIAL-USE\n}\n",
-    );
-    std::fs::write(&conf, text).unwrap();
-    lab.ctl("restart-dovecot");
+    dovecot_imap_setting(&lab, "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS SPECIAL-USE");
     let caps = lab::imap_capabilities(lab.imap_port, "workflow", &lab.password).unwrap();
     assert!(caps.iter().any(|c| c == "UIDPLUS"), "{caps:?}");
     assert!(!caps.iter().any(|c| c == "MOVE"), "{caps:?}");
