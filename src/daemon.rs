@@ -269,21 +269,20 @@ fn log_drain(s: DrainStats) {
 /// `<store>.send-lock`; the kernel releases it when the file is closed or
 /// the process dies. `None`: another process holds it.
 fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
-    let mut path = store.as_os_str().to_owned();
-    path.push(".send-lock");
+    let mut name = store.as_os_str().to_owned();
+    name.push(".send-lock");
+    let path = std::path::PathBuf::from(name);
+    let failed = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", std::path::Path::new(&path).display()))?;
+        .map_err(failed)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!(
-            "{}: {e}",
-            std::path::Path::new(&path).display()
-        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(failed(e)),
     }
 }
 
