@@ -1031,65 +1031,54 @@ mod tests {
         .collect()
     }
 
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
+    #[tokio::test]
+    async fn the_move_queue_shares_batches_between_two_connections() {
+        let q = MoveQueue::default();
+        q.lock().workers = 1;
+        q.push(reports(1..4));
+        q.push(vec![]); // nothing to move: not queued
+        q.push(reports(4..6));
+        // Alone, a connection takes everything for one command.
+        let all: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
+        assert_eq!(all, [1, 2, 3, 4, 5]);
+        // With two, half of the batches (rounded up), in order.
+        q.lock().workers = 2;
+        q.push(reports(6..8));
+        q.push_halves(reports(8..13));
+        let a: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
+        let b: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
+        assert_eq!((a, b), (vec![6, 7, 8, 9], vec![10, 11, 12]));
+        // A taker waits for a batch, and ends once the queue is closed.
+        let waiting = q.take();
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        q.push(reports(13..14));
+        let c: Vec<u32> = uids_of(&waiting.await.unwrap()).collect();
+        assert_eq!(c, [13]);
+        let waiting = q.take();
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        q.close();
+        assert!(waiting.await.is_none());
     }
 
-    #[test]
-    fn the_move_queue_shares_batches_between_two_connections() {
-        rt().block_on(async {
-            let q = MoveQueue::default();
-            q.lock().workers = 1;
-            q.push(reports(1..4));
-            q.push(vec![]); // nothing to move: not queued
-            q.push(reports(4..6));
-            // Alone, a connection takes everything for one command.
-            let all: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
-            assert_eq!(all, [1, 2, 3, 4, 5]);
-            // With two, half of the batches (rounded up), in order.
-            q.lock().workers = 2;
-            q.push(reports(6..8));
-            q.push_halves(reports(8..13));
-            let a: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
-            let b: Vec<u32> = uids_of(&q.take().await.unwrap()).collect();
-            assert_eq!((a, b), (vec![6, 7, 8, 9], vec![10, 11, 12]));
-            // A taker waits for a batch, and ends once the queue is closed.
-            let waiting = q.take();
-            tokio::pin!(waiting);
-            assert!(futures::poll!(waiting.as_mut()).is_pending());
-            q.push(reports(13..14));
-            let c: Vec<u32> = uids_of(&waiting.await.unwrap()).collect();
-            assert_eq!(c, [13]);
-            let waiting = q.take();
-            tokio::pin!(waiting);
-            assert!(futures::poll!(waiting.as_mut()).is_pending());
-            q.close();
-            assert!(waiting.await.is_none());
+    #[tokio::test]
+    async fn a_mover_dropped_unfinished_closes_its_queue() {
+        let queue = std::sync::Arc::new(MoveQueue::default());
+        let idle = || tokio::spawn(async { Ok(vec![]) });
+        // Finished: the round goes on, the queue stays open.
+        let m = Mover {
+            task: Some(idle()),
+            queue: queue.clone(),
+        };
+        assert!(m.finish().await.unwrap().is_empty());
+        assert!(!queue.lock().closed);
+        // Dropped on an error: closed, so that its task ends.
+        drop(Mover {
+            task: Some(idle()),
+            queue: queue.clone(),
         });
-    }
-
-    #[test]
-    fn a_mover_dropped_unfinished_closes_its_queue() {
-        rt().block_on(async {
-            let queue = std::sync::Arc::new(MoveQueue::default());
-            let idle = || tokio::spawn(async { Ok(vec![]) });
-            // Finished: the round goes on, the queue stays open.
-            let m = Mover {
-                task: Some(idle()),
-                queue: queue.clone(),
-            };
-            assert!(m.finish().await.unwrap().is_empty());
-            assert!(!queue.lock().closed);
-            // Dropped on an error: closed, so that its task ends.
-            drop(Mover {
-                task: Some(idle()),
-                queue: queue.clone(),
-            });
-            assert!(queue.lock().closed);
-        });
+        assert!(queue.lock().closed);
     }
 
     #[test]
