@@ -8,8 +8,9 @@
 //!   BENCH_RUNS=5 …                             (IMAP ingest runs; default 3)
 //!   BENCH_TIMELINE=1 …     (the IMAP loop's debug lines to stderr: fetched,
 //!                           acted and committed, moved; counts and ms)
-//!   PERF_CTL=FIFO …        (writes enable/disable to a `perf record
-//!                           --control fifo:FIFO -D -1` around each ingest)
+//!   PERF_CTL=FIFO[,ACK] …  (writes enable/disable to a `perf record
+//!                           --control fifo:FIFO[,ACK] -D -1` around each
+//!                           ingest, from the first FETCH to the last move)
 //!
 //! 1. IMAP ingest of a 2,000-message backlog: from the first FETCH to the
 //!    last message moved, against a raw `UID FETCH 1:* BODY.PEEK[]`.
@@ -226,6 +227,9 @@ struct ImapRun {
     total: Duration,
     /// CPU seconds meanwhile: (machine busy, this process).
     cpu: (f64, f64),
+    /// CPU seconds of this bench's cgroup (crossdesk and the lab's servers)
+    /// from the first FETCH to the last move, where the kernel tells.
+    group_cpu: Option<f64>,
     engine: Arc<Mutex<Engine>>,
 }
 
@@ -239,14 +243,7 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
     let (_tx, rx) = tokio::sync::watch::channel(false);
     *READY.lock().unwrap() = None;
     *FOUND.lock().unwrap() = None;
-    let ctl = |w: &str| {
-        if let Ok(p) = std::env::var("PERF_CTL") {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
-            f.write_all(w.as_bytes()).unwrap();
-        }
-    };
-    ctl("enable\n");
+    *FOUND_CPU.lock().unwrap() = None;
     let cpu0 = cpu_now();
     let t = Instant::now();
     rt.block_on(crossdesk::source::imap::run(
@@ -263,8 +260,9 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
     .unwrap();
     let total = t.elapsed();
     let end = Instant::now();
-    ctl("disable\n");
+    perf_ctl("disable\n");
     let cpu = cpu_now();
+    let group_end = group_cpu();
     let since = |mark: &std::sync::Mutex<Option<Instant>>, what: &str| {
         mark.lock()
             .unwrap()
@@ -278,6 +276,9 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
         from_ready,
         total,
         cpu: (cpu.0 - cpu0.0, cpu.1 - cpu0.1),
+        group_cpu: group_end
+            .zip(*FOUND_CPU.lock().unwrap())
+            .map(|(b, a)| b - a),
         engine,
     }
 }
@@ -288,6 +289,9 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
 static READY: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 /// When it said "backlog" (the backlog ordered; next: the first FETCH).
 static FOUND: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+
+/// This bench's cgroup CPU seconds at the "backlog" mark.
+static FOUND_CPU: std::sync::Mutex<Option<f64>> = std::sync::Mutex::new(None);
 
 /// A log writer that notes when "imap ready" and "backlog" are logged and
 /// drops the lines (or, for the timeline, prints the IMAP loop's).
@@ -303,7 +307,11 @@ impl std::io::Write for ReadyMark {
         }
         if buf.windows(8).any(|w| w == b"backlog ") {
             let mut r = FOUND.lock().unwrap();
-            r.get_or_insert_with(Instant::now);
+            if r.is_none() {
+                *r = Some(Instant::now());
+                *FOUND_CPU.lock().unwrap() = group_cpu();
+                perf_ctl("enable\n");
+            }
         }
         if self.timeline && buf.windows(12).any(|w| w == b"source::imap") {
             std::io::stderr().write_all(buf)?;
@@ -313,6 +321,66 @@ impl std::io::Write for ReadyMark {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Writes `enable` or `disable` to the `perf record --control` FIFO named
+/// by PERF_CTL, if any: perf samples from the first FETCH to the last move.
+/// With `PERF_CTL=FIFO,ACK` (`--control fifo:FIFO,ACK`) it waits for perf's
+/// acknowledgement, so that nothing after the mark is sampled.
+fn perf_ctl(w: &str) {
+    if let Ok(p) = std::env::var("PERF_CTL") {
+        use std::io::{Read, Write};
+        let (ctl, ack) = match p.split_once(',') {
+            Some((c, a)) => (c.to_string(), Some(a.to_string())),
+            None => (p, None),
+        };
+        let mut f = std::fs::OpenOptions::new().write(true).open(&ctl).unwrap();
+        f.write_all(w.as_bytes()).unwrap();
+        if let Some(a) = ack {
+            let mut buf = [0u8; 5];
+            std::fs::File::open(a)
+                .unwrap()
+                .read_exact(&mut buf)
+                .unwrap();
+        }
+    }
+}
+
+/// The cgroup that accounts this bench's CPU: (its path, whether it is
+/// cgroup v1's cpuacct). Children stay in their parent's cgroup, so it
+/// holds the bench, crossdesk's threads and the mail servers the lab
+/// started; the root cgroup ("/") is the whole machine.
+fn cpu_cgroup() -> Option<(String, bool)> {
+    let me = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let line = |want: &dyn Fn(&str) -> bool| {
+        me.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+            want(ctl).then(|| path.to_string())
+        })
+    };
+    line(&|c| c.split(',').any(|c| c == "cpuacct"))
+        .map(|p| (p, true))
+        .or_else(|| line(&|c| c.is_empty()).map(|p| (p, false)))
+}
+
+/// CPU seconds used so far by [`cpu_cgroup`], to the nanosecond where
+/// /proc/stat counts 10 ms ticks (v1 `cpuacct.usage`, v2 `cpu.stat`).
+fn group_cpu() -> Option<f64> {
+    let (path, v1) = cpu_cgroup()?;
+    if v1 {
+        let p = format!("/sys/fs/cgroup/cpuacct{path}/cpuacct.usage");
+        let ns: f64 = std::fs::read_to_string(p).ok()?.trim().parse().ok()?;
+        return Some(ns / 1e9);
+    }
+    let st = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cpu.stat")).ok()?;
+    let us: f64 = st
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(us / 1e6)
 }
 
 /// CPU seconds used so far: (all CPUs busy, this process). The machine's
@@ -480,6 +548,28 @@ fn main() {
         own,
         busy - own
     );
+    // What the ingest costs in CPU, crossdesk and mail servers together:
+    // on two busy cores, time follows it (and this machine's speed drifts).
+    let mut group: Vec<f64> = all.iter().filter_map(|r| r.group_cpu).collect();
+    if group.len() == all.len() {
+        group.sort_by(f64::total_cmp);
+        let med = group[group.len() / 2];
+        println!(
+            "          CPU from the first FETCH to the last move ({}): median {:.1} ms = {:.0} µs per message; runs {}",
+            if cpu_cgroup().is_some_and(|(p, _)| p != "/") {
+                "this bench's cgroup: crossdesk and the mail servers"
+            } else {
+                "the root cgroup: the whole machine"
+            },
+            med * 1e3,
+            med * 1e6 / n as f64,
+            group
+                .iter()
+                .map(|c| format!("{:.1}", c * 1e3))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     drop(all);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
