@@ -13,7 +13,9 @@
 //!                           ingest, from the first FETCH to the last move)
 //!
 //! 1. IMAP ingest of a 2,000-message backlog: from the first FETCH to the
-//!    last message moved, against a raw `UID FETCH 1:* BODY.PEEK[]`.
+//!    last message moved, against a raw `UID FETCH 1:* BODY.PEEK[]`, raw
+//!    `UID MOVE`s, and the ingest's own FETCH and MOVE commands replayed
+//!    without crossdesk (the server's share).
 //! 2. End-to-end latency, SMTP submit → the daemon's reply in the sender's
 //!    Maildir, p50/p99 over 200 mails, against plain Postfix → Dovecot
 //!    delivery of one mail.
@@ -162,6 +164,80 @@ fn raw_move_all(lab: &Lab, user: &str, from: &str, to: &str, chunk: usize) -> (u
         let d = t.elapsed();
         let _ = s.logout().await;
         (uids.len(), d)
+    })
+}
+
+/// The IMAP commands of crossdesk's backlog ingest without the engine: the
+/// same chunks (`chunk_counts`), each fetched on one connection as
+/// crossdesk asks for it, and moved on a second one once the next chunk
+/// is fetched (as a committed batch is). Everything is first moved back
+/// from Processed to the inbox and selected there (outside the timing).
+/// (time from the first FETCH to the last move, its cgroup CPU)
+fn replay_commands(lab: &Lab, user: &str, n: usize, batch: usize) -> (Duration, Option<f64>) {
+    let (back, _) = raw_move_all(lab, user, "Processed", "INBOX", 500);
+    assert_eq!(back, n);
+    lab::block_on(async {
+        use futures::TryStreamExt;
+        let mut a = lab::imap_login(lab.imap_port, user, &lab.password)
+            .await
+            .unwrap();
+        let mut b = lab::imap_login(lab.imap_port, user, &lab.password)
+            .await
+            .unwrap();
+        a.select("INBOX").await.unwrap();
+        b.select("INBOX").await.unwrap();
+        let mut uids: Vec<u32> = a.uid_search("ALL").await.unwrap().into_iter().collect();
+        uids.sort_unstable();
+        let set = |c: &[u32]| {
+            c.iter()
+                .map(|u| u.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut chunks = vec![];
+        let mut rest = &uids[..];
+        for c in crossdesk::source::imap::chunk_counts(uids.len(), batch) {
+            let (these, after) = rest.split_at(c);
+            chunks.push(set(these));
+            rest = after;
+        }
+        let cpu0 = group_cpu();
+        let t = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let fetch = async {
+            let mut fetched = 0;
+            for c in &chunks {
+                let got: Vec<_> = a
+                    .uid_fetch(c, "(UID INTERNALDATE BODY.PEEK[])")
+                    .await
+                    .unwrap()
+                    .try_collect()
+                    .await
+                    .unwrap();
+                fetched += got.len();
+                tx.send(c.clone()).unwrap();
+            }
+            drop(tx);
+            fetched
+        };
+        let moves = async {
+            let mut last = None;
+            while let Some(c) = rx.recv().await {
+                if let Some(prev) = last.replace(c) {
+                    b.uid_mv(&prev, "Processed").await.unwrap();
+                }
+            }
+            if let Some(prev) = last {
+                b.uid_mv(&prev, "Processed").await.unwrap();
+            }
+        };
+        let (fetched, ()) = tokio::join!(fetch, moves);
+        let d = t.elapsed();
+        let cpu = group_cpu().zip(cpu0).map(|(b, a)| b - a);
+        assert_eq!(fetched, n);
+        let _ = a.logout().await;
+        let _ = b.logout().await;
+        (d, cpu)
     })
 }
 
@@ -425,10 +501,11 @@ fn main() {
     );
     let work = tempfile::tempdir().unwrap();
     // Replies go to a Maildir in phase 1 so that only the IMAP side is timed.
-    let batch_line = format!(
-        "batch = {}",
-        std::env::var("BENCH_BATCH").unwrap_or_else(|_| "500".into())
-    );
+    let batch: usize = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let batch_line = format!("batch = {batch}");
     let cfg_path = lab::config_with(
         &lab,
         work.path(),
@@ -593,6 +670,25 @@ fn main() {
     println!(
         "          crossdesk IMAP ingest = {:.2}x of raw UID MOVE",
         rate * mv_d.as_secs_f64() / n as f64
+    );
+    // The server's share of the ingest: its FETCH and MOVE commands in the
+    // same chunks and order, with no engine between them.
+    let mut replays: Vec<(Duration, Option<f64>)> = (0..3)
+        .map(|_| replay_commands(&lab, "workflow", n, batch))
+        .collect();
+    replays.sort_by_key(|r| r.0);
+    let (rd, rcpu) = replays[replays.len() / 2];
+    println!(
+        "baseline  the ingest's FETCH and MOVE commands replayed without crossdesk {:>6.0} msg/s ({:.3} s{}; median of {})",
+        n as f64 / rd.as_secs_f64(),
+        rd.as_secs_f64(),
+        rcpu.map(|c| format!(", CPU {:.0} µs per message", c * 1e6 / n as f64))
+            .unwrap_or_default(),
+        replays.len()
+    );
+    println!(
+        "          crossdesk IMAP ingest = {:.2}x of the replay",
+        rate * rd.as_secs_f64() / n as f64
     );
 
     if std::env::var_os("BENCH_IMAP_ONLY").is_some() {

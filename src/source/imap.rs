@@ -470,6 +470,29 @@ impl Mover {
     }
 }
 
+/// How many messages each chunk of a backlog of `len` takes before the
+/// 64 MiB limit splits it: 32, 64, 128, … up to `batch`, so that the
+/// engine starts at once, then the rest split evenly in chunks of at most
+/// `batch` (2,000 with batches of 500: 32, 64, 128, 256, then 4 × 380), so
+/// that no small remainder costs a fetch, a commit and a move of its own.
+pub fn chunk_counts(len: usize, batch: usize) -> Vec<usize> {
+    let batch = batch.max(1);
+    let mut counts = vec![];
+    let mut left = len;
+    let mut step = 32.min(batch);
+    while left > 0 && step < batch {
+        let c = step.min(left);
+        counts.push(c);
+        left -= c;
+        step *= 2;
+    }
+    if left > 0 {
+        let k = left.div_ceil(batch);
+        counts.extend((0..k).map(|i| left / k + usize::from(i < left % k)));
+    }
+    counts
+}
+
 /// Splits UIDs (in acting order) into batches of at most `batch` UIDs and
 /// about `max_bytes` of mail (a batch holds at least one message). The
 /// first batches are small (32, 64, … UIDs) so that the engine starts
@@ -482,23 +505,9 @@ fn chunk_uids(
     batch: usize,
     max_bytes: usize,
 ) -> Vec<Vec<u32>> {
-    let batch = batch.max(1);
-    let mut counts = vec![];
-    let mut left = uids.len();
-    let mut step = 32.min(batch);
-    while left > 0 && step < batch {
-        let c = step.min(left);
-        counts.push(c);
-        left -= c;
-        step *= 2;
-    }
-    if left > 0 {
-        let k = left.div_ceil(batch);
-        counts.extend((0..k).map(|i| left / k + usize::from(i < left % k)));
-    }
     let mut out: Vec<Vec<u32>> = vec![];
     let mut rest = uids;
-    for c in counts {
+    for c in chunk_counts(uids.len(), batch) {
         let (these, after) = rest.split_at(c);
         rest = after;
         let mut bytes = 0;
