@@ -544,24 +544,44 @@ pub struct Tx<'a> {
 
 /// A statement held for a transaction's life (see [`Tx::held`]).
 struct Sql {
-    slot: usize,
+    slot: Slot,
     text: &'static str,
 }
 
-const HELD: usize = 10;
-type Held<'a> = [std::cell::OnceCell<std::cell::RefCell<rusqlite::CachedStatement<'a>>>; HELD];
+/// Where a transaction holds each hot statement: one variant per `Sql`, so
+/// that no two statements can share a place.
+#[derive(Clone, Copy)]
+enum Slot {
+    Seen,
+    RecordMessage,
+    ThreadItem,
+    AddEvent,
+    QueueMail,
+    ReadRcpt,
+    LoadReq,
+    RecordClock,
+    AddEvents,
+    RecordMessages,
+}
+
+const HELD: usize = Slot::RecordMessages as usize + 1;
+/// Each with the text it was prepared from (checked in debug builds).
+type Held<'a> = [std::cell::OnceCell<(
+    &'static str,
+    std::cell::RefCell<rusqlite::CachedStatement<'a>>,
+)>; HELD];
 
 const SEEN: Sql = Sql {
-    slot: 0,
+    slot: Slot::Seen,
     text: "SELECT verdict FROM messages WHERE key = ?1",
 };
 const THREAD_ITEM: Sql = Sql {
-    slot: 2,
+    slot: Slot::ThreadItem,
     text: "SELECT req, task FROM messages
            WHERE key = ?1 AND req IS NOT NULL AND verdict LIKE 'applied:%'",
 };
 const ADD_EVENT: Sql = Sql {
-    slot: 3,
+    slot: Slot::AddEvent,
     text: "INSERT INTO events(req, task, kind, actor, message_id, at, detail)
            VALUES (?, ?, ?, ?, ?, ?, ?)",
 };
@@ -585,7 +605,7 @@ fn rows_sql(
 fn add_events_sql() -> Sql {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Sql {
-        slot: 8,
+        slot: Slot::AddEvents,
         text: rows_sql(
             &T,
             "INSERT INTO events(req, task, kind, actor, message_id, at, detail)",
@@ -603,7 +623,7 @@ const MESSAGE_UPSERT: &str = "ON CONFLICT(key) DO UPDATE SET verdict = excluded.
 fn record_messages_sql() -> Sql {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Sql {
-        slot: 9,
+        slot: Slot::RecordMessages,
         text: rows_sql(&T, MESSAGE_COLS, 8, MESSAGE_UPSERT),
     }
 }
@@ -611,26 +631,26 @@ fn record_messages_sql() -> Sql {
 fn record_message_sql() -> Sql {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Sql {
-        slot: 1,
+        slot: Slot::RecordMessage,
         text: T.get_or_init(|| format!("{MESSAGE_COLS} VALUES (?,?,?,?,?,?,?,?) {MESSAGE_UPSERT}")),
     }
 }
 const QUEUE_MAIL: Sql = Sql {
-    slot: 4,
+    slot: Slot::QueueMail,
     text: "INSERT INTO outbox(message_id, kind, item, payload, in_reply_to, refs, created_at,
              status, next_attempt_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
 };
 const READ_RCPT: Sql = Sql {
-    slot: 5,
+    slot: Slot::ReadRcpt,
     text: "SELECT n FROM rcpt_day WHERE rcpt = ?1 AND day = ?2",
 };
 const LOAD_REQ: Sql = Sql {
-    slot: 6,
+    slot: Slot::LoadReq,
     text: "SELECT data FROM requirements WHERE id = ?1",
 };
 const RECORD_CLOCK: Sql = Sql {
-    slot: 7,
+    slot: Slot::RecordClock,
     text: "INSERT OR IGNORE INTO clock_sent(key, at) VALUES (?1, ?2)",
 };
 
@@ -717,13 +737,15 @@ impl<'a> Tx<'a> {
     /// One of the hot statements, prepared (or taken from the cache) on
     /// first use in this transaction. Each is used by one call at a time.
     fn held(&self, sql: &Sql) -> Result<std::cell::RefMut<'_, rusqlite::CachedStatement<'a>>> {
-        let cell = &self.held[sql.slot];
-        if let Some(st) = cell.get() {
+        let cell = &self.held[sql.slot as usize];
+        if let Some((text, st)) = cell.get() {
+            debug_assert_eq!(*text, sql.text, "two statements share a slot");
             return Ok(st.borrow_mut());
         }
         let st = self.conn.prepare_cached(sql.text)?;
         Ok(cell
-            .get_or_init(|| std::cell::RefCell::new(st))
+            .get_or_init(|| (sql.text, std::cell::RefCell::new(st)))
+            .1
             .borrow_mut())
     }
 
