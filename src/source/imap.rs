@@ -357,18 +357,12 @@ impl MoveQueue {
 
     /// Moves batches on `s` until the queue is closed and empty; returns
     /// the UIDs moved.
-    async fn work(
-        &self,
-        s: &mut ImapSession,
-        imap: &ImapConfig,
-        has_move: bool,
-        has_uidplus: bool,
-    ) -> Result<Vec<u32>, ImapError> {
+    async fn work(&self, s: &mut ImapSession, to: &MoveTo) -> Result<Vec<u32>, ImapError> {
         self.lock().workers += 1;
         let mut moved = vec![];
         let mut result = Ok(());
         while let Some(reports) = self.take().await {
-            if let Err(e) = move_done(s, imap, &reports, has_move, has_uidplus).await {
+            if let Err(e) = move_done(s, to, &reports).await {
                 result = Err(e);
                 break;
             }
@@ -379,16 +373,10 @@ impl MoveQueue {
     }
 
     /// Moves what waits now, on this connection (no second one).
-    async fn drain(
-        &self,
-        s: &mut ImapSession,
-        imap: &ImapConfig,
-        has_move: bool,
-        has_uidplus: bool,
-    ) -> Result<Vec<u32>, ImapError> {
+    async fn drain(&self, s: &mut ImapSession, to: &MoveTo) -> Result<Vec<u32>, ImapError> {
         let reports: Vec<Report> = self.lock().batches.drain(..).flatten().collect();
         if !reports.is_empty() {
-            move_done(s, imap, &reports, has_move, has_uidplus).await?;
+            move_done(s, to, &reports).await?;
         }
         Ok(uids_of(&reports).collect())
     }
@@ -419,11 +407,10 @@ impl Mover {
         cfg: &Config,
         imap: &ImapConfig,
         validity: u32,
-        has_move: bool,
-        has_uidplus: bool,
+        to: &MoveTo,
         queue: std::sync::Arc<MoveQueue>,
     ) -> Mover {
-        let (cfg, imap) = (cfg.clone(), imap.clone());
+        let (cfg, imap, to) = (cfg.clone(), imap.clone(), to.clone());
         let q = queue.clone();
         let task = tokio::spawn(async move {
             let opened = async {
@@ -446,7 +433,7 @@ impl Mover {
                     return Ok(vec![]);
                 }
             };
-            let moved = q.work(&mut s, &imap, has_move, has_uidplus).await;
+            let moved = q.work(&mut s, &to).await;
             let _ = s.logout().await;
             moved
         });
@@ -577,16 +564,20 @@ async fn fetch_chunk(
     Ok((mails, missing))
 }
 
+/// Where committed messages go, and which commands the server has to move
+/// them with.
+#[derive(Clone)]
+struct MoveTo {
+    processed: String,
+    rejected: String,
+    has_move: bool,
+    has_uidplus: bool,
+}
+
 /// Moves the messages of a committed chunk: acted on → the processed
 /// folder, set aside → the rejected one (COPY + \Deleted + EXPUNGE where
 /// the server lacks MOVE).
-async fn move_done(
-    s: &mut ImapSession,
-    imap: &ImapConfig,
-    reports: &[Report],
-    has_move: bool,
-    has_uidplus: bool,
-) -> Result<(), ImapError> {
+async fn move_done(s: &mut ImapSession, to: &MoveTo, reports: &[Report]) -> Result<(), ImapError> {
     let mut processed = vec![];
     let mut rejected = vec![];
     for r in reports {
@@ -599,16 +590,13 @@ async fn move_done(
     }
     processed.sort_unstable();
     rejected.sort_unstable();
-    for (uids, folder) in [
-        (&processed, &imap.processed_folder),
-        (&rejected, &imap.rejected_folder),
-    ] {
+    for (uids, folder) in [(&processed, &to.processed), (&rejected, &to.rejected)] {
         if uids.is_empty() {
             continue;
         }
         let set = uid_set(uids);
         let t = std::time::Instant::now();
-        if has_move {
+        if to.has_move {
             s.uid_mv(&set, folder).await?;
         } else {
             s.uid_copy(&set, folder).await?;
@@ -617,7 +605,7 @@ async fn move_done(
                 .await?
                 .try_collect()
                 .await?;
-            if has_uidplus {
+            if to.has_uidplus {
                 let _: Vec<_> = s.uid_expunge(&set).await?.try_collect().await?;
             } else {
                 let _: Vec<_> = s.expunge().await?.try_collect().await?;
@@ -765,9 +753,13 @@ async fn session_loop(
     let mut s = connect(cfg, imap).await?;
     *backoff = Duration::from_secs(1);
     let caps = s.capabilities().await?;
-    let has_move = caps.has_str("MOVE");
+    let to = MoveTo {
+        processed: imap.processed_folder.clone(),
+        rejected: imap.rejected_folder.clone(),
+        has_move: caps.has_str("MOVE"),
+        has_uidplus: caps.has_str("UIDPLUS"),
+    };
     let has_idle = caps.has_str("IDLE") && imap.idle;
-    let has_uidplus = caps.has_str("UIDPLUS");
     let mut has_sort = caps.has_str("SORT");
     drop(caps);
     ensure_folder(&mut s, &imap.processed_folder).await?;
@@ -801,7 +793,7 @@ async fn session_loop(
                 .unwrap_or(0)
         }
     };
-    tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, r#move = has_move, "imap ready");
+    tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, r#move = to.has_move, "imap ready");
     let batch = cfg.store.batch.max(1);
     let classifier = sh
         .engine
@@ -817,8 +809,7 @@ async fn session_loop(
         // background, while this one finds the backlog and fetches; when a
         // backlog is likely (the folder held more than a batch), at once.
         let queue = std::sync::Arc::new(MoveQueue::default());
-        let start_mover =
-            || Mover::start(cfg, imap, validity, has_move, has_uidplus, queue.clone());
+        let start_mover = || Mover::start(cfg, imap, validity, &to, queue.clone());
         let mut mover = (exists_hint > batch).then(start_mover);
         exists_hint = 0;
         let (uids, sizes) = find_backlog(&mut s, last_uid, &mut has_sort, batch).await?;
@@ -888,7 +879,7 @@ async fn session_loop(
                 }
             }
             if mover.is_none() {
-                done.extend(queue.drain(&mut s, imap, has_move, has_uidplus).await?);
+                done.extend(queue.drain(&mut s, &to).await?);
             }
         }
         // Every chunk fetched (or a stop asked for): the last batch commits
@@ -904,7 +895,7 @@ async fn session_loop(
             queue.close();
             result
         };
-        let (last, here) = tokio::join!(last, queue.work(&mut s, imap, has_move, has_uidplus));
+        let (last, here) = tokio::join!(last, queue.work(&mut s, &to));
         let there = match mover {
             Some(m) => m.finish().await,
             None => Ok(vec![]),
