@@ -220,21 +220,12 @@ impl Engine {
         debug_assert_eq!(mails.len(), parsed.len());
         let t_act = Instant::now();
         let mut reports = Vec::with_capacity(mails.len());
-        let mut tx = self.store.tx()?;
-        let mut failed = None;
         let (today, day) = local_dates(&self.cfg, now);
+        let (store, mut ctx) = self.pipeline(today, &day);
+        let mut tx = store.tx()?;
+        let mut failed = None;
         for (m, p) in mails.iter().zip(parsed) {
             let t0 = p.started;
-            let ctx = Pipeline {
-                today,
-                day: &day,
-                cfg: &self.cfg,
-                dir: &self.dir,
-                kw: &self.kw,
-                own: &self.own,
-                domain: &self.domain,
-                seq: &mut self.seq,
-            };
             match ctx.one(&mut tx, m, p, now, watermark, false) {
                 Ok(mut rep) => {
                     rep.micros = t0.elapsed().as_micros() as u64;
@@ -251,12 +242,13 @@ impl Engine {
             // to the batch: a failure there is a failure of the batch.
             failed = tx.flush().err();
         }
-        self.times.act += t_act.elapsed();
+        let act = t_act.elapsed();
         if let Some(e) = failed {
             // A store error: nothing of this batch is kept. Alone, the
             // message's error is the answer; in a batch, each message is
             // tried on its own so the others still go through.
             drop(tx);
+            self.times.act += act;
             if mails.len() == 1 {
                 return Err(e.into());
             }
@@ -268,11 +260,30 @@ impl Engine {
             return Ok(reports);
         }
         let t_commit = Instant::now();
-        tx.commit()?;
+        let committed = tx.commit();
+        self.times.act += act;
         self.times.commit += t_commit.elapsed();
+        committed?;
         // Logged only once committed: a line per message that took effect.
         reports.iter().for_each(log_report);
         Ok(reports)
+    }
+
+    /// The store, and the pipeline that acts on messages of the local date
+    /// `today` (`day` as text) with the rest of the engine: borrowed apart,
+    /// so that the pipeline writes through a transaction of the store.
+    fn pipeline<'a>(&'a mut self, today: NaiveDate, day: &'a str) -> (&'a mut Store, Pipeline<'a>) {
+        let ctx = Pipeline {
+            today,
+            day,
+            cfg: &self.cfg,
+            dir: &self.dir,
+            kw: &self.kw,
+            own: &self.own,
+            domain: &self.domain,
+            seq: &mut self.seq,
+        };
+        (&mut self.store, ctx)
     }
 
     /// Acts on a set-aside message as if it had just arrived, skipping the
@@ -306,18 +317,9 @@ impl Engine {
             started: Instant::now(),
             command: None,
         };
-        let mut tx = self.store.tx()?;
         let (today, day) = local_dates(&self.cfg, now);
-        let ctx = Pipeline {
-            today,
-            day: &day,
-            cfg: &self.cfg,
-            dir: &self.dir,
-            kw: &self.kw,
-            own: &self.own,
-            domain: &self.domain,
-            seq: &mut self.seq,
-        };
+        let (store, mut ctx) = self.pipeline(today, &day);
+        let mut tx = store.tx()?;
         let rep = ctx.one(&mut tx, &m, p, now, None, true)?;
         tx.mark_released(key, now)?;
         tx.commit()?;
@@ -903,7 +905,7 @@ impl Pipeline<'_> {
     }
 
     fn one(
-        mut self,
+        &mut self,
         tx: &mut Tx,
         m: &RawMail,
         p: Parsed,
