@@ -5,7 +5,7 @@
 //!   cargo bench --bench mail
 //!   BENCH_IMAP_ONLY=1 cargo bench --bench mail   (the IMAP ingest only)
 //!   BENCH_BATCH=100 …                          (`[store] batch`; default 500)
-//!   BENCH_RUNS=5 …                             (IMAP ingest runs; default 3)
+//!   BENCH_RUNS=3 …                             (IMAP ingest runs; default 5)
 //!   BENCH_TIMELINE=1 …     (the IMAP loop's debug lines to stderr: fetched,
 //!                           acted and committed, moved; counts and ms)
 //!   PERF_CTL=FIFO[,ACK] …  (writes enable/disable to a `perf record
@@ -566,7 +566,7 @@ fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(5)
         .max(1);
     let mut all = vec![];
     for i in 0..runs {
