@@ -718,6 +718,9 @@ fn main() {
             .unwrap()
         })
         .collect();
+    // Both start with Postfix idle: nothing of the earlier phases is still
+    // being delivered.
+    wait_quiet(&lab);
     let base_d = rt.block_on(async {
         use lettre::transport::smtp::client::AsyncSmtpConnection;
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lab.smtp_port))
@@ -750,8 +753,10 @@ fn main() {
         "context   lettre's stock SmtpTransport (Nagle + delayed ACK)  {:>5.0} mail/s (50 mails)",
         50.0 / t.elapsed().as_secs_f64()
     );
-    // crossdesk: the whole outbox through the daemon's drain (render + send + record).
+    // crossdesk: the whole outbox through the daemon's drain (render + send + record),
+    // once the baseline's mails are delivered.
     drop(eng);
+    wait_quiet(&lab);
     let eng = engine_for(&cfg_path);
     let t = Instant::now();
     let (_eng, stats) = crossdesk::daemon::drain_now(eng).unwrap();
