@@ -350,6 +350,23 @@ fn dovecot_imap_setting(lab: &Lab, setting: &str) {
     lab.ctl("restart-dovecot");
 }
 
+/// Submits `n` new requirements for 研发 from zhaoliu to the workflow
+/// address, titled "{title} {i}", with Message-IDs "{id}{i}@client.test".
+fn submit_requirements(lab: &Lab, n: usize, title: &str, id: &str) {
+    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
+    for i in 0..n {
+        let raw = mail(
+            &z,
+            &[&wf],
+            &format!("【需求】{title} {i}"),
+            &format!("{id}{i}@client.test"),
+            None,
+            "部门：研发\n\n请处理。",
+        );
+        lab.submit(&z, &[&wf], &raw);
+    }
+}
+
 fn arrival_order(sort: bool) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -364,19 +381,9 @@ fn arrival_order(sort: bool) {
     // chunks (on a second connection), in one order across them all.
     let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 16")], "");
     let wf = lab.addr("workflow");
-    let (z, zs) = (lab.addr("zhaoliu"), lab.addr("zhangsan"));
+    let zs = lab.addr("zhangsan");
     let n = 40;
-    for i in 0..n {
-        let raw = mail(
-            &z,
-            &[&wf],
-            &format!("【需求】批次 {i}"),
-            &format!("r{i}@client.test"),
-            None,
-            "部门：研发\n\n请处理。",
-        );
-        lab.submit(&z, &[&wf], &raw);
-    }
+    submit_requirements(&lab, n, "批次", "r");
     // All requirements delivered before any answer is sent. Counted on disk:
     // an IMAP look now would make Dovecot number them before the answers.
     let new_dir = lab.dir.join("mail/workflow/Maildir/new");
@@ -484,19 +491,8 @@ fn a_server_allowing_one_connection_gets_the_backlog_moved_on_the_first() {
     dovecot_imap_setting(&lab, "mail_max_userip_connections = 1");
     let work = tempfile::tempdir().unwrap();
     let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 10")], "");
-    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
     let n = 35;
-    for i in 0..n {
-        let raw = mail(
-            &z,
-            &[&wf],
-            &format!("【需求】一个连接 {i}"),
-            &format!("one.{i}@client.test"),
-            None,
-            "部门：研发\n\n请处理。",
-        );
-        lab.submit(&z, &[&wf], &raw);
-    }
+    submit_requirements(&lab, n, "一个连接", "one.");
     let t = std::time::Instant::now();
     while lab.maildir_count("workflow", "INBOX") < n {
         assert!(t.elapsed() < std::time::Duration::from_secs(30));
@@ -592,19 +588,9 @@ fn a_server_without_move_gets_copy_store_expunge() {
 
     let work = tempfile::tempdir().unwrap();
     let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 10")], "");
-    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
+    let wf = lab.addr("workflow");
     let n = 25;
-    for i in 0..n {
-        let raw = mail(
-            &z,
-            &[&wf],
-            &format!("【需求】无 MOVE 的服务器 {i}"),
-            &format!("nomove.{i}@client.test"),
-            None,
-            "部门：研发\n\n请处理。",
-        );
-        lab.submit(&z, &[&wf], &raw);
-    }
+    submit_requirements(&lab, n, "无 MOVE 的服务器", "nomove.");
     // From someone the directory does not know: set aside, to Rejected.
     let stranger = lab.addr("stranger");
     let raw = mail(
