@@ -167,13 +167,21 @@ fn raw_move_all(lab: &Lab, user: &str, from: &str, to: &str, chunk: usize) -> (u
     })
 }
 
+/// One replay of the ingest's commands, from its first FETCH to its last move.
+struct Replay {
+    time: Duration,
+    /// CPU seconds of this bench's cgroup (the mail servers and the client).
+    group_cpu: Option<f64>,
+    /// CPU seconds of this process: the replaying client.
+    client_cpu: f64,
+}
+
 /// The IMAP commands of crossdesk's backlog ingest without the engine: the
 /// same chunks (`chunk_counts`), each fetched on one connection as
 /// crossdesk asks for it, and moved on a second one once the next chunk
 /// is fetched (as a committed batch is). Everything is first moved back
 /// from Processed to the inbox and selected there (outside the timing).
-/// (time from the first FETCH to the last move, its cgroup CPU)
-fn replay_commands(lab: &Lab, user: &str, n: usize, batch: usize) -> (Duration, Option<f64>) {
+fn replay_commands(lab: &Lab, user: &str, n: usize, batch: usize) -> Replay {
     let (back, _) = raw_move_all(lab, user, "Processed", "INBOX", 500);
     assert_eq!(back, n);
     lab::block_on(async {
@@ -202,6 +210,7 @@ fn replay_commands(lab: &Lab, user: &str, n: usize, batch: usize) -> (Duration, 
             rest = after;
         }
         let cpu0 = group_cpu();
+        let own0 = process_cpu();
         let t = Instant::now();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let fetch = async {
@@ -234,10 +243,15 @@ fn replay_commands(lab: &Lab, user: &str, n: usize, batch: usize) -> (Duration, 
         let (fetched, ()) = tokio::join!(fetch, moves);
         let d = t.elapsed();
         let cpu = group_cpu().zip(cpu0).map(|(b, a)| b - a);
+        let own = process_cpu() - own0;
         assert_eq!(fetched, n);
         let _ = a.logout().await;
         let _ = b.logout().await;
-        (d, cpu)
+        Replay {
+            time: d,
+            group_cpu: cpu,
+            client_cpu: own,
+        }
     })
 }
 
@@ -306,6 +320,9 @@ struct ImapRun {
     /// CPU seconds of this bench's cgroup (crossdesk and the lab's servers)
     /// from the first FETCH to the last move, where the kernel tells.
     group_cpu: Option<f64>,
+    /// CPU seconds of this process (crossdesk's threads; the bench's own
+    /// wait meanwhile) from the first FETCH to the last move.
+    own_cpu: f64,
     engine: Arc<Mutex<Engine>>,
 }
 
@@ -320,6 +337,7 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
     *READY.lock().unwrap() = None;
     *FOUND.lock().unwrap() = None;
     *FOUND_CPU.lock().unwrap() = None;
+    *FOUND_OWN.lock().unwrap() = None;
     let cpu0 = cpu_now();
     let t = Instant::now();
     rt.block_on(crossdesk::source::imap::run(
@@ -339,6 +357,7 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
     perf_ctl("disable\n");
     let cpu = cpu_now();
     let group_end = group_cpu();
+    let own_end = process_cpu();
     let since = |mark: &std::sync::Mutex<Option<Instant>>, what: &str| {
         mark.lock()
             .unwrap()
@@ -355,6 +374,7 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
         group_cpu: group_end
             .zip(*FOUND_CPU.lock().unwrap())
             .map(|(b, a)| b - a),
+        own_cpu: own_end - FOUND_OWN.lock().unwrap().expect("the \"backlog\" mark"),
         engine,
     }
 }
@@ -368,6 +388,8 @@ static FOUND: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 
 /// This bench's cgroup CPU seconds at the "backlog" mark.
 static FOUND_CPU: std::sync::Mutex<Option<f64>> = std::sync::Mutex::new(None);
+/// This process's CPU seconds at the "backlog" mark.
+static FOUND_OWN: std::sync::Mutex<Option<f64>> = std::sync::Mutex::new(None);
 
 /// A log writer that notes when "imap ready" and "backlog" are logged and
 /// drops the lines (or, for the timeline, prints the IMAP loop's).
@@ -386,6 +408,7 @@ impl std::io::Write for ReadyMark {
             if r.is_none() {
                 *r = Some(Instant::now());
                 *FOUND_CPU.lock().unwrap() = group_cpu();
+                *FOUND_OWN.lock().unwrap() = Some(process_cpu());
                 perf_ctl("enable\n");
             }
         }
@@ -457,6 +480,19 @@ fn group_cpu() -> Option<f64> {
         .parse()
         .ok()?;
     Some(us / 1e6)
+}
+
+/// CPU seconds this process (all its threads) has used so far, to the
+/// nanosecond (`CLOCK_PROCESS_CPUTIME_ID`).
+fn process_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
 
 /// CPU seconds used so far: (all CPUs busy, this process). The machine's
@@ -627,24 +663,37 @@ fn main() {
     );
     // What the ingest costs in CPU, crossdesk and mail servers together:
     // on two busy cores, time follows it (and this machine's speed drifts).
-    let mut group: Vec<f64> = all.iter().filter_map(|r| r.group_cpu).collect();
+    let per_msg = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let runs: Vec<String> = v
+            .iter()
+            .map(|c| format!("{:.0}", c * 1e6 / n as f64))
+            .collect();
+        (v[v.len() / 2] * 1e6 / n as f64, runs.join(", "))
+    };
+    let (own_med, own_runs) = per_msg(&mut all.iter().map(|r| r.own_cpu).collect());
+    let whole = cpu_cgroup().is_none_or(|(p, _)| p == "/");
+    let group: Vec<(f64, f64)> = all
+        .iter()
+        .filter_map(|r| r.group_cpu.map(|g| (g, g - r.own_cpu)))
+        .collect();
     if group.len() == all.len() {
-        group.sort_by(f64::total_cmp);
-        let med = group[group.len() / 2];
+        let (med, runs) = per_msg(&mut group.iter().map(|g| g.0).collect());
+        let (rest_med, rest_runs) = per_msg(&mut group.iter().map(|g| g.1).collect());
         println!(
-            "          CPU from the first FETCH to the last move ({}): median {:.1} ms = {:.0} µs per message; runs {}",
-            if cpu_cgroup().is_some_and(|(p, _)| p != "/") {
-                "this bench's cgroup: crossdesk and the mail servers"
-            } else {
+            "          CPU per message from the first FETCH to the last move ({}), medians of {runs_n} runs (each its own median): all {med:.0} µs, crossdesk {own_med:.0} µs, {} {rest_med:.0} µs; runs sorted: all {runs}; crossdesk {own_runs}; {} {rest_runs}",
+            if whole {
                 "the root cgroup: the whole machine"
+            } else {
+                "this bench's cgroup: crossdesk and the mail servers"
             },
-            med * 1e3,
-            med * 1e6 / n as f64,
-            group
-                .iter()
-                .map(|c| format!("{:.1}", c * 1e3))
-                .collect::<Vec<_>>()
-                .join(", ")
+            if whole { "the rest of the machine" } else { "the mail servers" },
+            if whole { "rest" } else { "servers" },
+            runs_n = all.len(),
+        );
+    } else {
+        println!(
+            "          crossdesk's CPU per message from the first FETCH to the last move: median {own_med:.0} µs; runs {own_runs}"
         );
     }
     drop(all);
@@ -673,16 +722,25 @@ fn main() {
     );
     // The server's share of the ingest: its FETCH and MOVE commands in the
     // same chunks and order, with no engine between them.
-    let mut replays: Vec<(Duration, Option<f64>)> = (0..3)
+    let mut replays: Vec<Replay> = (0..3)
         .map(|_| replay_commands(&lab, "workflow", n, batch))
         .collect();
-    replays.sort_by_key(|r| r.0);
-    let (rd, rcpu) = replays[replays.len() / 2];
+    replays.sort_by_key(|r| r.time);
+    let median = &replays[replays.len() / 2];
+    let rd = median.time;
     println!(
         "baseline  the ingest's FETCH and MOVE commands replayed without crossdesk {:>6.0} msg/s ({:.3} s{}; median of {})",
         n as f64 / rd.as_secs_f64(),
         rd.as_secs_f64(),
-        rcpu.map(|c| format!(", CPU {:.0} µs per message", c * 1e6 / n as f64))
+        median
+            .group_cpu
+            .map(|c| format!(
+                ", CPU {:.0} µs per message = the replaying client {:.0} µs + {} {:.0} µs",
+                c * 1e6 / n as f64,
+                median.client_cpu * 1e6 / n as f64,
+                if whole { "the rest of the machine" } else { "the mail servers" },
+                (c - median.client_cpu) * 1e6 / n as f64
+            ))
             .unwrap_or_default(),
         replays.len()
     );
