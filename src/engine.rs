@@ -370,7 +370,7 @@ impl Engine {
                     rcpts,
                     attempts: m.attempts,
                     retry_in: schedule[(m.attempts as usize).min(schedule.len() - 1)] as i64,
-                    created_at: m.created_at,
+                    since: m.since,
                 }
             })
             .collect())
@@ -455,7 +455,9 @@ pub struct Prepared {
     pub attempts: u32,
     /// Seconds to the next try should this one fail transiently.
     pub retry_in: i64,
-    pub created_at: DateTime<Utc>,
+    /// Where its retry window starts (queued, or put back by an admin): a
+    /// transient failure past `GIVE_UP_AFTER_HOURS` from here is final.
+    pub since: DateTime<Utc>,
 }
 
 impl Prepared {
@@ -471,7 +473,7 @@ impl Prepared {
             Ok(()) => SendResult::Sent,
             Err(SendError::Permanent(e)) => SendResult::Failed(e),
             Err(SendError::Transient(e)) => {
-                let age = now - self.created_at;
+                let age = now - self.since;
                 if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
                     SendResult::Failed(format!("gave up after {} hours: {e}", age.num_hours()))
                 } else {
@@ -1139,6 +1141,41 @@ impl Pipeline<'_> {
 mod tests {
     use super::*;
     use crate::workflow::model::{ReqId, TaskId};
+
+    /// A transient failure is final 72 hours after the retry window began:
+    /// when the mail was queued, or when an admin last put it back.
+    #[test]
+    fn a_transient_failure_gives_up_72_hours_after_the_window_began() {
+        let now = chrono::Utc::now();
+        let mail = |hours: i64| Prepared {
+            id: 1,
+            message_id: "m@x".into(),
+            rcpts: vec!["a@corp.example".into()],
+            bytes: Ok(vec![]),
+            attempts: 3,
+            retry_in: 3600,
+            since: now - chrono::Duration::hours(hours),
+        };
+        let refused = || Err(SendError::Transient("connection refused".into()));
+        let mut stats = DrainStats::default();
+        assert!(matches!(
+            mail(71).outcome(refused(), now, &mut stats),
+            SendResult::Retry { at, .. } if at == now + chrono::Duration::hours(1)
+        ));
+        match mail(73).outcome(refused(), now, &mut stats) {
+            SendResult::Failed(e) => assert!(e.starts_with("gave up after 73 hours"), "{e}"),
+            r => panic!("{r:?}"),
+        }
+        assert!(matches!(
+            mail(73).outcome(Err(SendError::Permanent("550".into())), now, &mut stats),
+            SendResult::Failed(_)
+        ));
+        assert!(matches!(
+            mail(500).outcome(Ok(()), now, &mut stats),
+            SendResult::Sent
+        ));
+        assert_eq!((stats.sent, stats.retry, stats.failed), (1, 1, 2));
+    }
 
     /// A classification made on the parsing thread is used only for the
     /// day it was made for; on another day the engine reads the mail again.

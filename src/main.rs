@@ -93,8 +93,12 @@ enum Cmd {
     },
     /// Act on a set-aside message as if it had just arrived.
     Release { key: String },
-    /// Send what the outbox holds that is due, and show the outbox counts.
-    Outbox,
+    /// Send what the outbox holds that is due, and show the outbox counts;
+    /// or list its mails, or put failed ones back in the queue.
+    Outbox {
+        #[command(subcommand)]
+        cmd: Option<OutboxCmd>,
+    },
     /// Department digests: render what the latest slot at or before `--at`
     /// sends (`--dry-run` prints it and queues nothing), or queue and send
     /// it as the daemon would, once per department and slot. One line per
@@ -118,6 +122,35 @@ enum Cmd {
         /// With --dry-run: print the HTML part instead of the text.
         #[arg(long, requires = "dry_run")]
         html: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// List outbox mails, newest first: by default every mail not sent
+    /// (queued, failed, suppressed, bounced), with its recipients, attempts
+    /// and last error.
+    List {
+        /// Only this status: queued, sent, failed, suppressed or bounced.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put failed, bounced or suppressed mails (ids from `outbox list`) back
+    /// in the queue, due at once, once the mail server, the relay or a group
+    /// alias is fixed; then send what is due. Each gets its retry schedule
+    /// and its 72 hours again; a suppressed one is sent regardless of the
+    /// daily cap.
+    Retry {
+        #[arg(required_unless_present = "failed")]
+        ids: Vec<i64>,
+        /// Every failed mail.
+        #[arg(long, conflicts_with = "ids")]
+        failed: bool,
     },
 }
 
@@ -277,16 +310,113 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             dry_run,
             html,
         } => digest(cfg, dept, at, dry_run, html),
-        Cmd::Outbox => {
+        Cmd::Outbox { cmd: None } => {
             let engine = drain(Engine::new(cfg)?)?;
-            let s = engine.store.outbox_status()?;
-            println!(
-                "outbox: {} queued, {} sent, {} failed, {} suppressed, {} bounced",
-                s.queued, s.sent, s.failed, s.suppressed, s.bounced
-            );
+            print_outbox_counts(&engine)?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Outbox {
+            cmd:
+                Some(OutboxCmd::List {
+                    status,
+                    limit,
+                    json,
+                }),
+        } => {
+            use crossdesk::store::OUTBOX_STATUSES;
+            if let Some(s) = &status {
+                if !OUTBOX_STATUSES.contains(&s.as_str()) {
+                    bail!(
+                        "unknown status `{s}`; use one of {}",
+                        OUTBOX_STATUSES.join(", ")
+                    );
+                }
+            }
+            let engine = Engine::new(cfg)?;
+            let list = engine.store.outbox_list(status.as_deref(), limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!(
+                    "no {} mail in the outbox",
+                    status.as_deref().unwrap_or("unsent")
+                );
+            } else {
+                for m in list {
+                    println!(
+                        "{}  {}  {}{}  to {}  created {}  attempts {}{}{}",
+                        m.id,
+                        m.status,
+                        m.kind,
+                        m.item.map(|i| format!(" {i}")).unwrap_or_default(),
+                        m.rcpts.join(", "),
+                        m.created_at,
+                        m.attempts,
+                        match (m.status.as_str(), &m.sent_at) {
+                            ("queued", _) => format!("  next {}", m.next_attempt_at),
+                            (_, Some(at)) => format!("  sent {at}"),
+                            _ => String::new(),
+                        },
+                        m.last_error
+                            .map(|e| format!("  error: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Outbox {
+            cmd: Some(OutboxCmd::Retry { ids, failed }),
+        } => {
+            let mut engine = Engine::new(cfg)?;
+            let now = crossdesk::schedule::now(engine.cfg.tz());
+            let ids = if failed {
+                engine
+                    .store
+                    .outbox_list(Some("failed"), usize::MAX >> 1)?
+                    .into_iter()
+                    .rev()
+                    .map(|m| m.id)
+                    .collect()
+            } else {
+                ids
+            };
+            if ids.is_empty() {
+                println!("no failed mail in the outbox");
+            }
+            let mut refused = false;
+            for id in ids {
+                use crossdesk::store::Requeue;
+                match engine.store.requeue_mail(id, now)? {
+                    Requeue::Queued { was } => println!("mail {id}: {was} → queued"),
+                    Requeue::NotHeld { status } => {
+                        refused = true;
+                        eprintln!("mail {id} is {status}: not put back (only failed, bounced or suppressed mail is)");
+                    }
+                    Requeue::Unknown => {
+                        refused = true;
+                        eprintln!("no outbox mail {id} (see `crossdesk outbox list`)");
+                    }
+                }
+            }
+            let engine = drain(engine)?;
+            print_outbox_counts(&engine)?;
+            Ok(if refused {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
     }
+}
+
+fn print_outbox_counts(engine: &Engine) -> Result<()> {
+    let s = engine.store.outbox_status()?;
+    println!(
+        "outbox: {} queued, {} sent, {} failed, {} suppressed, {} bounced",
+        s.queued, s.sent, s.failed, s.suppressed, s.bounced
+    );
+    Ok(())
 }
 
 fn drain(engine: Engine) -> Result<Engine> {

@@ -705,3 +705,113 @@ fn a_recipient_refused_for_good_does_not_stop_the_others() {
     let note = note.unwrap_or_default();
     assert!(note.contains("ghost@") && note.contains("550"), "{note}");
 }
+
+/// The relay is down for more than three days: the replies fail for good
+/// ("gave up after 73 hours"). `outbox list` shows them with the error;
+/// once it is back, `outbox retry --failed` puts them back in the queue and
+/// they are delivered. Mail that was sent, or does not exist, is not put
+/// back, and says so.
+#[test]
+fn mail_that_failed_for_good_is_listed_and_sent_again_when_put_back() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config(&lab, work.path(), "");
+    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
+    let f = work.path().join("req.eml");
+    std::fs::write(
+        &f,
+        mail(
+            &z,
+            &[&wf],
+            "【需求】季度报表",
+            "relay.1@client.test",
+            None,
+            "部门：研发\n\n请整理季度报表。",
+        ),
+    )
+    .unwrap();
+    let ok = |o: &std::process::Output| {
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+
+    lab.ctl("stop-postfix");
+    ok(&lab::crossdesk_at(
+        &cfg,
+        "2026-11-30 10:00",
+        &["ingest", f.to_str().unwrap()],
+    ));
+    let o = lab::crossdesk_at(&cfg, "2026-12-03 11:00", &["outbox"]);
+    ok(&o);
+    assert!(
+        stdout(&o).contains("0 queued, 0 sent, 2 failed"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = lab::crossdesk_at(&cfg, "2026-12-03 11:00", &["outbox", "list", "--json"]);
+    ok(&o);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    for m in list {
+        assert_eq!(m["status"], "failed");
+        let e = m["last_error"].as_str().unwrap();
+        assert!(e.starts_with("gave up after 73 hours"), "{e}");
+    }
+    let kinds: Vec<&str> = list.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"ack") && kinds.contains(&"dept_new"),
+        "{kinds:?}"
+    );
+    let ack = list.iter().find(|m| m["kind"] == "ack").unwrap();
+    assert_eq!(ack["rcpts"][0], z.as_str());
+    let text = stdout(&lab::crossdesk(
+        &cfg,
+        &["outbox", "list", "--status", "failed"],
+    ));
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("failed  ack REQ-1  to ") && text.contains("error: gave up"),
+        "{text}"
+    );
+
+    lab.ctl("start-postfix");
+    let o = lab::crossdesk_at(&cfg, "2026-12-03 11:05", &["outbox", "retry", "--failed"]);
+    ok(&o);
+    let text = stdout(&o);
+    assert_eq!(text.matches("failed → queued").count(), 2, "{text}");
+    assert!(
+        text.contains("outbox: 0 queued, 2 sent, 0 failed"),
+        "{text}"
+    );
+    lab.wait_for("zhaoliu", "INBOX", "the acknowledgement", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+    lab.wait_for("alice", "INBOX", "the rd group's notice", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+
+    let id = ack["id"].as_i64().unwrap().to_string();
+    for (args, says) in [
+        (
+            vec!["outbox", "retry", id.as_str()],
+            "is sent: not put back",
+        ),
+        (vec!["outbox", "retry", "999"], "no outbox mail 999"),
+    ] {
+        let o = lab::crossdesk(&cfg, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let o = lab::crossdesk(&cfg, &["outbox", "list", "--status", "bogus"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("use one of queued, sent"));
+}

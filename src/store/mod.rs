@@ -64,7 +64,45 @@ pub struct OutboxMail {
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// Where its retry window starts: when it was queued, or when an admin
+    /// last put it back in the queue.
+    pub since: DateTime<Utc>,
     pub attempts: u32,
+}
+
+/// One outbox mail as `crossdesk outbox list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub item: Option<String>,
+    /// To and Cc addresses.
+    pub rcpts: Vec<String>,
+    pub status: String,
+    pub attempts: u32,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
+    pub requeued_at: Option<String>,
+}
+
+/// The statuses an outbox mail can have.
+pub const OUTBOX_STATUSES: [&str; 5] = ["queued", "sent", "failed", "suppressed", "bounced"];
+
+/// What `Store::requeue_mail` did with one mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requeue {
+    /// Put back in the queue, due at once; it had this status.
+    Queued {
+        was: String,
+    },
+    /// Not held back (queued, or sent): left as it is.
+    NotHeld {
+        status: String,
+    },
+    Unknown,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -292,24 +330,30 @@ impl Store {
     /// Outbox mails due for delivery at `now`, oldest first.
     pub fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMail>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT id, message_id, payload, in_reply_to, refs, created_at, attempts
+            "SELECT id, message_id, payload, in_reply_to, refs, created_at, attempts,
+                    COALESCE(requeued_at, created_at)
              FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?1
              ORDER BY id LIMIT ?2",
         )?;
         let rows = st.query_map(params![ts(now), limit as i64], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, u32>(6)?,
+                (
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                ),
+                (
+                    r.get::<_, String>(5)?,
+                    r.get::<_, u32>(6)?,
+                    r.get::<_, String>(7)?,
+                ),
             ))
         })?;
         let mut v = vec![];
         for row in rows {
-            let (id, message_id, payload, in_reply_to, refs, created, attempts) = row?;
+            let ((id, message_id, payload, in_reply_to, refs), (created, attempts, since)) = row?;
             v.push(OutboxMail {
                 id,
                 message_id,
@@ -317,6 +361,7 @@ impl Store {
                 in_reply_to,
                 references: serde_json::from_str(&refs)?,
                 created_at: parse_ts(&created),
+                since: parse_ts(&since),
                 attempts,
             });
         }
@@ -352,6 +397,74 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Outbox mails, newest first: with `status`, those with it; without,
+    /// every mail not sent (queued, failed, suppressed, bounced).
+    pub fn outbox_list(&self, status: Option<&str>, limit: usize) -> Result<Vec<OutboxRecord>> {
+        /// The recipients in a payload; the rest of it is not read.
+        #[derive(serde::Deserialize)]
+        struct Rcpts {
+            #[serde(default)]
+            to: Vec<Mailbox>,
+            #[serde(default)]
+            cc: Vec<Mailbox>,
+        }
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, message_id, kind, item, payload, status, attempts, created_at,
+                    next_attempt_at, last_error, sent_at, requeued_at
+             FROM outbox WHERE (?1 IS NULL AND status <> 'sent') OR status = ?1
+             ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![status, limit as i64], |r| {
+            let payload: String = r.get(4)?;
+            let rcpts = serde_json::from_str::<Rcpts>(&payload)
+                .map(|p| p.to.into_iter().chain(p.cc).map(|m| m.address).collect())
+                .unwrap_or_default();
+            Ok(OutboxRecord {
+                id: r.get(0)?,
+                message_id: r.get(1)?,
+                kind: r.get(2)?,
+                item: r.get(3)?,
+                rcpts,
+                status: r.get(5)?,
+                attempts: r.get(6)?,
+                created_at: r.get(7)?,
+                next_attempt_at: r.get(8)?,
+                last_error: r.get(9)?,
+                sent_at: r.get(10)?,
+                requeued_at: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Puts a failed, bounced or suppressed mail back in the queue, due at
+    /// `now`, with its retry schedule and 72-hour window starting again:
+    /// for an admin, once the mail server, the relay or a group alias is
+    /// fixed. A suppressed mail is then sent regardless of the daily cap.
+    /// The last error is kept until the next attempt replaces it.
+    pub fn requeue_mail(&mut self, id: i64, now: DateTime<Utc>) -> Result<Requeue> {
+        let tx = self.conn.transaction()?;
+        let status: Option<String> = tx
+            .query_row("SELECT status FROM outbox WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let r = match status {
+            None => Requeue::Unknown,
+            Some(s) if s == "queued" || s == "sent" => Requeue::NotHeld { status: s },
+            Some(was) => {
+                tx.execute(
+                    "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?2,
+                     requeued_at = ?2 WHERE id = ?1",
+                    params![id, ts(now)],
+                )?;
+                Requeue::Queued { was }
+            }
+        };
+        tx.commit()?;
+        Ok(r)
     }
 
     pub fn outbox_status(&self) -> Result<OutboxStatus> {

@@ -138,6 +138,12 @@ const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: when an admin put a failed, bounced or suppressed mail back in the
+    // queue (`crossdesk outbox retry`): its 72-hour retry window starts
+    // again there rather than at `created_at`, which stays its Date.
+    r#"
+    ALTER TABLE outbox ADD COLUMN requeued_at TEXT;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -384,3 +384,123 @@ fn held_messages_and_events_answer_in_the_transaction_and_keep_their_order() {
     assert_eq!(details, want);
     assert_eq!(s.events(ReqId(9)).unwrap()[0].message_id, "m8");
 }
+
+/// `outbox list` shows what was not sent, newest first, with recipients and
+/// the last error; `outbox retry` puts failed, bounced and suppressed mail
+/// back in the queue, due at once, with its retry window starting again,
+/// and leaves queued and sent mail alone.
+#[test]
+fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("t.db")).unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 1, 0, 0).unwrap();
+    let out = |kind: crate::notify::Kind, to: &str| crate::notify::Outgoing {
+        kind,
+        to: vec![Mailbox::new(None, to)],
+        cc: vec![Mailbox::new(Some("研发部"), "rd@corp.example")],
+        item: Some("REQ-1".into()),
+        locale: "zh-CN".into(),
+        ctx: Default::default(),
+    };
+    use crate::notify::Kind;
+    let tx = s.tx().unwrap();
+    let ids: Vec<i64> = [
+        (Kind::Ack, "a@corp.example", false),
+        (Kind::Ack, "ghost@corp.example", false),
+        (Kind::Confirmed, "c@corp.example", false),
+        (Kind::Ack, "d@corp.example", true),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (k, to, suppressed))| {
+        tx.queue_mail(&format!("m{i}@x"), &out(*k, to), None, &[], t0, *suppressed)
+            .unwrap()
+    })
+    .collect();
+    tx.commit().unwrap();
+    s.mark_sent(
+        &[
+            (ids[0], SendResult::Sent),
+            (
+                ids[1],
+                SendResult::Failed("550 5.1.1 <ghost@corp.example>: User unknown".into()),
+            ),
+            (
+                ids[2],
+                SendResult::Retry {
+                    at: t0 + chrono::Duration::minutes(5),
+                    error: "connection refused".into(),
+                },
+            ),
+        ],
+        t0,
+    )
+    .unwrap();
+
+    let held = s.outbox_list(None, 100).unwrap();
+    let shown: Vec<(i64, &str)> = held.iter().map(|m| (m.id, m.status.as_str())).collect();
+    assert_eq!(
+        shown,
+        [
+            (ids[3], "suppressed"),
+            (ids[2], "queued"),
+            (ids[1], "failed")
+        ]
+    );
+    let failed = s.outbox_list(Some("failed"), 100).unwrap();
+    assert_eq!(failed.len(), 1);
+    let f = &failed[0];
+    assert_eq!(f.rcpts, ["ghost@corp.example", "rd@corp.example"]);
+    assert_eq!((f.kind.as_str(), f.item.as_deref()), ("ack", Some("REQ-1")));
+    assert!(f.last_error.as_deref().unwrap().contains("550"), "{f:?}");
+    assert_eq!(f.attempts, 1);
+    assert_eq!(s.outbox_list(Some("sent"), 100).unwrap()[0].id, ids[0]);
+    assert_eq!(s.outbox_list(None, 1).unwrap().len(), 1, "the limit holds");
+
+    // Three days later, the alias exists: put it back.
+    let t1 = t0 + chrono::Duration::hours(80);
+    assert_eq!(
+        s.requeue_mail(ids[1], t1).unwrap(),
+        Requeue::Queued {
+            was: "failed".into()
+        }
+    );
+    assert_eq!(
+        s.requeue_mail(ids[3], t1).unwrap(),
+        Requeue::Queued {
+            was: "suppressed".into()
+        }
+    );
+    for (id, status) in [(ids[0], "sent"), (ids[2], "queued")] {
+        assert_eq!(
+            s.requeue_mail(id, t1).unwrap(),
+            Requeue::NotHeld {
+                status: status.into()
+            }
+        );
+    }
+    assert_eq!(s.requeue_mail(9999, t1).unwrap(), Requeue::Unknown);
+    let due = s.due_mail(t1, 10).unwrap();
+    let back: Vec<_> = due
+        .iter()
+        .filter(|m| m.id == ids[1] || m.id == ids[3])
+        .collect();
+    assert_eq!(back.len(), 2, "both due at once");
+    for m in back {
+        assert_eq!(m.attempts, 0, "the retry schedule starts again");
+        assert_eq!(m.since, t1, "so does the 72-hour window");
+        assert_eq!(m.created_at, t0, "the Date stays");
+    }
+    let mail = due.iter().find(|m| m.id == ids[2]).unwrap();
+    assert_eq!(
+        mail.since, t0,
+        "a mail never put back counts from its queueing"
+    );
+    let r = &s.outbox_list(Some("queued"), 100).unwrap();
+    let f = r.iter().find(|m| m.id == ids[1]).unwrap();
+    assert!(
+        f.last_error.as_deref().unwrap().contains("550"),
+        "kept until the next try"
+    );
+    assert_eq!(f.requeued_at.as_deref(), Some(ts(t1).as_str()));
+}

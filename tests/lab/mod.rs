@@ -580,14 +580,25 @@ locale = "en"
 
 /// Runs `crossdesk --config CFG ARGS…` to completion.
 pub fn crossdesk(cfg: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_crossdesk"))
-        .arg("--config")
+    crossdesk_cmd(cfg, args).output().expect("run crossdesk")
+}
+
+/// The same with the clock fixed (`CROSSDESK_NOW`, local time).
+pub fn crossdesk_at(cfg: &Path, now: &str, args: &[&str]) -> std::process::Output {
+    crossdesk_cmd(cfg, args)
+        .env("CROSSDESK_NOW", now)
+        .output()
+        .expect("run crossdesk")
+}
+
+fn crossdesk_cmd(cfg: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crossdesk"));
+    c.arg("--config")
         .arg(cfg)
         .args(args)
         .env("CROSSDESK_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run crossdesk")
+        .stdin(Stdio::null());
+    c
 }
 
 /// A plain UTF-8 mail as a client would write it.
