@@ -1030,3 +1030,39 @@ fn check_connect_against_the_lab_and_with_a_wrong_password() {
     // The SMTP side still says how it stands.
     assert!(err.contains("EHLO ok"), "{err}");
 }
+
+/// A source folder that does not exist (a typo in `[imap] folder`): the
+/// daemon says which folder and why, and retries with a growing wait rather
+/// than logging in again every second.
+#[test]
+fn a_missing_source_folder_is_retried_with_a_growing_wait() {
+    let _g = serial();
+    let mut rig = Rig::new(&[("imap", "folder = \"Inbox2\"")], "");
+    let daemon = rig.start();
+    std::thread::sleep(Duration::from_secs(8));
+    let status = daemon.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let logs = rig.logs();
+    let lost: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("imap connection lost"))
+        .collect();
+    assert!(!lost.is_empty(), "{logs}");
+    assert!(
+        lost[0].contains("Inbox2"),
+        "the error names the folder: {}",
+        lost[0]
+    );
+    // 1 s, 2 s, 4 s (±25 %): at most four tries in 8 s, where a wait reset
+    // at every login tried about every second.
+    assert!(lost.len() <= 4, "{} tries in 8 s: {logs}", lost.len());
+    let waits: Vec<u64> = lost
+        .iter()
+        .filter_map(|l| l.split("retry_in_ms=").nth(1))
+        .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(
+        waits.windows(2).all(|w| w[1] > w[0]),
+        "the wait grows: {waits:?}"
+    );
+}

@@ -857,7 +857,6 @@ async fn session_loop(
     stuck: &mut Stuck,
 ) -> Result<(), ImapError> {
     let mut s = connect(cfg, imap).await?;
-    *backoff = Duration::from_secs(1);
     let caps = s.capabilities().await?;
     let to = MoveTo {
         processed: imap.processed_folder.clone(),
@@ -919,6 +918,11 @@ async fn session_loop(
         let mut mover = (exists_hint > batch).then(start_mover);
         exists_hint = 0;
         let (uids, sizes) = find_backlog(&mut s, last_uid, &mut has_sort, batch).await?;
+        // The session works (logged in, folder selected, searched): the
+        // next loss starts the wait afresh. A login alone does not, or a
+        // session that fails right after it (a folder that does not exist)
+        // would log in again every second.
+        *backoff = Duration::from_secs(1);
         if mover.is_none() && uids.len() > batch {
             mover = Some(start_mover());
         }
