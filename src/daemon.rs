@@ -444,7 +444,11 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
         if let (Endpoint::Smtp, Some(s)) = (cfg.transport(), &cfg.smtp) {
             match SmtpSender::new(cfg, s) {
                 Ok(sender) => match sender.test().await {
-                    Ok(()) => lines.push(format!("smtp {}: EHLO ok", s.url)),
+                    Ok(()) => lines.push(format!(
+                        "smtp {}: EHLO ok{}",
+                        s.url,
+                        if s.user.is_some() { ", AUTH ok" } else { "" }
+                    )),
                     Err(e) => {
                         failed = true;
                         lines.push(format!("smtp {}: FAILED: {e}", s.url));

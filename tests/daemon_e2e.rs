@@ -815,3 +815,81 @@ fn mail_that_failed_for_good_is_listed_and_sent_again_when_put_back() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("use one of queued, sent"));
 }
+
+/// SMTP AUTH against the lab's Postfix (Dovecot SASL). A wrong password is
+/// the relay's settings, not the mail's fault: `check --connect` says so,
+/// and the replies stay queued with the refusal as their error rather than
+/// failing for good; with the password right, they go out.
+#[test]
+fn smtp_auth_refused_keeps_the_mail_queued_until_the_password_is_right() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = lab::config_with(
+        &lab,
+        work.path(),
+        &[("smtp", "user = \"workflow\"\npassword_file = \"smtp.pass\"")],
+        "",
+    );
+    let pass = work.path().join("smtp.pass");
+    std::fs::write(&pass, "not-the-password\n").unwrap();
+    let out = lab::crossdesk(&cfg, &["check", "--connect"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    assert!(
+        text.contains("AUTH") && text.contains("check [smtp] user and the password"),
+        "{text}"
+    );
+
+    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
+    let f = work.path().join("req.eml");
+    std::fs::write(
+        &f,
+        mail(
+            &z,
+            &[&wf],
+            "【需求】年度预算",
+            "auth.1@client.test",
+            None,
+            "部门：研发\n\n请准备年度预算。",
+        ),
+    )
+    .unwrap();
+    let out = lab::crossdesk(&cfg, &["ingest", f.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lab::crossdesk(&cfg, &["outbox", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    for m in list {
+        assert_eq!(m["status"], "queued", "{m}");
+        let e = m["last_error"].as_str().unwrap_or_default();
+        assert!(e.contains("AUTH") && e.contains("535"), "{e}");
+    }
+
+    std::fs::write(&pass, format!("{}\n", lab.password)).unwrap();
+    let out = lab::crossdesk(&cfg, &["check", "--connect"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("EHLO ok, AUTH ok"), "{text}");
+    // Due on the retry schedule (a minute on): the daemon's next drain.
+    let out = lab::crossdesk_at(&cfg, &in_two_minutes(), &["outbox"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("outbox: 0 queued, 2 sent"), "{text}");
+    lab.wait_for("zhaoliu", "INBOX", "the acknowledgement", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+}
+
+/// Two minutes from now, as CROSSDESK_NOW takes it (RFC 3339).
+fn in_two_minutes() -> String {
+    (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339()
+}

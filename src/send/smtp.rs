@@ -216,9 +216,10 @@ impl SmtpSender {
         let stream: Box<dyn AsyncTokioStream> = match &self.implicit {
             None => Box::new(tcp),
             Some(tls) => {
+                // A setting to fix, not a reason to give the mail up.
                 let name =
                     tokio_rustls::rustls::pki_types::ServerName::try_from(self.url.host.clone())
-                        .map_err(|e| SendError::Permanent(format!("{}: {e}", self.url.host)))?;
+                        .map_err(|e| transient(format!("{}: {e}", self.url.host)))?;
                 Box::new(TlsTcp(
                     tls.connect(name, tcp)
                         .await
@@ -239,14 +240,15 @@ impl SmtpSender {
                 .map_err(|e| transient(format!("STARTTLS {addr}: {e}")))?;
         }
         if let Some(c) = &self.creds {
+            // Refused credentials (535) are the relay's settings or a
+            // changed password, not the mail's fault: the mail waits on
+            // the retry schedule, as Postfix's smtp_sasl_auth_soft_bounce.
             conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
                 .await
                 .map_err(|e| {
-                    if e.is_permanent() {
-                        SendError::Permanent(format!("AUTH {addr}: {e}"))
-                    } else {
-                        transient(format!("AUTH {addr}: {e}"))
-                    }
+                    transient(format!(
+                        "AUTH {addr}: {e} (check [smtp] user and the password)"
+                    ))
                 })?;
         }
         Ok(conn)
