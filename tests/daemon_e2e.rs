@@ -717,20 +717,8 @@ fn mail_that_failed_for_good_is_listed_and_sent_again_when_put_back() {
     let lab = Lab::start("corp.test");
     let work = tempfile::tempdir().unwrap();
     let cfg = config(&lab, work.path(), "");
-    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
-    let f = work.path().join("req.eml");
-    std::fs::write(
-        &f,
-        mail(
-            &z,
-            &[&wf],
-            "【需求】季度报表",
-            "relay.1@client.test",
-            None,
-            "部门：研发\n\n请整理季度报表。",
-        ),
-    )
-    .unwrap();
+    let z = lab.addr("zhaoliu");
+    let f = req_file(&lab, work.path(), "季度报表", "relay.1@client.test");
     let ok = |o: &std::process::Output| {
         assert!(
             o.status.success(),
@@ -845,20 +833,7 @@ fn smtp_auth_refused_keeps_the_mail_queued_until_the_password_is_right() {
         "{text}"
     );
 
-    let (wf, z) = (lab.addr("workflow"), lab.addr("zhaoliu"));
-    let f = work.path().join("req.eml");
-    std::fs::write(
-        &f,
-        mail(
-            &z,
-            &[&wf],
-            "【需求】年度预算",
-            "auth.1@client.test",
-            None,
-            "部门：研发\n\n请准备年度预算。",
-        ),
-    )
-    .unwrap();
+    let f = req_file(&lab, work.path(), "年度预算", "auth.1@client.test");
     let out = lab::crossdesk(&cfg, &["ingest", f.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -887,6 +862,21 @@ fn smtp_auth_refused_keeps_the_mail_queued_until_the_password_is_right() {
     lab.wait_for("zhaoliu", "INBOX", "the acknowledgement", |p| {
         p.subject.contains("[REQ-1]")
     });
+}
+
+/// A new requirement from zhaoliu for R&D, written to `dir/req.eml`.
+fn req_file(lab: &Lab, dir: &std::path::Path, title: &str, mid: &str) -> std::path::PathBuf {
+    let f = dir.join("req.eml");
+    let raw = mail(
+        &lab.addr("zhaoliu"),
+        &[&lab.addr("workflow")],
+        &format!("【需求】{title}"),
+        mid,
+        None,
+        &format!("部门：研发\n\n请准备{title}。"),
+    );
+    std::fs::write(&f, raw).unwrap();
+    f
 }
 
 /// Two minutes from now, as CROSSDESK_NOW takes it (RFC 3339).
