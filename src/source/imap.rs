@@ -620,6 +620,9 @@ impl Stuck {
 
     /// Forgets the UIDs no longer in the folder (moved or deleted by a person).
     fn keep_only(&mut self, in_folder: &[u32]) {
+        if self.uids.is_empty() {
+            return;
+        }
         let set: std::collections::HashSet<&u32> = in_folder.iter().collect();
         self.uids.retain(|u, _| set.contains(u));
     }
