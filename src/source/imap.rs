@@ -921,11 +921,6 @@ async fn session_loop(
         let mut mover = (exists_hint > batch).then(start_mover);
         exists_hint = 0;
         let (uids, sizes) = find_backlog(&mut s, last_uid, &mut has_sort, batch).await?;
-        // The session works (logged in, folder selected, searched): the
-        // next loss starts the wait afresh. A login alone does not, or a
-        // session that fails right after it (a folder that does not exist)
-        // would log in again every second.
-        *backoff = Duration::from_secs(1);
         if mover.is_none() && uids.len() > batch {
             mover = Some(start_mover());
         }
@@ -1040,6 +1035,11 @@ async fn session_loop(
                     .map_err(|e| ImapError::Other(e.to_string()))?;
             }
         }
+        // A round went through (searched, fetched, acted on, moved): the
+        // next loss starts the wait afresh. A login alone does not, or a
+        // session that fails right after it (a folder that does not exist,
+        // a store that cannot be written) would log in every second.
+        *backoff = Duration::from_secs(1);
         if *sh.stop.borrow() {
             return Ok(());
         }
