@@ -12,7 +12,7 @@
 //! so it is only moved.
 //! A UIDVALIDITY change resets the cursor; the dedupe keys keep exactly-once.
 
-use super::{Disposition, RawMail};
+use super::{Disposition, RawMail, Stuck};
 use crate::config::{Config, ImapConfig, ServerUrl, TlsMode};
 use crate::engine::{Engine, Report};
 use async_imap::{Client, Session};
@@ -255,7 +255,7 @@ pub struct Shared {
 /// The source task: reconnects with jittered exponential backoff until stopped.
 pub async fn run(cfg: Config, imap: ImapConfig, mut sh: Shared) -> Result<(), ImapError> {
     let mut backoff = Duration::from_secs(1);
-    let mut stuck = Stuck::default();
+    let mut stuck = (0, Stuck::default());
     loop {
         if *sh.stop.borrow() {
             return Ok(());
@@ -532,7 +532,7 @@ fn ms(t: std::time::Instant) -> f64 {
 async fn fetch_chunk(
     s: &mut ImapSession,
     chunk: &[u32],
-    stuck: &mut Stuck,
+    stuck: &mut Stuck<u32>,
 ) -> Result<(Vec<RawMail>, bool), ImapError> {
     let fetched: Vec<_> = s
         .uid_fetch(uid_set(chunk), "(UID INTERNALDATE BODY.PEEK[])")
@@ -558,118 +558,19 @@ async fn fetch_chunk(
     for &u in chunk {
         match by_uid.remove(&u) {
             Some(m) => {
-                if let Some(tries) = stuck.fetched(u) {
-                    tracing::info!(uid = u, tries, "message fetchable again");
+                if let Some(tries) = stuck.fetched(&u) {
+                    tracing::info!(id = u, tries, "message fetchable again");
                 }
                 mails.push(m)
             }
             None => {
                 missing = true;
                 let (tries, wait) = stuck.missed(u, now);
-                let wait_ms = wait.as_millis() as u64;
-                if tries < STUCK_WARN_AT {
-                    tracing::info!(
-                        uid = u,
-                        tries,
-                        wait_ms,
-                        "message not fetchable yet; will retry"
-                    );
-                } else if tries == STUCK_WARN_AT {
-                    tracing::warn!(uid = u, tries, wait_ms,
-                        "message still not fetchable; retried on its own with backoff, at most every 5 minutes, while the mail behind it goes on");
-                } else {
-                    tracing::debug!(
-                        uid = u,
-                        tries,
-                        wait_ms,
-                        "message not fetchable yet; will retry"
-                    );
-                }
+                super::log_unreadable(&u.to_string(), tries, wait, "no body in the FETCH response");
             }
         }
     }
     Ok((mails, missing))
-}
-
-/// At this many failed fetches a message is logged as a warning (once).
-const STUCK_WARN_AT: u32 = 3;
-/// The longest wait between two fetches of a message not fetchable.
-const STUCK_MAX_WAIT: Duration = Duration::from_secs(300);
-
-/// Messages the server listed but returned no body for, kept across
-/// reconnects. Each is fetched again on its own, after the rest of the
-/// backlog, once its time has come (0.5 s after the first miss, then 1 s,
-/// 2 s, … at most 5 minutes apart). A message announced before its body
-/// can be fetched comes through on the next try; one the server cannot read
-/// (Dovecot answers without a body, then drops the connection) neither
-/// holds up the mail behind it nor has the daemon reconnect in a loop.
-#[derive(Default)]
-struct Stuck {
-    validity: u32,
-    uids: BTreeMap<u32, (u32, std::time::Instant)>,
-}
-
-impl Stuck {
-    /// UIDs mean nothing under another UIDVALIDITY.
-    fn select(&mut self, validity: u32) {
-        if self.validity != validity {
-            self.uids.clear();
-            self.validity = validity;
-        }
-    }
-
-    /// Forgets the UIDs no longer in the folder (moved or deleted by a person).
-    fn keep_only(&mut self, in_folder: &[u32]) {
-        if self.uids.is_empty() {
-            return;
-        }
-        let set: std::collections::HashSet<&u32> = in_folder.iter().collect();
-        self.uids.retain(|u, _| set.contains(u));
-    }
-
-    fn holds(&self, uid: u32) -> bool {
-        self.uids.contains_key(&uid)
-    }
-
-    /// The stuck UIDs due at `now`, in the order to try them: fewest tries
-    /// first (a message missed only because the server dropped the
-    /// connection over another goes before that one), then by UID.
-    fn due(&self, now: std::time::Instant) -> Vec<u32> {
-        let mut v: Vec<(u32, u32)> = self
-            .uids
-            .iter()
-            .filter(|(_, (_, at))| *at <= now)
-            .map(|(&u, &(tries, _))| (tries, u))
-            .collect();
-        v.sort_unstable();
-        v.into_iter().map(|(_, u)| u).collect()
-    }
-
-    /// Notes a miss: (tries so far, wait before the next).
-    fn missed(&mut self, uid: u32, now: std::time::Instant) -> (u32, Duration) {
-        let e = self.uids.entry(uid).or_insert((0, now));
-        e.0 += 1;
-        let wait = Duration::from_millis(500)
-            .saturating_mul(1 << (e.0 - 1).min(20))
-            .min(STUCK_MAX_WAIT);
-        e.1 = now + wait;
-        (e.0, wait)
-    }
-
-    /// Notes a fetch: the tries it had missed, when it was stuck.
-    fn fetched(&mut self, uid: u32) -> Option<u32> {
-        self.uids.remove(&uid).map(|(tries, _)| tries)
-    }
-
-    /// When the next stuck UID is due; with `quick`, only among those not
-    /// yet warned about (what `run --once` still waits for).
-    fn next_due(&self, quick: bool) -> Option<std::time::Instant> {
-        self.uids
-            .values()
-            .filter(|(tries, _)| !quick || *tries < STUCK_WARN_AT)
-            .map(|&(_, at)| at)
-            .min()
-    }
 }
 
 /// Where committed messages go, and which commands the server has to move
@@ -857,7 +758,7 @@ async fn session_loop(
     imap: &ImapConfig,
     sh: &mut Shared,
     backoff: &mut Duration,
-    stuck: &mut Stuck,
+    (stuck_validity, stuck): &mut (u32, Stuck<u32>),
 ) -> Result<(), ImapError> {
     let mut s = connect(cfg, imap).await?;
     let caps = s.capabilities().await?;
@@ -874,7 +775,11 @@ async fn session_loop(
     ensure_folder(&mut s, &imap.rejected_folder).await?;
     let mb = s.select(&imap.folder).await?;
     let validity = mb.uid_validity.unwrap_or(0);
-    stuck.select(validity);
+    // UIDs mean nothing under another UIDVALIDITY.
+    if *stuck_validity != validity {
+        stuck.clear();
+        *stuck_validity = validity;
+    }
     // How many messages the folder held at the last look: more than a
     // batch means a backlog, whose second connection may log in at once.
     let mut exists_hint = mb.exists as usize;
@@ -927,7 +832,7 @@ async fn session_loop(
         // Messages not fetchable before wait for their time, then come
         // last, one per fetch.
         stuck.keep_only(&uids);
-        let fresh: Vec<u32> = uids.iter().copied().filter(|&u| !stuck.holds(u)).collect();
+        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !stuck.holds(u)).collect();
         let again = stuck.due(std::time::Instant::now());
         let worked = !fresh.is_empty() || !again.is_empty();
         let mut ascending = uids.clone();
@@ -1106,49 +1011,6 @@ async fn session_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A message missed is due again after 0.5 s, 1 s, 2 s, … at most 5
-    /// minutes; the one missed fewer times goes first; a fetch, another
-    /// UIDVALIDITY or its leaving the folder forgets it.
-    #[test]
-    fn messages_not_fetchable_are_tried_again_with_backoff_fewest_tries_first() {
-        let t0 = std::time::Instant::now();
-        let ms = Duration::from_millis;
-        let mut st = Stuck::default();
-        st.select(7);
-        // FETCH 1:2 came back with neither body (the server dropped the
-        // connection over 1).
-        assert_eq!(st.missed(1, t0), (1, ms(500)));
-        assert_eq!(st.missed(2, t0), (1, ms(500)));
-        assert!(st.holds(1) && st.holds(2) && !st.holds(3));
-        assert!(st.due(t0).is_empty(), "not before its time");
-        assert_eq!(st.next_due(false), Some(t0 + ms(500)));
-        let t1 = t0 + ms(500);
-        assert_eq!(st.due(t1), [1, 2]);
-        // 1 alone: missed again; 2 now goes first.
-        assert_eq!(st.missed(1, t1), (2, ms(1000)));
-        assert_eq!(st.due(t1 + ms(1000)), [2, 1]);
-        assert_eq!(st.fetched(2), Some(1));
-        assert_eq!(st.fetched(2), None);
-        let mut t = t1;
-        let waits: Vec<u64> = (3..=12)
-            .map(|_| {
-                let (_, w) = st.missed(1, t);
-                t += w;
-                w.as_secs_f64() as u64
-            })
-            .collect();
-        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
-        assert_eq!(st.next_due(true), None, "past the quick tries");
-        assert_eq!(st.next_due(false), Some(t));
-        st.keep_only(&[5, 6]);
-        assert!(!st.holds(1), "gone from the folder");
-        st.missed(5, t);
-        st.select(7);
-        assert!(st.holds(5));
-        st.select(8);
-        assert!(!st.holds(5), "another UIDVALIDITY");
-    }
 
     #[test]
     fn batches_hold_a_count_and_about_a_size() {

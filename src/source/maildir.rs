@@ -2,7 +2,7 @@
 //! already opened is still processed). After the commit a message moves to
 //! the Maildir++ folder `.processed` (or `.rejected` when set aside).
 
-use super::{Disposition, RawMail, Source, SourceError};
+use super::{Disposition, RawMail, Source, SourceError, Stuck};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,10 @@ pub struct MaildirSource {
     /// Listed but not yet handed out, oldest first: a backlog is listed
     /// once, not once per batch.
     queue: std::collections::VecDeque<(std::time::SystemTime, PathBuf)>,
+    /// Files that could not be read (a mode the daemon's user may not
+    /// open, a disk error): left in place and read again when their time
+    /// comes, while the mail behind them goes on.
+    unreadable: Stuck<PathBuf>,
 }
 
 fn io(ctx: &Path, e: std::io::Error) -> SourceError {
@@ -37,6 +41,7 @@ impl MaildirSource {
             root: root.to_path_buf(),
             skip: HashSet::new(),
             queue: Default::default(),
+            unreadable: Stuck::default(),
         })
     }
 
@@ -72,7 +77,15 @@ impl MaildirSource {
 impl Source for MaildirSource {
     fn fetch(&mut self, max: usize) -> Result<Vec<RawMail>, SourceError> {
         if self.queue.is_empty() {
-            self.queue = self.list()?.into_iter().map(|(t, _, p)| (t, p)).collect();
+            let listed = self.list()?;
+            let paths: Vec<PathBuf> = listed.iter().map(|(_, _, p)| p.clone()).collect();
+            self.unreadable.keep_only(&paths);
+            let now = std::time::Instant::now();
+            self.queue = listed
+                .into_iter()
+                .filter(|(_, _, p)| !self.unreadable.waiting(p, now))
+                .map(|(t, _, p)| (t, p))
+                .collect();
         }
         let mut out = vec![];
         let mut bytes = 0;
@@ -85,8 +98,19 @@ impl Source for MaildirSource {
                 Ok(r) => r,
                 // Moved away by someone else meanwhile: not ours to handle.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io(&path, e)),
+                // Not this batch's end: the rest of it is read (and what was
+                // read so far is handed out, not dropped).
+                Err(e) => {
+                    let (tries, wait) = self
+                        .unreadable
+                        .missed(path.clone(), std::time::Instant::now());
+                    super::log_unreadable(&path.display().to_string(), tries, wait, &e.to_string());
+                    continue;
+                }
             };
+            if let Some(tries) = self.unreadable.fetched(&path) {
+                tracing::info!(id = %path.display(), tries, "message fetchable again");
+            }
             bytes += raw.len();
             let handle = path.display().to_string();
             self.skip.insert(handle.clone());
@@ -124,5 +148,71 @@ impl Source for MaildirSource {
         }
         self.skip.remove(handle);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn deliver(root: &Path, name: &str, secs: u64) -> PathBuf {
+        let p = root.join("new").join(name);
+        std::fs::write(&p, format!("Subject: {name}\r\n\r\nbody\r\n")).unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+            .unwrap();
+        p
+    }
+
+    fn names(mails: &[RawMail]) -> Vec<String> {
+        mails
+            .iter()
+            .map(|m| {
+                Path::new(&m.handle)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    /// A file that cannot be read (here a directory in its place, which
+    /// even root cannot read as a file; for the daemon's user, a mode it may
+    /// not open) no longer ends the batch: the messages before and after it
+    /// are handed out, it stays where it is, and it is read again later.
+    /// Before, the messages read before it were dropped from the batch and
+    /// never listed again until a restart.
+    #[test]
+    fn an_unreadable_file_is_left_for_later_and_the_rest_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("inbox");
+        let mut src = MaildirSource::open(&root).unwrap();
+        deliver(&root, "1.a", 1_000);
+        let bad = root.join("new").join("2.b");
+        std::fs::create_dir(&bad).unwrap();
+        deliver(&root, "3.c", 3_000);
+
+        let got = src.fetch(10).unwrap();
+        assert_eq!(names(&got), ["1.a", "3.c"]);
+        for m in &got {
+            src.ack(&m.handle, Disposition::Processed).unwrap();
+        }
+        assert!(src.fetch(10).unwrap().is_empty(), "not before its time");
+        assert!(bad.exists(), "left where it is");
+        assert_eq!(
+            std::fs::read_dir(root.join(".processed").join("cur"))
+                .unwrap()
+                .count(),
+            2
+        );
+
+        // Readable again: read on the next try.
+        std::fs::remove_dir(&bad).unwrap();
+        deliver(&root, "2.b", 2_000);
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(names(&src.fetch(10).unwrap()), ["2.b"]);
+        assert!(!src.unreadable.holds(&bad));
     }
 }
