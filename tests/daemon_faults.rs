@@ -1066,3 +1066,37 @@ fn a_missing_source_folder_is_retried_with_a_growing_wait() {
         "the wait grows: {waits:?}"
     );
 }
+
+/// Someone deletes the processed folder in their mail client while the
+/// daemon runs: the next move fails, the daemon reconnects, creates the
+/// folder again, and the message is moved there, acted on once.
+#[test]
+fn processed_folder_deleted_while_running_is_created_again() {
+    let _g = serial();
+    let mut rig = Rig::new(&[], "");
+    let members = ["dave", "bob"];
+    let origs = rig.reqs("deleted", 2, "ops");
+    let daemon = rig.start();
+    rig.submit(&origs[..1]);
+    wait_replies(&rig, &origs[..1], &members, Duration::from_secs(30));
+    rig.wait("the first one moved", Duration::from_secs(10), || {
+        rig.lab.maildir_count("workflow", "Processed") == 1
+    });
+    rig.lab
+        .imap_commands("workflow", "INBOX", &["DELETE Processed"]);
+    assert!(
+        !rig.lab.maildir("workflow", "Processed").exists(),
+        "the folder is gone"
+    );
+    rig.submit(&origs[1..]);
+    wait_replies(&rig, &origs, &members, Duration::from_secs(30));
+    // Both acted on once (two records, four replies, all sent); the
+    // second moved to the Processed folder made anew (the first went with
+    // the deleted one).
+    rig.wait("settled", Duration::from_secs(30), || rig.settled(2, 1));
+    let moved = rig.lab.maildir_files("workflow", "Processed");
+    assert_eq!(headers(&moved[0].1).message_id, origs[1].mid);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = daemon.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
