@@ -453,6 +453,12 @@ pub struct SmtpConfig {
     /// the last step that interval repeats, until 72 hours have passed.
     #[serde(default = "default_retry_seconds")]
     pub retry_seconds: Vec<u64>,
+    /// Seconds a server may take over one mail (MAIL FROM to the end of
+    /// DATA), and over STARTTLS and AUTH, before the try counts as a
+    /// transient failure: a relay that stops answering must not hold the
+    /// outbox for good.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
     pub ca_file: Option<String>,
 }
 
@@ -494,6 +500,10 @@ fn default_pool() -> u32 {
 }
 fn default_outbox_poll() -> u64 {
     30
+}
+/// RFC 5321's longest client timeout (the end of DATA): 10 minutes.
+fn default_smtp_timeout() -> u64 {
+    600
 }
 /// 1 min, 5 min, 15 min, 1 h, then every 4 h.
 pub fn default_retry_seconds() -> Vec<u64> {
@@ -569,6 +579,11 @@ impl Config {
             self.check_secret("smtp", &smtp.secret(), smtp.user.is_some())?;
             if smtp.pool == 0 {
                 return Err(self.invalid("smtp.pool", "must be at least 1"));
+            }
+            if smtp.timeout_seconds == 0 || smtp.timeout_seconds > 3600 {
+                return Err(
+                    self.invalid("smtp.timeout_seconds", "must be between 1 and 3600 seconds")
+                );
             }
         }
         // Checked whenever the section is there: the schedule also applies
@@ -985,6 +1000,22 @@ members = ["张三 <zhangsan@corp.example>"]
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("smtp.retry_seconds"), "{bad}: {e}");
+        }
+        assert_eq!(c.smtp.as_ref().unwrap().timeout_seconds, 600);
+        let c = load(&format!(
+            "{base}{smtp}timeout_seconds = 30
+"
+        ))
+        .unwrap();
+        assert_eq!(c.smtp.as_ref().unwrap().timeout_seconds, 30);
+        for bad in ["0", "3601"] {
+            let e = load(&format!(
+                "{base}{smtp}timeout_seconds = {bad}
+"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("smtp.timeout_seconds"), "{bad}: {e}");
         }
     }
 

@@ -42,7 +42,7 @@ pub fn run_blocking(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
 enum Sender {
     /// The outbox Maildir (opened per drain: it is just a directory).
     Maildir(std::path::PathBuf),
-    Smtp(SmtpSender),
+    Smtp(Box<SmtpSender>),
     None,
 }
 
@@ -53,7 +53,9 @@ fn make_sender(cfg: &Config) -> anyhow::Result<Sender> {
             let smtp = cfg.smtp.as_ref().ok_or_else(|| {
                 anyhow::anyhow!("mail.transport = \"smtp\" needs an [smtp] section")
             })?;
-            Sender::Smtp(SmtpSender::new(cfg, smtp).map_err(|e| anyhow::anyhow!("smtp: {e}"))?)
+            Sender::Smtp(Box::new(
+                SmtpSender::new(cfg, smtp).map_err(|e| anyhow::anyhow!("smtp: {e}"))?,
+            ))
         }
         Endpoint::Imap => Sender::None,
     })

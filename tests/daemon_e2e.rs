@@ -883,3 +883,63 @@ fn req_file(lab: &Lab, dir: &std::path::Path, title: &str, mid: &str) -> std::pa
 fn in_two_minutes() -> String {
     (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339()
 }
+
+/// A relay that stops answering in the middle of a mail (here Postfix
+/// sleeping 5 s before it answers RCPT) must not hold the outbox for good:
+/// past `[smtp] timeout_seconds` the try is a transient failure, the mail
+/// stays queued with the reason, and it goes out once the relay answers.
+#[test]
+fn a_relay_that_stops_answering_times_out_and_the_mail_waits() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = lab::config_with(
+        &lab,
+        work.path(),
+        &[("smtp", "timeout_seconds = 2\nretry_seconds = [1]")],
+        "",
+    );
+    let main_cf = lab.dir.join("postfix").join("main.cf");
+    let plain = std::fs::read_to_string(&main_cf).unwrap();
+    std::fs::write(
+        &main_cf,
+        format!("{plain}smtpd_recipient_restrictions = sleep 5\n"),
+    )
+    .unwrap();
+    lab.ctl("stop-postfix");
+    lab.ctl("start-postfix");
+
+    let f = req_file(&lab, work.path(), "交付计划", "slow.1@client.test");
+    let t = std::time::Instant::now();
+    let out = lab::crossdesk(&cfg, &["ingest", f.to_str().unwrap()]);
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "the drain gave up waiting: {took:?}"
+    );
+    let out = lab::crossdesk(&cfg, &["outbox", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    for m in list {
+        assert_eq!(m["status"], "queued", "{m}");
+        let e = m["last_error"].as_str().unwrap_or_default();
+        assert!(e.contains("no answer within 2 s"), "{e}");
+    }
+
+    std::fs::write(&main_cf, plain).unwrap();
+    lab.ctl("stop-postfix");
+    lab.ctl("start-postfix");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = lab::crossdesk(&cfg, &["outbox"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("outbox: 0 queued, 2 sent"), "{text}");
+    lab.wait_for("zhaoliu", "INBOX", "the acknowledgement", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+}

@@ -28,6 +28,8 @@ pub struct SmtpSender {
     /// Implicit TLS (smtps://): we wrap the socket ourselves.
     implicit: Option<tokio_rustls::TlsConnector>,
     creds: Option<Credentials>,
+    /// How long one mail, or STARTTLS and AUTH, may take.
+    timeout: Duration,
     hello: ClientId,
     idle: tokio::sync::Mutex<Vec<AsyncSmtpConnection>>,
     max_idle: usize,
@@ -97,6 +99,8 @@ enum Failure {
     AllRefused(Vec<String>),
     /// The server lacks an extension the mail needs (nothing was sent).
     Unsupported(String),
+    /// The server took longer than `[smtp] timeout_seconds`.
+    Slow,
 }
 
 /// MAIL, each RCPT, DATA: like lettre's `send`, except that a recipient
@@ -195,6 +199,7 @@ impl SmtpSender {
             starttls,
             implicit,
             creds,
+            timeout: Duration::from_secs(smtp.timeout_seconds),
             hello,
             idle: tokio::sync::Mutex::new(Vec::new()),
             max_idle: smtp.pool.max(1) as usize,
@@ -234,22 +239,33 @@ impl SmtpSender {
         .await
         .map_err(|_| transient(format!("{addr}: no greeting within 60 s")))?
         .map_err(|e| transient(format!("{addr}: {e}")))?;
+        let slow = |what: &str| {
+            transient(format!(
+                "{what} {addr}: no answer within {} s",
+                self.timeout.as_secs()
+            ))
+        };
         if let Some(p) = &self.starttls {
-            conn.starttls(p.clone(), &self.hello)
+            tokio::time::timeout(self.timeout, conn.starttls(p.clone(), &self.hello))
                 .await
+                .map_err(|_| slow("STARTTLS"))?
                 .map_err(|e| transient(format!("STARTTLS {addr}: {e}")))?;
         }
         if let Some(c) = &self.creds {
             // Refused credentials (535) are the relay's settings or a
             // changed password, not the mail's fault: the mail waits on
             // the retry schedule, as Postfix's smtp_sasl_auth_soft_bounce.
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
-                .await
-                .map_err(|e| {
-                    transient(format!(
-                        "AUTH {addr}: {e} (check [smtp] user and the password)"
-                    ))
-                })?;
+            tokio::time::timeout(
+                self.timeout,
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], c),
+            )
+            .await
+            .map_err(|_| slow("AUTH"))?
+            .map_err(|e| {
+                transient(format!(
+                    "AUTH {addr}: {e} (check [smtp] user and the password)"
+                ))
+            })?;
         }
         Ok(conn)
     }
@@ -286,10 +302,10 @@ impl SmtpSender {
             Some(c) => c,
             None => self.connect().await?,
         };
-        let r = match transaction(&mut conn, &from, &to, bytes).await {
+        let r = match self.transaction(&mut conn, &from, &to, bytes).await {
             Err(Failure::Smtp(e)) if !fresh && !e.is_permanent() => {
                 conn = self.connect().await?;
-                transaction(&mut conn, &from, &to, bytes).await
+                self.transaction(&mut conn, &from, &to, bytes).await
             }
             r => r,
         };
@@ -307,6 +323,17 @@ impl SmtpSender {
                 )))
             }
             Err(Failure::Unsupported(why)) => Err(SendError::Permanent(why)),
+            Err(Failure::Slow) => {
+                // Mid-command, with a server that does not answer: closed
+                // without a QUIT (whose answer would not come either).
+                drop(conn);
+                Err(transient(format!(
+                    "{}:{}: no answer within {} s",
+                    self.url.host,
+                    self.url.port,
+                    self.timeout.as_secs()
+                )))
+            }
             Err(Failure::Smtp(e)) => {
                 conn.abort().await;
                 if e.is_permanent() {
@@ -316,6 +343,19 @@ impl SmtpSender {
                 }
             }
         }
+    }
+
+    /// One mail's transaction, within the configured time.
+    async fn transaction(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        from: &Address,
+        to: &[Address],
+        bytes: &[u8],
+    ) -> Result<Vec<String>, Failure> {
+        tokio::time::timeout(self.timeout, transaction(conn, from, to, bytes))
+            .await
+            .unwrap_or(Err(Failure::Slow))
     }
 
     /// Keeps a connection that is still usable for the next mail.
