@@ -430,6 +430,13 @@ pub struct ImapConfig {
     /// Use IDLE when the server offers it.
     #[serde(default = "default_true")]
     pub idle: bool,
+    /// Seconds the server may stay silent while a command (or the greeting)
+    /// waits for its answer, outside IDLE: past it the session counts as
+    /// lost and the daemon reconnects, rather than wait for a server (or a
+    /// network) that will not answer. Data arriving resets it, so a large
+    /// FETCH on a slow link is not cut short.
+    #[serde(default = "default_imap_timeout")]
+    pub timeout_seconds: u64,
     /// A PEM file of extra trusted CA certificates (e.g. a self-signed one).
     pub ca_file: Option<String>,
 }
@@ -491,6 +498,9 @@ fn default_rejected() -> String {
 }
 fn default_poll() -> u64 {
     60
+}
+fn default_imap_timeout() -> u64 {
+    300
 }
 fn default_true() -> bool {
     true
@@ -567,6 +577,11 @@ impl Config {
             self.check_secret("imap", &imap.secret(), true)?;
             if imap.poll_seconds == 0 {
                 return Err(self.invalid("imap.poll_seconds", "must be at least 1"));
+            }
+            if imap.timeout_seconds == 0 || imap.timeout_seconds > 3600 {
+                return Err(
+                    self.invalid("imap.timeout_seconds", "must be between 1 and 3600 seconds")
+                );
             }
         }
         if self.endpoint("mail.transport", &self.mail.transport, "smtp")? == Endpoint::Smtp {
@@ -1002,6 +1017,17 @@ members = ["张三 <zhangsan@corp.example>"]
             assert!(e.contains("smtp.retry_seconds"), "{bad}: {e}");
         }
         assert_eq!(c.smtp.as_ref().unwrap().timeout_seconds, 600);
+        let imap =
+            "\n[imap]\nurl = \"imap://127.0.0.1:1143\"\nuser = \"u\"\npassword_env = \"P\"\n";
+        let ibase = base.replace("transport = ", "source = \"imap\"\ntransport = ");
+        let c = load(&format!("{ibase}{smtp}{imap}")).unwrap();
+        assert_eq!(c.imap.as_ref().unwrap().timeout_seconds, 300);
+        for bad in ["0", "3601"] {
+            let e = load(&format!("{ibase}{smtp}{imap}timeout_seconds = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("imap.timeout_seconds"), "{bad}: {e}");
+        }
         let c = load(&format!(
             "{base}{smtp}timeout_seconds = 30
 "

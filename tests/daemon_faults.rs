@@ -1100,3 +1100,85 @@ fn processed_folder_deleted_while_running_is_created_again() {
     let status = daemon.stop();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
+
+/// The lab's Dovecot (its master and every child) held with SIGSTOP until
+/// dropped: connections stay open and nothing answers, as with a server or
+/// a network that hangs.
+struct Frozen(Vec<i32>);
+
+impl Frozen {
+    fn dovecot(lab: &lab::Lab) -> Frozen {
+        let master: i32 = std::fs::read_to_string(lab.dir.join("run").join("master.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let parent_of = |pid: i32| -> Option<i32> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            stat.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        };
+        let all: Vec<i32> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        let mut pids = vec![master];
+        loop {
+            let more: Vec<i32> = all
+                .iter()
+                .copied()
+                .filter(|p| !pids.contains(p) && parent_of(*p).is_some_and(|pp| pids.contains(&pp)))
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            pids.extend(more);
+        }
+        for &p in &pids {
+            // SAFETY: plain kill(2) on processes the lab started.
+            unsafe { libc::kill(p, libc::SIGSTOP) };
+        }
+        Frozen(pids)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for &p in &self.0 {
+            // SAFETY: as above.
+            unsafe { libc::kill(p, libc::SIGCONT) };
+        }
+    }
+}
+
+/// Dovecot stops answering (frozen) while the daemon waits on it: past
+/// `[imap] timeout_seconds` the session counts as lost, and the daemon
+/// tries new ones until the server answers again, then carries on.
+#[test]
+fn a_server_that_stops_answering_is_given_up_on_and_the_daemon_carries_on() {
+    let _g = serial();
+    let mut rig = Rig::new(&[("imap", "timeout_seconds = 2\npoll_seconds = 1")], "");
+    let members = ["dave", "bob"];
+    let origs = rig.reqs("frozen", 2, "ops");
+    let daemon = rig.start();
+    rig.submit(&origs[..1]);
+    wait_replies(&rig, &origs[..1], &members, Duration::from_secs(30));
+    {
+        let _frozen = Frozen::dovecot(&rig.lab);
+        rig.wait("the silence noticed", Duration::from_secs(15), || {
+            rig.logs().contains("no answer from the server within 2 s")
+        });
+    }
+    rig.submit(&origs[1..]);
+    wait_replies(&rig, &origs, &members, Duration::from_secs(30));
+    rig.wait("settled", Duration::from_secs(10), || rig.settled(2, 2));
+    std::thread::sleep(Duration::from_millis(300));
+    let status = daemon.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let a = audit(&rig, &origs, &members, 2);
+    assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
+}

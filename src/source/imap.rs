@@ -31,6 +31,99 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> ImapStream for 
 
 pub type ImapSession = Session<Box<dyn ImapStream>>;
 
+/// Set while a session waits in IDLE, where the server may rightly stay
+/// silent for as long as the wait lasts.
+pub type InIdle = Arc<std::sync::atomic::AtomicBool>;
+
+/// The TCP stream under a session (and under its TLS): a read that waits
+/// longer than `limit` for the server's next bytes fails with "no answer",
+/// unless the session is in IDLE. The wait counts from the later of the
+/// last bytes read and the last bytes written (a command just sent starts
+/// a new one), so a read dropped half-way never leaves a stale deadline.
+#[derive(Debug)]
+struct Watchdog {
+    inner: TcpStream,
+    limit: Duration,
+    idle: InIdle,
+    last: tokio::time::Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Watchdog {
+    fn new(inner: TcpStream, limit: Duration, idle: InIdle) -> Watchdog {
+        let last = tokio::time::Instant::now();
+        Watchdog {
+            inner,
+            limit,
+            idle,
+            last,
+            timer: Box::pin(tokio::time::sleep_until(last + limit)),
+        }
+    }
+}
+
+impl AsyncRead for Watchdog {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                this.last = tokio::time::Instant::now();
+                Poll::Ready(r)
+            }
+            Poll::Pending if this.idle.load(std::sync::atomic::Ordering::Relaxed) => Poll::Pending,
+            Poll::Pending => {
+                let deadline = this.last + this.limit;
+                if this.timer.deadline() != deadline {
+                    this.timer.as_mut().reset(deadline);
+                }
+                match std::future::Future::poll(this.timer.as_mut(), cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no answer from the server within {} s",
+                            this.limit.as_secs()
+                        ),
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Watchdog {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.last = tokio::time::Instant::now();
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
     #[error("connect to {0}: {1}")]
@@ -129,6 +222,14 @@ fn b64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Connects and logs in; the caller owns the session.
 pub async fn connect(cfg: &Config, imap: &ImapConfig) -> Result<ImapSession, ImapError> {
+    Ok(connect_watched(cfg, imap).await?.0)
+}
+
+/// `connect`, with the flag the session sets while in IDLE (see [`Watchdog`]).
+async fn connect_watched(
+    cfg: &Config,
+    imap: &ImapConfig,
+) -> Result<(ImapSession, InIdle), ImapError> {
     let url = ServerUrl::parse(&imap.url, "imap").map_err(ImapError::Other)?;
     let addr = format!("{}:{}", url.host, url.port);
     let tcp = tokio::time::timeout(
@@ -139,6 +240,12 @@ pub async fn connect(cfg: &Config, imap: &ImapConfig) -> Result<ImapSession, Ima
     .map_err(|_| ImapError::Connect(addr.clone(), "timed out".into()))?
     .map_err(|e| ImapError::Connect(addr.clone(), e.to_string()))?;
     let _ = tcp.set_nodelay(true);
+    let in_idle = InIdle::default();
+    let tcp = Watchdog::new(
+        tcp,
+        Duration::from_secs(imap.timeout_seconds),
+        in_idle.clone(),
+    );
     let ca = match &imap.ca_file {
         Some(f) => Some(
             std::fs::read(cfg.resolve(f)).map_err(|e| ImapError::Tls(format!("ca_file: {e}")))?,
@@ -183,10 +290,11 @@ pub async fn connect(cfg: &Config, imap: &ImapConfig) -> Result<ImapSession, Ima
     let pass = cfg
         .read_secret("imap", &imap.secret())
         .map_err(|e| ImapError::Other(e.to_string()))?;
-    client
+    let session = client
         .login(&imap.user, &pass)
         .await
-        .map_err(|(e, _)| ImapError::Login(imap.user.clone(), e.to_string()))
+        .map_err(|(e, _)| ImapError::Login(imap.user.clone(), e.to_string()))?;
+    Ok((session, in_idle))
 }
 
 async fn greeting(c: &mut Client<Box<dyn ImapStream>>) -> Result<(), ImapError> {
@@ -760,7 +868,7 @@ async fn session_loop(
     backoff: &mut Duration,
     (stuck_validity, stuck): &mut (u32, Stuck<u32>),
 ) -> Result<(), ImapError> {
-    let mut s = connect(cfg, imap).await?;
+    let (mut s, in_idle) = connect_watched(cfg, imap).await?;
     let caps = s.capabilities().await?;
     let to = MoveTo {
         processed: imap.processed_folder.clone(),
@@ -977,6 +1085,9 @@ async fn session_loop(
         if has_idle {
             let mut idle = s.idle();
             idle.init().await?;
+            // Silence is the server's right while idling (the watchdog
+            // waits again from DONE on).
+            in_idle.store(true, std::sync::atomic::Ordering::Relaxed);
             // Re-issued at most every 29 minutes (RFC 2177), or at the safety poll.
             let wait_for = poll.min(Duration::from_secs(29 * 60));
             let stopped = {
@@ -993,6 +1104,7 @@ async fn session_loop(
                 drop(interrupt);
                 stopped
             };
+            in_idle.store(false, std::sync::atomic::Ordering::Relaxed);
             s = idle.done().await?;
             if stopped {
                 let _ = s.logout().await;
