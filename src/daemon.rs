@@ -428,8 +428,24 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
                         i.user,
                         names.join(", ")
                     ));
-                    for f in [&i.folder, &i.processed_folder, &i.rejected_folder] {
-                        if !names.iter().any(|n| n == f) {
+                    // INBOX is INBOX in any case (RFC 3501); other names as given.
+                    let exists = |f: &str| {
+                        names.iter().any(|n| {
+                            n == f
+                                || (n.eq_ignore_ascii_case("INBOX")
+                                    && f.eq_ignore_ascii_case("INBOX"))
+                        })
+                    };
+                    if !exists(&i.folder) {
+                        // Only the folders mail is moved to are created.
+                        failed = true;
+                        lines.push(format!(
+                            "  FAILED: the folder watched ([imap] folder), {}, does not exist",
+                            i.folder
+                        ));
+                    }
+                    for f in [&i.processed_folder, &i.rejected_folder] {
+                        if !exists(f) {
                             lines.push(format!(
                                 "  note: folder {f} does not exist yet (it is created at start)"
                             ));

@@ -1029,6 +1029,24 @@ fn check_connect_against_the_lab_and_with_a_wrong_password() {
     );
     // The SMTP side still says how it stands.
     assert!(err.contains("EHLO ok"), "{err}");
+
+    // `inbox` names INBOX as well (any case, RFC 3501).
+    std::fs::write(
+        rig.work.path().join("imap.pass"),
+        format!("{}\n", rig.lab.password),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&rig.cfg)
+        .unwrap()
+        .replace("[imap]\n", "[imap]\nfolder = \"inbox\"\n");
+    assert!(text.contains("folder = \"inbox\""));
+    std::fs::write(&rig.cfg, text).unwrap();
+    let out = crossdesk(&rig.cfg, &["check", "--connect"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A source folder that does not exist (a typo in `[imap] folder`): the
@@ -1038,6 +1056,15 @@ fn check_connect_against_the_lab_and_with_a_wrong_password() {
 fn a_missing_source_folder_is_retried_with_a_growing_wait() {
     let _g = serial();
     let mut rig = Rig::new(&[("imap", "folder = \"Inbox2\"")], "");
+    // `check --connect` says so first (the daemon creates only the folders
+    // it moves mail to).
+    let out = crossdesk(&rig.cfg, &["check", "--connect"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG: {err}");
+    assert!(
+        err.contains("FAILED: the folder watched ([imap] folder), Inbox2, does not exist"),
+        "{err}"
+    );
     let daemon = rig.start();
     std::thread::sleep(Duration::from_secs(8));
     let status = daemon.stop();
