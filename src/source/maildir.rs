@@ -78,8 +78,7 @@ impl Source for MaildirSource {
     fn fetch(&mut self, max: usize) -> Result<Vec<RawMail>, SourceError> {
         if self.queue.is_empty() {
             let listed = self.list()?;
-            let paths: Vec<PathBuf> = listed.iter().map(|(_, _, p)| p.clone()).collect();
-            self.unreadable.keep_only(&paths);
+            self.unreadable.keep_only(listed.iter().map(|(_, _, p)| p));
             let now = std::time::Instant::now();
             self.queue = listed
                 .into_iter()

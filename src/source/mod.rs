@@ -79,11 +79,14 @@ impl<K: Ord + Clone> Stuck<K> {
     }
 
     /// Forgets the messages no longer listed (moved or deleted by a person).
-    pub fn keep_only(&mut self, listed: &[K]) {
+    pub fn keep_only<'a>(&mut self, listed: impl IntoIterator<Item = &'a K>)
+    where
+        K: 'a,
+    {
         if self.items.is_empty() {
             return;
         }
-        let set: std::collections::BTreeSet<&K> = listed.iter().collect();
+        let set: std::collections::BTreeSet<&K> = listed.into_iter().collect();
         self.items.retain(|k, _| set.contains(k));
     }
 
