@@ -371,13 +371,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let mut engine = Engine::new(cfg)?;
             let now = crossdesk::schedule::now(engine.cfg.tz());
             let ids = if failed {
-                engine
-                    .store
-                    .outbox_list(Some("failed"), usize::MAX >> 1)?
-                    .into_iter()
-                    .rev()
-                    .map(|m| m.id)
-                    .collect()
+                engine.store.outbox_ids("failed")?
             } else {
                 ids
             };

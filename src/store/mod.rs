@@ -439,6 +439,15 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// The ids of the outbox mails with `status`, oldest first.
+    pub fn outbox_ids(&self, status: &str) -> Result<Vec<i64>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id FROM outbox WHERE status = ?1 ORDER BY id")?;
+        let rows = st.query_map([status], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Puts a failed, bounced or suppressed mail back in the queue, due at
     /// `now`, with its retry schedule and 72-hour window starting again:
     /// for an admin, once the mail server, the relay or a group alias is

@@ -455,6 +455,8 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
     assert!(f.last_error.as_deref().unwrap().contains("550"), "{f:?}");
     assert_eq!(f.attempts, 1);
     assert_eq!(s.outbox_list(Some("sent"), 100).unwrap()[0].id, ids[0]);
+    assert_eq!(s.outbox_ids("failed").unwrap(), [ids[1]]);
+    assert_eq!(s.outbox_ids("queued").unwrap(), [ids[2]]);
     assert_eq!(s.outbox_list(None, 1).unwrap().len(), 1, "the limit holds");
 
     // Three days later, the alias exists: put it back.
