@@ -743,16 +743,9 @@ fn mail_that_failed_for_good_is_listed_and_sent_again_when_put_back() {
         stdout(&o)
     );
 
-    let o = lab::crossdesk_at(&cfg, "2026-12-03 11:00", &["outbox", "list", "--json"]);
-    ok(&o);
-    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let list = list.as_array().unwrap();
-    assert_eq!(list.len(), 2, "{list:?}");
-    for m in list {
-        assert_eq!(m["status"], "failed");
-        let e = m["last_error"].as_str().unwrap();
-        assert!(e.starts_with("gave up after 73 hours"), "{e}");
-    }
+    let list = held_mail(&cfg, 2, "failed", |e| {
+        e.starts_with("gave up after 73 hours")
+    });
     let kinds: Vec<&str> = list.iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert!(
         kinds.contains(&"ack") && kinds.contains(&"dept_new"),
@@ -840,15 +833,9 @@ fn smtp_auth_refused_keeps_the_mail_queued_until_the_password_is_right() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = lab::crossdesk(&cfg, &["outbox", "list", "--json"]);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let list = list.as_array().unwrap();
-    assert_eq!(list.len(), 2, "{list:?}");
-    for m in list {
-        assert_eq!(m["status"], "queued", "{m}");
-        let e = m["last_error"].as_str().unwrap_or_default();
-        assert!(e.contains("AUTH") && e.contains("535"), "{e}");
-    }
+    held_mail(&cfg, 2, "queued", |e| {
+        e.contains("AUTH") && e.contains("535")
+    });
 
     std::fs::write(&pass, format!("{}\n", lab.password)).unwrap();
     let out = lab::crossdesk(&cfg, &["check", "--connect"]);
@@ -877,6 +864,30 @@ fn req_file(lab: &Lab, dir: &std::path::Path, title: &str, mid: &str) -> std::pa
     );
     std::fs::write(&f, raw).unwrap();
     f
+}
+
+/// `outbox list --json`: exactly `n` mails not sent, each with `status`
+/// and a last error that `error` accepts.
+fn held_mail(
+    cfg: &std::path::Path,
+    n: usize,
+    status: &str,
+    error: impl Fn(&str) -> bool,
+) -> Vec<serde_json::Value> {
+    let out = lab::crossdesk(cfg, &["outbox", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.len(), n, "{list:?}");
+    for m in &list {
+        assert_eq!(m["status"], status, "{m}");
+        let e = m["last_error"].as_str().unwrap_or_default();
+        assert!(error(e), "{e}");
+    }
+    list
 }
 
 /// Two minutes from now, as CROSSDESK_NOW takes it (RFC 3339).
@@ -922,15 +933,7 @@ fn a_relay_that_stops_answering_times_out_and_the_mail_waits() {
         took < std::time::Duration::from_secs(20),
         "the drain gave up waiting: {took:?}"
     );
-    let out = lab::crossdesk(&cfg, &["outbox", "list", "--json"]);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let list = list.as_array().unwrap();
-    assert_eq!(list.len(), 2, "{list:?}");
-    for m in list {
-        assert_eq!(m["status"], "queued", "{m}");
-        let e = m["last_error"].as_str().unwrap_or_default();
-        assert!(e.contains("no answer within 2 s"), "{e}");
-    }
+    held_mail(&cfg, 2, "queued", |e| e.contains("no answer within 2 s"));
 
     std::fs::write(&main_cf, plain).unwrap();
     lab.ctl("stop-postfix");
