@@ -128,12 +128,18 @@ pub struct Engine {
     domain: String,
     seq: u64,
     pub times: IngestTimes,
+    /// Results of sends the store could not record (its disk full, say):
+    /// recorded before anything else is sent, so that a mail the server
+    /// took is not sent again at every drain while the store is failing.
+    unrecorded: Vec<(i64, SendResult)>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{n} sent mail(s) not yet recorded as sent, so nothing more is sent until they are: {error}")]
+    Unrecorded { n: usize, error: StoreError },
     #[error("templates: {0}")]
     Templates(String),
     #[error("clock: {0}")]
@@ -175,6 +181,7 @@ impl Engine {
             domain,
             seq: 0,
             times: IngestTimes::default(),
+            unrecorded: vec![],
         })
     }
 
@@ -334,6 +341,10 @@ impl Engine {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Prepared>, EngineError> {
+        // Sends whose results are not recorded yet would be due again.
+        if !self.unrecorded.is_empty() {
+            self.finish_sends(&[], now)?;
+        }
         let tz = self.cfg.tz();
         let due = self.store.due_mail(now, limit)?;
         let schedule = self
@@ -376,13 +387,27 @@ impl Engine {
             .collect())
     }
 
-    /// Records the results of one round of sends in one transaction.
+    /// Records the results of one round of sends in one transaction,
+    /// with any earlier results the store could not take. Results it
+    /// cannot take now are kept (in memory: a restart may send those mails
+    /// once more) and [`Engine::prepare_due`] hands out nothing until
+    /// they are recorded.
     pub fn finish_sends(
         &mut self,
         results: &[(i64, SendResult)],
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        Ok(self.store.mark_sent(results, now)?)
+        self.unrecorded.extend_from_slice(results);
+        match self.store.mark_sent(&self.unrecorded, now) {
+            Ok(()) => {
+                self.unrecorded.clear();
+                Ok(())
+            }
+            Err(error) => Err(EngineError::Unrecorded {
+                n: self.unrecorded.len(),
+                error,
+            }),
+        }
     }
 
     pub fn own_address(&self) -> &str {
@@ -432,7 +457,7 @@ impl Engine {
                     (p.id, p.outcome(r, now, &mut stats))
                 })
                 .collect();
-            self.store.mark_sent(&results, now)?;
+            self.finish_sends(&results, now)?;
             if results
                 .iter()
                 .all(|(_, r)| matches!(r, SendResult::Retry { .. }))
@@ -1229,6 +1254,71 @@ members = ["alice@corp.example"]
             reps[1].verdict, "applied:new_req",
             "yesterday's is read again"
         );
+    }
+
+    /// Sent mail whose result the store cannot record (a full disk) is not
+    /// handed out again: nothing is, until the result is recorded.
+    #[test]
+    fn sends_the_store_cannot_record_are_not_handed_out_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::from_str(
+            r#"
+[mail]
+address = "workflow@corp.example"
+source = "maildir:inbox"
+transport = "maildir:outbox"
+watermark = "all"
+[store]
+path = "x.db"
+[[departments]]
+id = "rd"
+name = "研发部"
+group = "rd@corp.example"
+leads = ["王磊 <wanglei@corp.example>"]
+members = ["alice@corp.example"]
+"#,
+            "t.toml",
+            dir.path(),
+        )
+        .unwrap();
+        let mut e = Engine::new(cfg).unwrap();
+        let mail = RawMail {
+            handle: "h".into(),
+            raw: b"From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] Export\r\n\
+                   Message-ID: <unrecorded@corp.example>\r\n\r\nDept: rd\r\n"
+                .to_vec(),
+            received: None,
+        };
+        let now = Utc::now();
+        e.ingest_batch(std::slice::from_ref(&mail), now, None)
+            .unwrap();
+        let due = e.prepare_due(now, 100).unwrap();
+        assert_eq!(due.len(), 2, "an ack and a department notice");
+        let sent: Vec<(i64, SendResult)> = due.iter().map(|p| (p.id, SendResult::Sent)).collect();
+
+        e.store.refuse_writes(true);
+        let err = e.finish_sends(&sent[..1], now).unwrap_err();
+        assert!(matches!(err, EngineError::Unrecorded { n: 1, .. }), "{err}");
+        let err = e.finish_sends(&sent[1..], now).unwrap_err();
+        assert!(matches!(err, EngineError::Unrecorded { n: 2, .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("2 sent mail(s) not yet recorded as sent"),
+            "{err}"
+        );
+        // The store still has both queued and due, yet neither is handed
+        // out again.
+        assert_eq!(e.store.outbox_status().unwrap().queued, 2);
+        assert!(matches!(
+            e.prepare_due(now, 100),
+            Err(EngineError::Unrecorded { n: 2, .. })
+        ));
+
+        // Room again: the results are recorded first, so nothing is due.
+        e.store.refuse_writes(false);
+        assert!(e.prepare_due(now, 100).unwrap().is_empty());
+        let st = e.store.outbox_status().unwrap();
+        assert_eq!((st.queued, st.sent), (0, 2));
     }
 
     #[test]

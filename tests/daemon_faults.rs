@@ -43,6 +43,8 @@ struct Rig {
     lab: Lab,
     work: tempfile::TempDir,
     cfg: PathBuf,
+    /// The daemon's database (`[store] path`).
+    db: PathBuf,
     runs: usize,
 }
 
@@ -65,10 +67,12 @@ impl Rig {
         let lab = Lab::start("corp.test");
         let work = tempfile::tempdir().unwrap();
         let cfg = config_with(&lab, work.path(), sections, extra);
+        let db = work.path().join("crossdesk.db");
         Rig {
             lab,
             work,
             cfg,
+            db,
             runs: 0,
         }
     }
@@ -108,7 +112,7 @@ impl Rig {
     }
 
     fn db_path(&self) -> PathBuf {
-        self.work.path().join("crossdesk.db")
+        self.db.clone()
     }
 
     /// A read-only connection to the daemon's database (WAL: readers do
@@ -1208,4 +1212,192 @@ fn a_server_that_stops_answering_is_given_up_on_and_the_daemon_carries_on() {
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     let a = audit(&rig, &origs, &members, 2);
     assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
+}
+
+/// A small filesystem of its own (tmpfs; the tests run as root), unmounted
+/// when dropped.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755")])
+            .arg("crossdesk-test")
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mount a tmpfs at {} (the lab tests run as root): {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Fills what is left with one file; returns its path.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.dir.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        loop {
+            match f.write(&block) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(e) => panic!("filling {}: {e}", path.display()),
+            }
+        }
+        // Whatever a 64 KiB write could not take, byte by byte.
+        while f.write(&[0]).is_ok_and(|n| n == 1) {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// The disk under the store fills up while mail arrives: nothing is acted
+/// on or moved while no transaction can be written, the daemon keeps
+/// running, and once there is room again every message is acted on once
+/// and answered once, with no restart.
+#[test]
+fn a_full_disk_under_the_store_holds_mail_in_the_inbox_until_there_is_room() {
+    let _g = serial();
+    let mut rig = Rig::new(&[("store", "path = \"store/crossdesk.db\"")], "");
+    let disk = SmallDisk::mount(&rig.work.path().join("store"), "4m");
+    rig.db = disk.dir.join("crossdesk.db");
+    let members = ["dave", "bob"];
+    let origs = rig.reqs("full", 3, "ops");
+    let mut daemon = rig.start();
+    rig.submit(&origs[..1]);
+    wait_replies(&rig, &origs[..1], &members, Duration::from_secs(30));
+    rig.wait("the first settled", Duration::from_secs(10), || {
+        rig.settled(1, 1)
+    });
+
+    let users = ["zhangsan", "alice", "wanglei", "dave", "bob"];
+    let before = replies(&rig.lab, &users);
+    let filler = disk.fill();
+    rig.submit(&origs[1..]);
+    rig.wait("the full disk noticed", Duration::from_secs(20), || {
+        rig.logs().contains("database or disk is full")
+    });
+    // A few more tries against the full disk: still nothing moved, nothing
+    // recorded, nothing sent, and the daemon still runs.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        rig.lab.maildir_count("workflow", "INBOX"),
+        2,
+        "both wait in the inbox\n{}",
+        rig.logs_tail()
+    );
+    assert_eq!(rig.lab.maildir_count("workflow", "Processed"), 1);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM messages"), 1);
+    assert_eq!(replies(&rig.lab, &users), before, "nothing answered");
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "the daemon exited on a full disk\n{}",
+        rig.logs_tail()
+    );
+    assert!(
+        rig.logs()
+            .contains("the store failed; the messages stay in the folder and are tried again"),
+        "the log says what failed\n{}",
+        rig.logs_tail()
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_replies(&rig, &origs, &members, Duration::from_secs(60));
+    rig.wait("settled", Duration::from_secs(20), || rig.settled(3, 3));
+    std::thread::sleep(Duration::from_millis(300));
+    let status = daemon.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let a = audit(&rig, &origs, &members, 3);
+    assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
+    drop(disk);
+}
+
+/// Replies go out while the disk under the store is full, so the store
+/// cannot record them as sent: each is sent once, not again at every
+/// drain, and recorded once there is room.
+#[test]
+fn mail_sent_while_the_store_cannot_record_it_is_not_sent_again() {
+    let _g = serial();
+    let mut rig = Rig::new(
+        &[
+            ("store", "path = \"store/crossdesk.db\""),
+            ("smtp", "retry_seconds = [1]"),
+        ],
+        "",
+    );
+    let disk = SmallDisk::mount(&rig.work.path().join("store"), "4m");
+    rig.db = disk.dir.join("crossdesk.db");
+    const N: usize = 2;
+    let members = ["dave", "bob"];
+    let origs = rig.reqs("unrecorded", N, "ops");
+    rig.submit(&origs);
+    rig.wait("originals in the inbox", Duration::from_secs(20), || {
+        rig.lab.maildir_count("workflow", "INBOX") == N
+    });
+    // The replies are queued while SMTP is away, then the disk fills.
+    rig.lab.ctl("stop-postfix");
+    let daemon = rig.start();
+    rig.wait("replies queued and tried", Duration::from_secs(30), || {
+        rig.lab.maildir_count("workflow", "Processed") == N
+            && rig.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND attempts >= 1")
+                as usize
+                == 2 * N
+    });
+    let filler = disk.fill();
+    rig.lab.ctl("start-postfix");
+    rig.wait("the failed record noticed", Duration::from_secs(30), || {
+        rig.logs().contains("database or disk is full")
+    });
+    let users = ["zhangsan", "alice", "dave", "bob"];
+    let sent = replies(&rig.lab, &users);
+    assert!(
+        sent > 0,
+        "the first sends went out before the record failed"
+    );
+    // Several drains later (the sender polls every 2 s): nothing sent
+    // again, nothing more sent, and the store still says queued.
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(
+        replies(&rig.lab, &users),
+        sent,
+        "deliveries while the disk is full\n{}",
+        rig.logs_tail()
+    );
+    assert_eq!(
+        rig.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        0
+    );
+    assert!(rig
+        .logs()
+        .contains("not yet recorded as sent, so nothing more is sent"));
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_replies(&rig, &origs, &members, Duration::from_secs(30));
+    rig.wait("recorded as sent", Duration::from_secs(30), || {
+        rig.settled(N, N)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let status = daemon.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let a = audit(&rig, &origs, &members, N);
+    assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
+    drop(disk);
 }

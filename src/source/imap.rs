@@ -134,6 +134,10 @@ pub enum ImapError {
     Login(String, String),
     #[error("imap: {0}")]
     Imap(#[from] async_imap::error::Error),
+    /// The engine could not act on or record a batch (its store failing,
+    /// a full disk say): the messages stay in the folder.
+    #[error("{0}")]
+    Store(String),
     #[error("{0}")]
     Other(String),
 }
@@ -376,7 +380,13 @@ pub async fn run(cfg: Config, imap: ImapConfig, mut sh: Shared) -> Result<(), Im
                 }
                 let jitter = rand::random::<f64>() * 0.5 + 0.75;
                 let wait = backoff.mul_f64(jitter);
-                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "imap connection lost; reconnecting");
+                let ms = wait.as_millis() as u64;
+                if matches!(e, ImapError::Store(_)) {
+                    tracing::warn!(error = %e, retry_in_ms = ms,
+                        "the store failed; the messages stay in the folder and are tried again");
+                } else {
+                    tracing::warn!(error = %e, retry_in_ms = ms, "imap connection lost; reconnecting");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = sh.stop.changed() => return Ok(()),
@@ -970,7 +980,7 @@ async fn session_loop(
             let reports = h
                 .await
                 .map_err(|e| ImapError::Other(e.to_string()))?
-                .map_err(ImapError::Other)?;
+                .map_err(ImapError::Store)?;
             sh.kick.notify_one();
             Ok::<_, ImapError>(reports)
         };
@@ -1045,7 +1055,7 @@ async fn session_loop(
                     .map_err(|_| ImapError::Other("engine lock poisoned".into()))?;
                 eng.store
                     .set_meta(&kl, &last_uid.to_string())
-                    .map_err(|e| ImapError::Other(e.to_string()))?;
+                    .map_err(|e| ImapError::Store(e.to_string()))?;
             }
         }
         // A round went through (searched, fetched, acted on, moved): the

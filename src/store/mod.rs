@@ -20,12 +20,20 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Not a `source`: SQLite's message is the whole story, and error
+    /// chains would print it three times.
     #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
     #[error("stored data unreadable: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot create {path}: {err}")]
     Dir { path: String, err: std::io::Error },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Sql(e)
+    }
 }
 
 pub struct Store {
@@ -213,6 +221,14 @@ impl Store {
             conn,
             pending: Default::default(),
         })
+    }
+
+    /// Makes every write fail, as a full disk would (tests only).
+    #[cfg(test)]
+    pub(crate) fn refuse_writes(&self, refuse: bool) {
+        self.conn
+            .pragma_update(None, "query_only", refuse)
+            .expect("query_only");
     }
 
     pub fn schema_version(&self) -> Result<i64> {
