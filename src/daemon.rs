@@ -9,6 +9,7 @@ use crate::send::smtp::SmtpSender;
 use crate::send::SendError;
 use crate::source::imap;
 use crate::source::maildir::MaildirSource;
+use anyhow::Context;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,6 +63,11 @@ fn make_sender(cfg: &Config) -> anyhow::Result<Sender> {
 }
 
 pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
+    // One daemon per store: a second would watch the same mailbox and
+    // send the same outbox (exactly-once would hold, but every message
+    // would be fetched twice, and the logs would tell two stories).
+    let store = cfg.store_path();
+    let _running = run_lock(&store)?;
     let source = cfg.source();
     let sender = make_sender(&cfg)?;
     let imap_cfg = cfg.imap.clone();
@@ -75,22 +81,26 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         e.watermark(now)?
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Listening before the "started" line: a SIGTERM from then on stops
+    // the daemon cleanly.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listen for SIGINT")?;
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!("cannot listen for SIGTERM: {e}");
-                    return;
-                }
-            };
         tokio::select! {
             _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
         }
         tracing::info!("stop requested; finishing the message in hand");
         let _ = stop_tx.send(true);
     });
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        pid = std::process::id(),
+        store = %store.display(),
+        once = opts.once,
+        "crossdesk started"
+    );
     let kick = Arc::new(Notify::new());
 
     // The source task.
@@ -265,26 +275,73 @@ fn log_drain(s: DrainStats) {
     }
 }
 
-/// One process sends the outbox at a time: two drains at once (a daemon,
-/// and `crossdesk outbox` or an MTA's `ingest` beside it) could both pick
-/// a due mail and send it twice. A drain holds an advisory lock on
-/// `<store>.send-lock`; the kernel releases it when the file is closed or
-/// the process dies. `None`: another process holds it.
-fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
+/// An advisory lock on `<store><suffix>`, which the kernel releases when
+/// the file is closed or the process dies. `Err(path)` inside: another
+/// process holds it.
+fn store_lock(
+    store: &std::path::Path,
+    suffix: &str,
+) -> anyhow::Result<Result<std::fs::File, std::path::PathBuf>> {
     let mut name = store.as_os_str().to_owned();
-    name.push(".send-lock");
+    name.push(suffix);
     let path = std::path::PathBuf::from(name);
     let failed = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&path)
         .map_err(failed)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Ok(()) => Ok(Ok(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Err(path)),
         Err(std::fs::TryLockError::Error(e)) => Err(failed(e)),
+    }
+}
+
+/// One process sends the outbox at a time: two drains at once (a daemon,
+/// and `crossdesk outbox` or an MTA's `ingest` beside it) could both pick
+/// a due mail and send it twice. A drain holds `<store>.send-lock`.
+/// `None`: another process holds it.
+fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
+    Ok(store_lock(store, ".send-lock")?.ok())
+}
+
+/// `crossdesk run` holds `<store>.run-lock` (with its pid in it) for as
+/// long as it runs; a second `run` on the same store is refused.
+fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    match store_lock(store, ".run-lock")? {
+        Ok(mut file) => {
+            let path = store.display();
+            let wrote = file
+                .set_len(0)
+                .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+                .and_then(|_| writeln!(file, "{}", std::process::id()));
+            if let Err(e) = wrote {
+                // The lock is what counts; the pid is for the message.
+                tracing::warn!("{path}.run-lock: cannot write the pid: {e}");
+            }
+            Ok(file)
+        }
+        Err(path) => {
+            let mut pid = String::new();
+            let _ = std::fs::File::open(&path).and_then(|mut f| f.read_to_string(&mut pid));
+            let pid = match pid.trim() {
+                "" => String::new(),
+                p => format!(" (pid {p})"),
+            };
+            anyhow::bail!(
+                "another `crossdesk run`{pid} is using the store {}; stop it first \
+                 (it holds {})",
+                store.display(),
+                path.display()
+            )
+        }
     }
 }
 

@@ -159,3 +159,111 @@ fn the_outbox_is_sent_by_one_process_at_a_time() {
     outbox();
     assert_eq!(sent(), 2);
 }
+
+/// One `crossdesk run` per store: a second one (or `run --once`) is
+/// refused with the first one's pid, `ingest` beside it still works, and
+/// the lock goes with the process, even when it is killed.
+#[test]
+fn a_second_daemon_on_the_same_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "state/crossdesk.db");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[mail]\n", "[mail]\nsource = \"maildir:inbox\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    for d in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.path().join("inbox").join(d)).unwrap();
+    }
+    let lock = dir.path().join("state/crossdesk.db.run-lock");
+    let log = dir.path().join("run.log");
+    let start = || {
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // Started (and listening for SIGTERM), its pid in the lock file.
+        let pid = child.id().to_string();
+        let t = std::time::Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(&format!(
+                "crossdesk started version=\"{}\" pid={pid}",
+                env!("CARGO_PKG_VERSION")
+            ))
+        {
+            assert!(t.elapsed().as_secs() < 20, "crossdesk run did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(std::fs::read_to_string(&lock).unwrap().trim(), pid);
+        child
+    };
+    let refused = |args: &[&str]| {
+        let err = dir.path().join("refused.log");
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if t.elapsed().as_secs() > 10 {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?} ran beside the daemon");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_ne!(status.code(), Some(0), "{args:?} ran beside the daemon");
+        std::fs::read_to_string(&err).unwrap()
+    };
+    let mut first = start();
+    for args in [&["run"][..], &["run", "--once"]] {
+        let err = refused(args);
+        assert!(
+            err.contains(&format!(
+                "another `crossdesk run` (pid {}) is using the store",
+                first.id()
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    let out = ingest_stdin(&cfg);
+    assert_eq!(out.status.code(), Some(0), "ingest beside the daemon");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first one still runs"
+    );
+
+    first.kill().unwrap(); // SIGKILL: no clean-up
+    first.wait().unwrap();
+    let mut second = start();
+    assert!(refused(&["run", "--once"]).contains(&format!("(pid {})", second.id())));
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(second.id().to_string())
+        .status();
+    assert!(second.wait().unwrap().success());
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--once"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
