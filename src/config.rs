@@ -88,7 +88,7 @@ fn default_watermark() -> String {
     "start".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub path: String,
@@ -405,7 +405,7 @@ pub struct Secret {
     pub password_env: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImapConfig {
     /// `imap://127.0.0.1:1143`, `imaps://mail.corp.example`, `imap://host?starttls`.
@@ -441,7 +441,7 @@ pub struct ImapConfig {
     pub ca_file: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// `smtp://127.0.0.1:2525`, `smtps://mail.corp.example`, `smtp://host:587?starttls`.

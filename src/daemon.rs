@@ -72,6 +72,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     let sender = make_sender(&cfg)?;
     let imap_cfg = cfg.imap.clone();
     let cfg2 = cfg.clone();
+    let cfg_file = std::path::PathBuf::from(&cfg.file);
     let engine: Shared = Arc::new(Mutex::new(Engine::new(cfg)?));
     let watermark = if opts.backfill {
         None
@@ -86,6 +87,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("listen for SIGINT")?;
+    let hup = signal(SignalKind::hangup()).context("listen for SIGHUP")?;
     tokio::spawn(async move {
         tokio::select! {
             _ = term.recv() => {}
@@ -94,6 +96,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         tracing::info!("stop requested; finishing the message in hand");
         let _ = stop_tx.send(true);
     });
+    tokio::spawn(reload_on_hangup(hup, engine.clone(), cfg_file));
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         pid = std::process::id(),
@@ -223,6 +226,38 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP (`systemctl reload`): the configuration file is read again and
+/// the engine takes what it can without a restart (see `Engine::reload`).
+/// A file that does not load leaves the running configuration as it was.
+async fn reload_on_hangup(
+    mut hup: tokio::signal::unix::Signal,
+    engine: Shared,
+    file: std::path::PathBuf,
+) {
+    while hup.recv().await.is_some() {
+        let (e, path) = (engine.clone(), file.clone());
+        let r = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<&'static str>> {
+            let cfg = Config::load(&path)?;
+            Ok(lock(&e)?.reload(cfg)?)
+        })
+        .await;
+        match r {
+            Ok(Ok(later)) => {
+                tracing::info!(file = %file.display(), "configuration reloaded");
+                if !later.is_empty() {
+                    tracing::warn!(settings = ?later,
+                        "these changed settings apply at the next start (restart to apply them)");
+                }
+            }
+            Ok(Err(e)) => tracing::error!(
+                file = %file.display(),
+                "configuration not reloaded; the running one stays: {e:#}"
+            ),
+            Err(e) => tracing::error!("configuration reload: {e}"),
+        }
+    }
 }
 
 /// How often the clock looks at the time: a 09:00 digest leaves by 09:00:30.

@@ -132,6 +132,8 @@ pub struct Engine {
     /// recorded before anything else is sent, so that a mail the server
     /// took is not sent again at every drain while the store is failing.
     unrecorded: Vec<(i64, SendResult)>,
+    /// How many times the configuration was reloaded.
+    reloads: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,13 +148,17 @@ pub enum EngineError {
     Clock(String),
 }
 
-/// Past the last step of the retry schedule (`[smtp] retry_seconds`) a
-/// mail is retried at that interval until this many hours have passed.
-const GIVE_UP_AFTER_HOURS: i64 = 72;
+/// What the engine builds from its configuration.
+struct Parts {
+    dir: Directory,
+    kw: Keywords,
+    renderer: Renderer,
+    own: Mailbox,
+    domain: String,
+}
 
-impl Engine {
-    pub fn new(cfg: Config) -> Result<Engine, EngineError> {
-        let dir = Directory::from_config(&cfg);
+impl Parts {
+    fn of(cfg: &Config) -> Result<Parts, EngineError> {
         let mut kw = Keywords::default();
         for (action, words) in &cfg.keywords {
             if let Some(a) = action_from_key(action) {
@@ -161,7 +167,6 @@ impl Engine {
                 }
             }
         }
-        let store = Store::open(&cfg.store_path())?;
         let tdir = cfg.templates.dir.as_deref().map(|d| cfg.resolve(d));
         let renderer =
             Renderer::new(tdir.as_deref()).map_err(|e| EngineError::Templates(e.to_string()))?;
@@ -171,6 +176,30 @@ impl Engine {
             .split_once('@')
             .map(|(_, d)| d.to_string())
             .unwrap_or_else(|| "localhost".into());
+        Ok(Parts {
+            dir: Directory::from_config(cfg),
+            kw,
+            renderer,
+            own,
+            domain,
+        })
+    }
+}
+
+/// Past the last step of the retry schedule (`[smtp] retry_seconds`) a
+/// mail is retried at that interval until this many hours have passed.
+const GIVE_UP_AFTER_HOURS: i64 = 72;
+
+impl Engine {
+    pub fn new(cfg: Config) -> Result<Engine, EngineError> {
+        let store = Store::open(&cfg.store_path())?;
+        let Parts {
+            dir,
+            kw,
+            renderer,
+            own,
+            domain,
+        } = Parts::of(&cfg)?;
         Ok(Engine {
             cfg,
             dir,
@@ -182,7 +211,53 @@ impl Engine {
             seq: 0,
             times: IngestTimes::default(),
             unrecorded: vec![],
+            reloads: 0,
         })
+    }
+
+    /// Takes a new configuration while running (`crossdesk run` on
+    /// SIGHUP): departments and their members, keywords, templates,
+    /// limits, locale, digests, reminders and the calendar apply to what
+    /// comes next. The store, the source, the transport and the `[imap]`
+    /// and `[smtp]` sections stay as the daemon started with them (its
+    /// connections and its store were opened with those): the names of
+    /// those that changed come back, to be applied by a restart. A
+    /// configuration whose templates do not load changes nothing.
+    pub fn reload(&mut self, mut cfg: Config) -> Result<Vec<&'static str>, EngineError> {
+        let old = &self.cfg;
+        let mut later = vec![];
+        if cfg.store != old.store {
+            later.push("[store]");
+        }
+        if cfg.mail.source != old.mail.source {
+            later.push("mail.source");
+        }
+        if cfg.mail.transport != old.mail.transport {
+            later.push("mail.transport");
+        }
+        if cfg.imap != old.imap {
+            later.push("[imap]");
+        }
+        if cfg.smtp != old.smtp {
+            later.push("[smtp]");
+        }
+        cfg.store = old.store.clone();
+        cfg.mail.source = old.mail.source.clone();
+        cfg.mail.transport = old.mail.transport.clone();
+        cfg.imap = old.imap.clone();
+        cfg.smtp = old.smtp.clone();
+        cfg.base_dir = old.base_dir.clone();
+        let p = Parts::of(&cfg)?;
+        (self.dir, self.kw, self.renderer, self.own, self.domain) =
+            (p.dir, p.kw, p.renderer, p.own, p.domain);
+        self.cfg = cfg;
+        self.reloads += 1;
+        Ok(later)
+    }
+
+    /// How many times [`Engine::reload`] took a configuration.
+    pub fn reloads(&self) -> u64 {
+        self.reloads
     }
 
     /// The first-start watermark: recorded on the first call, then fixed.
@@ -1319,6 +1394,71 @@ members = ["alice@corp.example"]
         assert!(e.prepare_due(now, 100).unwrap().is_empty());
         let st = e.store.outbox_status().unwrap();
         assert_eq!((st.queued, st.sent), (0, 2));
+    }
+
+    /// A reloaded configuration applies to the next message; what needs a
+    /// restart is kept and named; one whose templates fail changes nothing.
+    #[test]
+    fn a_reloaded_configuration_applies_to_the_next_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = |members: &str, extra: &str| {
+            Config::from_str(
+                &format!(
+                    r#"
+[mail]
+address = "workflow@corp.example"
+source = "maildir:inbox"
+transport = "maildir:outbox"
+watermark = "all"
+[store]
+path = "x.db"
+[[departments]]
+id = "rd"
+name = "研发部"
+group = "rd@corp.example"
+leads = ["王磊 <wanglei@corp.example>"]
+members = [{members}]
+{extra}
+"#
+                ),
+                "t.toml",
+                dir.path(),
+            )
+            .unwrap()
+        };
+        let mail = |i: u32| {
+            RawMail {
+            handle: format!("h{i}"),
+            raw: format!(
+                "From: newbie@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] Export {i}\r\n\
+                 Message-ID: <reload.{i}@corp.example>\r\n\r\nDept: rd\r\n"
+            )
+            .into_bytes(),
+            received: None,
+        }
+        };
+        let now = Utc::now();
+        let mut e = Engine::new(cfg(r#""alice@corp.example""#, "")).unwrap();
+        let r = e.ingest_batch(&[mail(1)], now, None).unwrap();
+        assert!(r[0].verdict.contains("unknown_sender"), "{}", r[0].verdict);
+
+        let both = r#""alice@corp.example", "newbie@corp.example""#;
+        let mut moved = cfg(both, "");
+        moved.store.path = "elsewhere.db".into();
+        assert_eq!(e.reload(moved).unwrap(), vec!["[store]"]);
+        assert_eq!(e.cfg.store.path, "x.db", "the store stays until a restart");
+        let r = e.ingest_batch(&[mail(2)], now, None).unwrap();
+        assert_eq!(r[0].verdict, "applied:new_req");
+
+        let bad = cfg(
+            r#""alice@corp.example""#,
+            "[templates]\ndir = \"no-such-dir\"",
+        );
+        assert!(matches!(e.reload(bad), Err(EngineError::Templates(_))));
+        assert_eq!(e.cfg.departments[0].members.len(), 2, "nothing changed");
+        let r = e.ingest_batch(&[mail(3)], now, None).unwrap();
+        assert_eq!(r[0].verdict, "applied:new_req");
+        assert_eq!(e.reload(cfg(both, "")).unwrap(), Vec::<&str>::new());
     }
 
     #[test]

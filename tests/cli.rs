@@ -160,46 +160,84 @@ fn the_outbox_is_sent_by_one_process_at_a_time() {
     assert_eq!(sent(), 2);
 }
 
+/// `config` for `crossdesk run` on a Maildir source (`inbox/`), with the
+/// store in `state/`.
+fn daemon_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let cfg = config(dir, "state/crossdesk.db");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[mail]\n", "[mail]\nsource = \"maildir:inbox\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    for d in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join("inbox").join(d)).unwrap();
+    }
+    cfg
+}
+
+/// Waits until `log` holds `what` (20 s at most).
+fn wait_log(log: &std::path::Path, what: &str) {
+    let t = std::time::Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains(what)
+    {
+        assert!(
+            t.elapsed().as_secs() < 20,
+            "no {what:?} in the log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `crossdesk run`, logging to `log`; returns once it has started (and
+/// listens for signals).
+fn start_daemon(cfg: &std::path::Path, log: &std::path::Path) -> std::process::Child {
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(cfg)
+        .arg("run")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_log(
+        log,
+        &format!(
+            "crossdesk started version=\"{}\" pid={}",
+            env!("CARGO_PKG_VERSION"),
+            child.id()
+        ),
+    );
+    child
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig}");
+}
+
 /// One `crossdesk run` per store: a second one (or `run --once`) is
 /// refused with the first one's pid, `ingest` beside it still works, and
 /// the lock goes with the process, even when it is killed.
 #[test]
 fn a_second_daemon_on_the_same_store_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "state/crossdesk.db");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("[mail]\n", "[mail]\nsource = \"maildir:inbox\"\n");
-    std::fs::write(&cfg, text).unwrap();
-    for d in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(dir.path().join("inbox").join(d)).unwrap();
-    }
+    let cfg = daemon_config(dir.path());
     let lock = dir.path().join("state/crossdesk.db.run-lock");
     let log = dir.path().join("run.log");
     let start = || {
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("run")
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        // Started (and listening for SIGTERM), its pid in the lock file.
-        let pid = child.id().to_string();
-        let t = std::time::Instant::now();
-        while !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains(&format!(
-                "crossdesk started version=\"{}\" pid={pid}",
-                env!("CARGO_PKG_VERSION")
-            ))
-        {
-            assert!(t.elapsed().as_secs() < 20, "crossdesk run did not start");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        assert_eq!(std::fs::read_to_string(&lock).unwrap().trim(), pid);
+        let child = start_daemon(&cfg, &log);
+        assert_eq!(
+            std::fs::read_to_string(&lock).unwrap().trim(),
+            child.id().to_string()
+        );
         child
     };
     let refused = |args: &[&str]| {
@@ -249,10 +287,7 @@ fn a_second_daemon_on_the_same_store_is_refused() {
     first.wait().unwrap();
     let mut second = start();
     assert!(refused(&["run", "--once"]).contains(&format!("(pid {})", second.id())));
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(second.id().to_string())
-        .status();
+    signal(&second, "TERM");
     assert!(second.wait().unwrap().success());
     let out = Command::new(BIN)
         .arg("--config")
@@ -266,4 +301,58 @@ fn a_second_daemon_on_the_same_store_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// SIGHUP (`systemctl reload`) reads the configuration again: a member
+/// added to a department is known from the next message on, without a
+/// restart. A file that does not load, or a change that needs a restart,
+/// is logged and the daemon carries on as it was.
+#[test]
+fn sighup_reloads_the_configuration_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(dir.path());
+    let log = dir.path().join("run.log");
+    let mut daemon = start_daemon(&cfg, &log);
+    let deliver = |i: u32| {
+        let m = format!(
+            "From: newbie@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] item {i}\r\n\
+             Message-ID: <hup.{i}@corp.example>\r\n\r\nDept: rd\r\n"
+        );
+        let tmp = dir.path().join(format!("inbox/tmp/{i}.host"));
+        std::fs::write(&tmp, m).unwrap();
+        std::fs::rename(&tmp, dir.path().join(format!("inbox/new/{i}.host"))).unwrap();
+    };
+    deliver(1);
+    wait_log(
+        &log,
+        "key=mid:hup.1@corp.example verdict=set_aside:unknown_sender",
+    );
+
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let added = text.replace(
+        r#"members = ["alice@corp.example"]"#,
+        r#"members = ["alice@corp.example", "newbie@corp.example"]"#,
+    );
+    assert_ne!(added, text);
+    std::fs::write(&cfg, &added).unwrap();
+    signal(&daemon, "HUP");
+    wait_log(&log, "configuration reloaded");
+    deliver(2);
+    wait_log(&log, "key=mid:hup.2@corp.example verdict=applied:new_req");
+
+    std::fs::write(&cfg, "[mail\n").unwrap();
+    signal(&daemon, "HUP");
+    wait_log(&log, "configuration not reloaded; the running one stays");
+    std::fs::write(&cfg, added.replace("state/crossdesk.db", "elsewhere.db")).unwrap();
+    signal(&daemon, "HUP");
+    wait_log(
+        &log,
+        r#"these changed settings apply at the next start (restart to apply them) settings=["[store]"]"#,
+    );
+    deliver(3);
+    wait_log(&log, "key=mid:hup.3@corp.example verdict=applied:new_req");
+    assert!(daemon.try_wait().unwrap().is_none(), "still running");
+    assert!(!dir.path().join("elsewhere.db").exists());
+    signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
 }

@@ -25,6 +25,10 @@ fn unit_is_hardened() {
         assert!(u.lines().any(|l| l.trim() == key), "missing {key}");
     }
     assert!(u.contains("crossdesk --config /etc/crossdesk/crossdesk.toml run"));
+    // `systemctl reload` checks the file, then has the daemon read it again.
+    assert!(u
+        .lines()
+        .any(|l| l.trim() == "ExecReload=/bin/kill -HUP $MAINPID"));
 }
 
 #[test]

@@ -306,10 +306,11 @@ pub fn run(
 /// lookup per department while nothing is due), reminders only when the
 /// state changed (a new event) or the time the last pass named has come
 /// (a pending accept deadline, the next working morning), so a store with
-/// 100,000 open tasks is not read every 30 seconds.
+/// 100,000 open tasks is not read every 30 seconds. A reloaded
+/// configuration (other thresholds, another calendar) counts as a change.
 #[derive(Debug, Default)]
 pub struct Clock {
-    generation: Option<i64>,
+    generation: Option<(i64, u64)>,
     next_check: Option<DateTime<Utc>>,
 }
 
@@ -319,7 +320,7 @@ impl Clock {
         engine: &mut Engine,
         now: DateTime<Utc>,
     ) -> Result<ClockReport, EngineError> {
-        let generation = engine.store.generation()?;
+        let generation = (engine.store.generation()?, engine.reloads());
         let reminders =
             self.generation != Some(generation) || self.next_check.is_none_or(|t| now >= t);
         let report = run(
@@ -335,5 +336,95 @@ impl Clock {
             self.next_check = report.next_check;
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::source::RawMail;
+    use chrono::TimeZone;
+
+    fn config(dir: &std::path::Path, accept_within: &str) -> Config {
+        Config::from_str(
+            &format!(
+                r#"
+[mail]
+address = "workflow@corp.example"
+source = "maildir:inbox"
+transport = "maildir:outbox"
+watermark = "all"
+[store]
+path = "x.db"
+[reminders]
+accept_within = "{accept_within}"
+[[departments]]
+id = "rd"
+name = "研发部"
+group = "rd@corp.example"
+leads = ["王磊 <wanglei@corp.example>"]
+members = ["alice@corp.example"]
+[[departments]]
+id = "sales"
+name = "销售部"
+group = "sales@corp.example"
+members = ["赵六 <zhaoliu@corp.example>"]
+"#
+            ),
+            "t.toml",
+            dir,
+        )
+        .unwrap()
+    }
+
+    /// The clock reads reminders again after a reload, although the store
+    /// did not change and the last pass named a far-off time.
+    #[test]
+    fn a_reloaded_configuration_has_the_clock_look_at_reminders_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Engine::new(config(dir.path(), "1000h")).unwrap();
+        // Wednesday 2 December 2026, 08:00 in Shanghai.
+        let t0 = chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2026, 12, 2, 8, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let mail = |i: u32, from: &str, subject: &str, body: &str| RawMail {
+            handle: format!("h{i}"),
+            raw: format!(
+                "From: {from}\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
+                 Message-ID: <clock.{i}@corp.example>\r\n\r\n{body}\r\n"
+            )
+            .into_bytes(),
+            received: None,
+        };
+        for m in [
+            mail(1, "zhaoliu@corp.example", "[REQ] Export", "Dept: rd"),
+            mail(2, "wanglei@corp.example", "[CONFIRM REQ-1]", "OK"),
+            mail(
+                3,
+                "wanglei@corp.example",
+                "[ASSIGN REQ-1]",
+                "- alice@corp.example: script; due 2027-01-10",
+            ),
+        ] {
+            let r = e.ingest_batch(&[m], t0, None).unwrap();
+            assert!(r[0].verdict.starts_with("applied"), "{}", r[0].verdict);
+        }
+        let mut clock = Clock::default();
+        let now = t0 + chrono::Duration::hours(3);
+        assert_eq!(clock.tick(&mut e, now).unwrap().reminders_queued, 0);
+        assert_eq!(
+            clock
+                .tick(&mut e, now + chrono::Duration::minutes(1))
+                .unwrap()
+                .reminders_queued,
+            0
+        );
+        e.reload(config(dir.path(), "1h")).unwrap();
+        let r = clock
+            .tick(&mut e, now + chrono::Duration::minutes(2))
+            .unwrap();
+        assert_eq!(r.reminders_queued, 1, "the task not accepted within 1 h");
     }
 }

@@ -927,12 +927,15 @@ async fn session_loop(
     };
     tracing::info!(folder = %imap.folder, uidvalidity = validity, last_uid, idle = has_idle, r#move = to.has_move, "imap ready");
     let batch = cfg.store.batch.max(1);
-    let classifier = sh
-        .engine
-        .lock()
-        .map_err(|_| ImapError::Other("engine lock poisoned".into()))?
-        .classifier();
     loop {
+        // As the engine is configured now (SIGHUP reloads it).
+        let (classifier, max_bytes) = {
+            let e = sh
+                .engine
+                .lock()
+                .map_err(|_| ImapError::Other("engine lock poisoned".into()))?;
+            (e.classifier(), e.cfg.limits.max_message_bytes)
+        };
         // Drain the notifications queue; SORT/SEARCH below is what counts.
         while s.unsolicited_responses.try_recv().is_ok() {}
         // A backlog of more than one batch gets a second connection for its
@@ -997,10 +1000,9 @@ async fn session_loop(
             stalled |= missing;
             // Parsed on another blocking thread, beside the engine.
             let next = (!mails.is_empty()).then(|| {
-                let max = cfg.limits.max_message_bytes;
                 let cl = classifier.clone();
                 tokio::task::spawn_blocking(move || {
-                    let parsed = crate::engine::parse_batch(&mails, max, Some(&cl));
+                    let parsed = crate::engine::parse_batch(&mails, max_bytes, Some(&cl));
                     (mails, parsed)
                 })
             });
