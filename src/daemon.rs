@@ -9,6 +9,7 @@ use crate::send::smtp::SmtpSender;
 use crate::send::SendError;
 use crate::source::imap;
 use crate::source::maildir::MaildirSource;
+use crate::source::mutf7::{display_name, wire_name};
 use anyhow::Context;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
@@ -506,6 +507,7 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
         if let (Endpoint::Imap, Some(i)) = (cfg.source(), &cfg.imap) {
             match imap::connect(cfg, i).await {
                 Ok(mut s) => {
+                    // As the server names them (modified UTF-7).
                     let names: Vec<String> = match s.list(None, Some("*")).await {
                         Ok(st) => {
                             st.filter_map(|n| async move { n.ok().map(|n| n.name().to_string()) })
@@ -514,16 +516,18 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
                         }
                         Err(e) => vec![format!("(LIST failed: {e})")],
                     };
+                    let shown: Vec<String> = names.iter().map(|n| display_name(n)).collect();
                     lines.push(format!(
                         "imap {}: logged in as {}; folders: {}",
                         i.url,
                         i.user,
-                        names.join(", ")
+                        shown.join(", ")
                     ));
                     // INBOX is INBOX in any case (RFC 3501); other names as given.
                     let exists = |f: &str| {
+                        let f = wire_name(f);
                         names.iter().any(|n| {
-                            n == f
+                            *n == f
                                 || (n.eq_ignore_ascii_case("INBOX")
                                     && f.eq_ignore_ascii_case("INBOX"))
                         })

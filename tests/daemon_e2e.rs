@@ -946,3 +946,70 @@ fn a_relay_that_stops_answering_times_out_and_the_mail_waits() {
         p.subject.contains("[REQ-1]")
     });
 }
+
+/// Folders named in Chinese, as a Chinese company names them: the watched
+/// folder, the processed and the rejected one. IMAP names them in
+/// modified UTF-7 (RFC 3501 5.1.3) on the wire and on disk.
+#[test]
+fn folders_named_in_chinese_are_watched_and_filled() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    // Python: base64 of the UTF-16BE, '/' as ',', no padding, in & … -.
+    let (watched, processed, rejected) = ("&XeVPXG1B-", "&XfJZBHQG-", "&XfJi0n7d-");
+    lab.imap_commands("workflow", "INBOX", &[&format!("CREATE {watched}")]);
+    let work = tempfile::tempdir().unwrap();
+    let cfg = lab::config_with(
+        &lab,
+        work.path(),
+        &[(
+            "imap",
+            "folder = \"工作流\"\nprocessed_folder = \"已处理\"\nrejected_folder = \"已拒绝\"",
+        )],
+        "",
+    );
+    let wf = lab.addr("workflow");
+    submit_requirements(&lab, 2, "中文文件夹", "cnfolder.");
+    let stranger = lab.addr("stranger");
+    let raw = mail(
+        &stranger,
+        &[&wf],
+        "[REQ] hello",
+        "cnfolder.x@client.test",
+        None,
+        "Dept: rd",
+    );
+    lab.submit(&stranger, &[&wf], &raw);
+    let t = std::time::Instant::now();
+    while lab.maildir_count("workflow", "INBOX") < 3 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A mail rule files them into the watched folder.
+    lab.imap_commands("workflow", "INBOX", &[&format!("UID MOVE 1:* {watched}")]);
+    assert_eq!(lab.maildir_count("workflow", watched), 3);
+
+    let out = lab::crossdesk(&cfg, &["check", "--connect"]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("工作流"), "folders listed by name: {text}");
+    assert!(!text.contains(watched), "{text}");
+
+    let out = lab::crossdesk(&cfg, &["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lab.maildir_count("workflow", watched),
+        0,
+        "watched folder emptied"
+    );
+    assert_eq!(lab.fetch("workflow", processed).len(), 2);
+    assert_eq!(lab.fetch("workflow", rejected).len(), 1);
+    assert_eq!(lab.maildir_count("workflow", "INBOX"), 0);
+    let list = lab::crossdesk(&cfg, &["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "each acted on once");
+}

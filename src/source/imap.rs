@@ -12,6 +12,7 @@
 //! so it is only moved.
 //! A UIDVALIDITY change resets the cursor; the dedupe keys keep exactly-once.
 
+use super::mutf7::{display_name, wire_name};
 use super::{Disposition, RawMail, Stuck};
 use crate::config::{Config, ImapConfig, ServerUrl, TlsMode};
 use crate::engine::{Engine, Report};
@@ -534,7 +535,7 @@ impl Mover {
         let task = tokio::spawn(async move {
             let opened = async {
                 let mut s = connect(&cfg, &imap).await?;
-                let mb = s.select(&imap.folder).await?;
+                let mb = s.select(&wire_name(&imap.folder)).await?;
                 Ok::<_, ImapError>((s, mb.uid_validity.unwrap_or(0)))
             };
             let mut s = match opened.await {
@@ -738,7 +739,7 @@ async fn move_done(s: &mut ImapSession, to: &MoveTo, reports: &[Report]) -> Resu
                 let _: Vec<_> = s.expunge().await?.try_collect().await?;
             }
         }
-        tracing::debug!(messages = uids.len(), to = %folder, ms = ms(t), "moved");
+        tracing::debug!(messages = uids.len(), to = %display_name(folder), ms = ms(t), "moved");
     }
     Ok(())
 }
@@ -880,18 +881,20 @@ async fn session_loop(
 ) -> Result<(), ImapError> {
     let (mut s, in_idle) = connect_watched(cfg, imap).await?;
     let caps = s.capabilities().await?;
+    // Folder names as the server knows them (已处理 is `&XfJZBHQG-`).
+    let watched = wire_name(&imap.folder);
     let to = MoveTo {
-        processed: imap.processed_folder.clone(),
-        rejected: imap.rejected_folder.clone(),
+        processed: wire_name(&imap.processed_folder),
+        rejected: wire_name(&imap.rejected_folder),
         has_move: caps.has_str("MOVE"),
         has_uidplus: caps.has_str("UIDPLUS"),
     };
     let has_idle = caps.has_str("IDLE") && imap.idle;
     let mut has_sort = caps.has_str("SORT");
     drop(caps);
-    ensure_folder(&mut s, &imap.processed_folder).await?;
-    ensure_folder(&mut s, &imap.rejected_folder).await?;
-    let mb = s.select(&imap.folder).await?;
+    ensure_folder(&mut s, &to.processed).await?;
+    ensure_folder(&mut s, &to.rejected).await?;
+    let mb = s.select(&watched).await?;
     let validity = mb.uid_validity.unwrap_or(0);
     // UIDs mean nothing under another UIDVALIDITY.
     if *stuck_validity != validity {

@@ -3,6 +3,7 @@
 
 pub mod imap;
 pub mod maildir;
+pub mod mutf7;
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
