@@ -1013,3 +1013,55 @@ fn folders_named_in_chinese_are_watched_and_filled() {
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2, "each acted on once");
 }
+
+/// A server that offers only IMAP4rev1 (no IDLE, MOVE, UIDPLUS or SORT,
+/// as some webmail providers' IMAP): the daemon polls, orders a backlog by
+/// the dates it fetches, and moves with COPY, \Deleted and EXPUNGE.
+#[test]
+fn a_server_with_only_imap4rev1_is_polled_and_emptied() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    dovecot_imap_setting(&lab, "imap_capability = IMAP4rev1 LITERAL+");
+    let caps = lab::imap_capabilities(lab.imap_port, "workflow", &lab.password).unwrap();
+    for c in ["IDLE", "MOVE", "UIDPLUS", "SORT"] {
+        assert!(!caps.iter().any(|x| x == c), "{c} in {caps:?}");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let cfg = lab::config_with(&lab, work.path(), &[("imap", "poll_seconds = 1")], "");
+    submit_requirements(&lab, 3, "只有 IMAP4rev1", "bare.");
+    let t = std::time::Instant::now();
+    while lab.maildir_count("workflow", "INBOX") < 3 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = work.path().join("daemon.log");
+    let daemon = Daemon::start(&cfg, &log);
+    let zhaoliu_has =
+        |subject: &str| lab.wait_for("zhaoliu", "INBOX", subject, |p| p.subject.contains(subject));
+    for i in 1..=3 {
+        zhaoliu_has(&format!("[REQ-{i}]"));
+    }
+    // Later mail is found by the poll.
+    submit_requirements(&lab, 1, "轮询", "bare.late.");
+    zhaoliu_has("[REQ-4]");
+    let t = std::time::Instant::now();
+    while lab.maildir_count("workflow", "Processed") < 4 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(lab.maildir_count("workflow", "INBOX"), 0);
+    let status = daemon.stop();
+    assert!(status.success(), "{status:?}");
+    let text = plain(&std::fs::read_to_string(&log).unwrap());
+    assert!(
+        text.contains("idle=false move=false"),
+        "polling, without MOVE:\n{text}"
+    );
+    assert!(
+        text.contains("order=\"arrival (INTERNALDATE fetched)\""),
+        "{text}"
+    );
+    let list = lab::crossdesk(&cfg, &["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 4, "each acted on once");
+}
