@@ -917,6 +917,37 @@ pub fn action_from_key(k: &str) -> Option<Action> {
     })
 }
 
+/// A configuration for the engine's unit tests: a Maildir source and
+/// transport, every message acted on (no watermark), the store `x.db` in
+/// `dir`, and 研发部 led by 王磊 with `rd_members`; `extra` is appended
+/// (more departments, `[reminders]`, …).
+#[cfg(test)]
+pub(crate) fn test_config(dir: &Path, rd_members: &str, extra: &str) -> Config {
+    Config::from_str(
+        &format!(
+            r#"
+[mail]
+address = "workflow@corp.example"
+source = "maildir:inbox"
+transport = "maildir:outbox"
+watermark = "all"
+[store]
+path = "x.db"
+[[departments]]
+id = "rd"
+name = "研发部"
+group = "rd@corp.example"
+leads = ["王磊 <wanglei@corp.example>"]
+members = [{rd_members}]
+{extra}
+"#
+        ),
+        "t.toml",
+        dir,
+    )
+    .expect("test configuration")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1240,6 +1240,7 @@ impl Pipeline<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_config;
     use crate::workflow::model::{ReqId, TaskId};
 
     /// A transient failure is final 72 hours after the retry window began:
@@ -1282,26 +1283,7 @@ mod tests {
     #[test]
     fn a_command_classified_ahead_counts_only_for_its_day() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config::from_str(
-            r#"
-[mail]
-address = "workflow@corp.example"
-source = "maildir:inbox"
-transport = "maildir:outbox"
-watermark = "all"
-[store]
-path = "x.db"
-[[departments]]
-id = "rd"
-name = "研发部"
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = ["alice@corp.example"]
-"#,
-            "t.toml",
-            dir.path(),
-        )
-        .unwrap();
+        let cfg = test_config(dir.path(), r#""alice@corp.example""#, "");
         let mut e = Engine::new(cfg).unwrap();
         let raw = |i: u32| {
             RawMail {
@@ -1336,26 +1318,7 @@ members = ["alice@corp.example"]
     #[test]
     fn sends_the_store_cannot_record_are_not_handed_out_again() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config::from_str(
-            r#"
-[mail]
-address = "workflow@corp.example"
-source = "maildir:inbox"
-transport = "maildir:outbox"
-watermark = "all"
-[store]
-path = "x.db"
-[[departments]]
-id = "rd"
-name = "研发部"
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = ["alice@corp.example"]
-"#,
-            "t.toml",
-            dir.path(),
-        )
-        .unwrap();
+        let cfg = test_config(dir.path(), r#""alice@corp.example""#, "");
         let mut e = Engine::new(cfg).unwrap();
         let mail = RawMail {
             handle: "h".into(),
@@ -1401,31 +1364,7 @@ members = ["alice@corp.example"]
     #[test]
     fn a_reloaded_configuration_applies_to_the_next_message() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = |members: &str, extra: &str| {
-            Config::from_str(
-                &format!(
-                    r#"
-[mail]
-address = "workflow@corp.example"
-source = "maildir:inbox"
-transport = "maildir:outbox"
-watermark = "all"
-[store]
-path = "x.db"
-[[departments]]
-id = "rd"
-name = "研发部"
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = [{members}]
-{extra}
-"#
-                ),
-                "t.toml",
-                dir.path(),
-            )
-            .unwrap()
-        };
+        let cfg = |members: &str, extra: &str| test_config(dir.path(), members, extra);
         let mail = |i: u32| {
             RawMail {
             handle: format!("h{i}"),

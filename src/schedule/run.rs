@@ -342,40 +342,26 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::{test_config, Config};
     use crate::source::RawMail;
     use chrono::TimeZone;
 
     fn config(dir: &std::path::Path, accept_within: &str) -> Config {
-        Config::from_str(
+        test_config(
+            dir,
+            r#""alice@corp.example""#,
             &format!(
                 r#"
-[mail]
-address = "workflow@corp.example"
-source = "maildir:inbox"
-transport = "maildir:outbox"
-watermark = "all"
-[store]
-path = "x.db"
-[reminders]
-accept_within = "{accept_within}"
-[[departments]]
-id = "rd"
-name = "研发部"
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = ["alice@corp.example"]
 [[departments]]
 id = "sales"
 name = "销售部"
 group = "sales@corp.example"
 members = ["赵六 <zhaoliu@corp.example>"]
+[reminders]
+accept_within = "{accept_within}"
 "#
             ),
-            "t.toml",
-            dir,
         )
-        .unwrap()
     }
 
     /// The clock reads reminders again after a reload, although the store
