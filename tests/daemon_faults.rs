@@ -1137,38 +1137,61 @@ fn processed_folder_deleted_while_running_is_created_again() {
 /// a network that hangs.
 struct Frozen(Vec<i32>);
 
+/// The lab's Dovecot master and every process under it.
+fn dovecot_tree(lab: &lab::Lab) -> Vec<i32> {
+    let master: i32 = std::fs::read_to_string(lab.dir.join("run").join("master.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let parent_of = |pid: i32| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let all: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let mut pids = vec![master];
+    loop {
+        let more: Vec<i32> = all
+            .iter()
+            .copied()
+            .filter(|p| !pids.contains(p) && parent_of(*p).is_some_and(|pp| pids.contains(&pp)))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        pids.extend(more);
+    }
+    pids
+}
+
+/// SIGKILL to every IMAP session process of the lab's Dovecot, as when
+/// they crash: their connections drop at once, and new logins work.
+/// Returns how many there were.
+fn kill_imap_sessions(lab: &lab::Lab) -> usize {
+    let imap: Vec<i32> = dovecot_tree(lab)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "imap")
+        })
+        .collect();
+    for &p in &imap {
+        // SAFETY: plain kill(2) on processes the lab started.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+    imap.len()
+}
+
 impl Frozen {
     fn dovecot(lab: &lab::Lab) -> Frozen {
-        let master: i32 = std::fs::read_to_string(lab.dir.join("run").join("master.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let parent_of = |pid: i32| -> Option<i32> {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            stat.rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        };
-        let all: Vec<i32> = std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        let mut pids = vec![master];
-        loop {
-            let more: Vec<i32> = all
-                .iter()
-                .copied()
-                .filter(|p| !pids.contains(p) && parent_of(*p).is_some_and(|pp| pids.contains(&pp)))
-                .collect();
-            if more.is_empty() {
-                break;
-            }
-            pids.extend(more);
-        }
+        let pids = dovecot_tree(lab);
         for &p in &pids {
             // SAFETY: plain kill(2) on processes the lab started.
             unsafe { libc::kill(p, libc::SIGSTOP) };
@@ -1416,4 +1439,47 @@ fn mail_sent_while_the_store_cannot_record_it_is_not_sent_again() {
     let a = audit(&rig, &origs, &members, N);
     assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
     drop(disk);
+}
+
+/// Dovecot's IMAP sessions killed in the middle of a backlog, while
+/// batches are fetched on one connection and moved on the other: both
+/// connections drop at once, with batches committed and not yet moved.
+/// The daemon reconnects and finishes: every message acted on once, every
+/// reply sent once.
+#[test]
+fn imap_sessions_killed_in_the_middle_of_a_backlog() {
+    let _g = serial();
+    const N: usize = 1200;
+    let mut rig = Rig::new(
+        &[("store", "batch = 50")],
+        "[limits]\ndaily_cap_per_recipient = 100000\n",
+    );
+    let members = ["dave", "bob"];
+    let origs = rig.reqs("midway", N, "ops");
+    rig.submit(&origs);
+    rig.wait("the backlog in the inbox", Duration::from_secs(60), || {
+        rig.lab.maildir_count("workflow", "INBOX") == N
+    });
+    let daemon = rig.start();
+    rig.wait("the backlog under way", Duration::from_secs(60), || {
+        rig.lab.maildir_count("workflow", "Processed") >= 100
+    });
+    let killed = kill_imap_sessions(&rig.lab);
+    let at_kill = rig.lab.maildir_count("workflow", "Processed");
+    eprintln!("{killed} IMAP sessions killed with {at_kill} of {N} moved");
+    assert!(
+        at_kill < N && killed >= 1,
+        "the backlog was done before the kill: nothing was tested"
+    );
+    rig.wait("settled", Duration::from_secs(120), || rig.settled(N, N));
+    wait_replies(&rig, &origs, &members, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(300));
+    let status = daemon.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    assert!(
+        rig.logs().contains("imap connection lost; reconnecting"),
+        "the lost sessions are logged"
+    );
+    let a = audit(&rig, &origs, &members, N);
+    assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
 }
