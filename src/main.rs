@@ -123,6 +123,14 @@ enum Cmd {
         #[arg(long, requires = "dry_run")]
         html: bool,
     },
+    /// Write a consistent copy of the store to a new file, while the
+    /// daemon runs (SQLite's VACUUM INTO: a snapshot, compacted). To
+    /// restore: stop the daemon, put the copy at [store] path (removing
+    /// the old file's -wal and -shm), start it.
+    Backup {
+        /// The new file (it must not exist).
+        path: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +224,24 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Ingest { files } => ingest(cfg, files),
+        Cmd::Backup { path } => {
+            if path.exists() {
+                bail!("{} exists; give a new file", path.display());
+            }
+            let engine = Engine::new(cfg)?;
+            engine
+                .store
+                .backup_to(&path)
+                .with_context(|| format!("backup to {}", path.display()))?;
+            let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "backed up {} to {} ({bytes} bytes, schema version {})",
+                engine.cfg.store_path().display(),
+                path.display(),
+                engine.store.schema_version()?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Run {
             once,
             backfill,

@@ -356,3 +356,59 @@ fn sighup_reloads_the_configuration_without_a_restart() {
     signal(&daemon, "TERM");
     assert!(daemon.wait().unwrap().success());
 }
+
+/// `crossdesk backup` while the daemon runs: a whole, consistent store in
+/// a new file, which crossdesk reads as its store; an existing file is
+/// not overwritten.
+#[test]
+fn a_backup_taken_while_the_daemon_runs_is_a_whole_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(dir.path());
+    assert_eq!(ingest_stdin(&cfg).status.code(), Some(0));
+    let mut daemon = start_daemon(&cfg, &dir.path().join("run.log"));
+    let copy = dir.path().join("copy.db");
+    let backup = || {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("backup")
+            .arg(&copy)
+            .output()
+            .unwrap()
+    };
+    let out = backup();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("backed up "));
+    let out = backup();
+    assert_ne!(out.status.code(), Some(0), "a second backup over the first");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists; give a new file"));
+    signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
+
+    let c = rusqlite::Connection::open(&copy).unwrap();
+    let check: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(c);
+    // The copy as a store: a configuration whose [store] path is the copy.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("state/crossdesk.db", "copy.db");
+    let copy_cfg = dir.path().join("copy.toml");
+    std::fs::write(&copy_cfg, text).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&copy_cfg)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().map(|a| a.len()), Some(1), "{v}");
+    assert_eq!(v[0]["id"], "REQ-1");
+}

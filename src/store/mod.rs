@@ -231,6 +231,17 @@ impl Store {
             .expect("query_only");
     }
 
+    /// A consistent, compacted copy of the store in a new file at `path`
+    /// (`VACUUM INTO`: a read transaction, so writers go on meanwhile).
+    pub fn backup_to(&self, path: &Path) -> Result<()> {
+        let target = path.to_str().ok_or_else(|| StoreError::Dir {
+            path: path.display().to_string(),
+            err: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not UTF-8"),
+        })?;
+        self.conn.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn
