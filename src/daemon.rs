@@ -557,9 +557,9 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
         }
         if let (Endpoint::Smtp, Some(s)) = (cfg.transport(), &cfg.smtp) {
             match SmtpSender::new(cfg, s) {
-                Ok(sender) => match sender.test().await {
+                Ok(sender) => match sender.test(&cfg.own_mailbox().address).await {
                     Ok(()) => lines.push(format!(
-                        "smtp {}: EHLO ok{}",
+                        "smtp {}: EHLO ok{}, MAIL FROM ok",
                         s.url,
                         if s.user.is_some() { ", AUTH ok" } else { "" }
                     )),

@@ -1065,3 +1065,64 @@ fn a_server_with_only_imap4rev1_is_polled_and_emptied() {
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 4, "each acted on once");
 }
+
+/// A relay that takes mail only over TLS (Postfix's
+/// `smtpd_tls_security_level = encrypt`) while `[smtp] url` asks for none:
+/// 530 at MAIL FROM is the relay's setting, not the mail's fault, so the
+/// mail waits on the retry schedule with an error that says what to
+/// check, and goes out once the url asks for STARTTLS.
+#[test]
+fn a_relay_that_requires_tls_keeps_the_mail_queued_until_the_url_asks_for_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start("corp.test");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = lab::config_with(&lab, work.path(), &[], "");
+    let main_cf = lab.dir.join("postfix").join("main.cf");
+    let plain = std::fs::read_to_string(&main_cf).unwrap();
+    std::fs::write(
+        &main_cf,
+        format!("{plain}smtpd_tls_security_level = encrypt\n"),
+    )
+    .unwrap();
+    lab.ctl("stop-postfix");
+    lab.ctl("start-postfix");
+
+    let out = lab::crossdesk(&cfg, &["check", "--connect"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG: {err}");
+    assert!(
+        err.contains("FAILED: MAIL FROM: permanent error (530)")
+            && err.contains("check [smtp] url"),
+        "{err}"
+    );
+
+    let f = req_file(&lab, work.path(), "加密传输", "tls.1@client.test");
+    let out = lab::crossdesk(&cfg, &["ingest", f.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    held_mail(&cfg, 2, "queued", |e| {
+        e.contains("530") && e.contains("check [smtp] url")
+    });
+
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("url = \"smtp://127.0.0.1:{}\"", lab.smtp_port),
+        &format!(
+            "url = \"smtp://127.0.0.1:{}?starttls\"\nca_file = \"{}\"",
+            lab.smtp_port, lab.ca_file
+        ),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = lab::crossdesk(&cfg, &["check", "--connect"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("EHLO ok, MAIL FROM ok"), "{text}");
+    let out = lab::crossdesk_at(&cfg, &in_two_minutes(), &["outbox"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("outbox: 0 queued, 2 sent"), "{text}");
+    lab.wait_for("zhaoliu", "INBOX", "the acknowledgement", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+}

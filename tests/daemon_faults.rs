@@ -1014,7 +1014,7 @@ fn check_connect_against_the_lab_and_with_a_wrong_password() {
     }
     assert!(
         text.contains(&format!(
-            "smtp smtp://127.0.0.1:{}: EHLO ok",
+            "smtp smtp://127.0.0.1:{}: EHLO ok, MAIL FROM ok",
             rig.lab.smtp_port
         )),
         "{text}"

@@ -103,6 +103,16 @@ enum Failure {
     Slow,
 }
 
+/// 530 (RFC 3207's "Must issue a STARTTLS command first", RFC 4954's
+/// "Authentication required"): the relay takes no mail from a session
+/// like ours, whatever the mail.
+const WANTS_TLS_OR_LOGIN: &str = "the relay wants TLS or a login first: check [smtp] url, \
+     ?starttls or smtps://, and [smtp] user";
+
+fn wants_tls_or_login(e: &lettre::transport::smtp::Error) -> bool {
+    e.status().is_some_and(|c| c.to_string() == "530")
+}
+
 /// MAIL, each RCPT, DATA: like lettre's `send`, except that a recipient
 /// refused for good is noted and left out rather than failing the mail.
 /// Returns the notes of the refused recipients.
@@ -336,7 +346,11 @@ impl SmtpSender {
             }
             Err(Failure::Smtp(e)) => {
                 conn.abort().await;
-                if e.is_permanent() {
+                if wants_tls_or_login(&e) {
+                    // The relay's settings against ours, not the mail's
+                    // fault (as 535 at AUTH): it waits for a fixed config.
+                    Err(transient(format!("{e} ({WANTS_TLS_OR_LOGIN})")))
+                } else if e.is_permanent() {
                     Err(SendError::Permanent(e.to_string()))
                 } else {
                     Err(transient(e))
@@ -366,9 +380,27 @@ impl SmtpSender {
         }
     }
 
-    /// EHLO (and AUTH when configured): for `check --connect`.
-    pub async fn test(&self) -> Result<(), String> {
+    /// EHLO (and AUTH when configured), then MAIL FROM `from` and RSET,
+    /// which sends nothing: for `check --connect`. A relay that refuses
+    /// every session like ours says so at MAIL FROM.
+    pub async fn test(&self, from: &str) -> Result<(), String> {
+        use lettre::transport::smtp::commands::{Mail, Rset};
         let mut c = self.connect().await.map_err(|e| e.to_string())?;
+        let from: Address = from
+            .parse()
+            .map_err(|e| format!("bad sender address {from}: {e}"))?;
+        let mail = tokio::time::timeout(self.timeout, c.command(Mail::new(Some(from), vec![])))
+            .await
+            .map_err(|_| format!("MAIL FROM: no answer within {} s", self.timeout.as_secs()))?;
+        if let Err(e) = mail {
+            c.abort().await;
+            return Err(if wants_tls_or_login(&e) {
+                format!("MAIL FROM: {e} ({WANTS_TLS_OR_LOGIN})")
+            } else {
+                format!("MAIL FROM: {e}")
+            });
+        }
+        let _ = c.command(Rset).await;
         let _ = c.quit().await;
         Ok(())
     }
