@@ -93,11 +93,13 @@ pub fn parse_batch(mails: &[RawMail], max_bytes: usize, cl: Option<&Classifier>)
                     m.raw.len()
                 ))
             } else {
-                parse(&m.raw).map_err(|e| e.to_string())
+                parse_guarded(&m.raw)
             };
+            // Read again on the acting thread if this fails.
             let command = match (cl, today, &inbound) {
                 (Some(c), Some(day), Ok(i)) => {
-                    Some((day, classify(&i.subject, &i.body, &c.kw, day)))
+                    std::panic::catch_unwind(|| (day, classify(&i.subject, &i.body, &c.kw, day)))
+                        .ok()
                 }
                 _ => None,
             };
@@ -108,6 +110,56 @@ pub fn parse_batch(mails: &[RawMail], max_bytes: usize, cl: Option<&Classifier>)
             }
         })
         .collect()
+}
+
+// Fault injection for the unit tests: a panic while reading (`"parse"`)
+// or acting on (`"act"`) a message whose bytes hold the marker.
+#[cfg(test)]
+thread_local! {
+    static PANIC_ON: std::cell::RefCell<Vec<(&'static str, &'static str)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[cfg(test)]
+fn injected_panic(stage: &str, raw: &[u8]) {
+    PANIC_ON.with(|p| {
+        for (s, marker) in p.borrow().iter() {
+            if *s == stage && raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+                panic!("injected panic while {stage}");
+            }
+        }
+    });
+}
+
+/// Why a batch's transaction was given up.
+enum Broke {
+    Store(StoreError),
+    Panic(String),
+}
+
+/// What a caught panic said.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+/// Reads a message. mail-parser and crossdesk's own reading run on bytes
+/// from anyone: a panic there (a bug) costs this one message, set aside
+/// as unreadable, rather than the batch it came in, again at every retry.
+fn parse_guarded(raw: &[u8]) -> Result<Inbound, String> {
+    match std::panic::catch_unwind(|| {
+        #[cfg(test)]
+        injected_panic("parse", raw);
+        parse(raw)
+    }) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(p) => Err(format!(
+            "crossdesk failed reading it (a bug; please report it): {}",
+            panic_text(&*p)
+        )),
+    }
 }
 
 /// Outbox drain figures.
@@ -308,13 +360,22 @@ impl Engine {
         let mut failed = None;
         for (m, p) in mails.iter().zip(parsed) {
             let t0 = p.started;
-            match ctx.one(&mut tx, m, p, now, watermark, false) {
-                Ok(mut rep) => {
+            // A panic while acting (a bug) must cost one message, not stop
+            // the daemon: caught here, the engine's lock is not poisoned.
+            let one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ctx.one(&mut tx, m, p, now, watermark, false)
+            }));
+            match one {
+                Ok(Ok(mut rep)) => {
                     rep.micros = t0.elapsed().as_micros() as u64;
                     reports.push(rep);
                 }
-                Err(e) => {
-                    failed = Some(e);
+                Ok(Err(e)) => {
+                    failed = Some(Broke::Store(e));
+                    break;
+                }
+                Err(p) => {
+                    failed = Some(Broke::Panic(panic_text(&*p)));
                     break;
                 }
             }
@@ -322,19 +383,26 @@ impl Engine {
         if failed.is_none() {
             // The writes the transaction held back (see `Tx::flush`) belong
             // to the batch: a failure there is a failure of the batch.
-            failed = tx.flush().err();
+            failed = tx.flush().err().map(Broke::Store);
         }
         let act = t_act.elapsed();
-        if let Some(e) = failed {
-            // A store error: nothing of this batch is kept. Alone, the
-            // message's error is the answer; in a batch, each message is
-            // tried on its own so the others still go through.
+        if let Some(broke) = failed {
+            // Nothing of this batch is kept. Alone, a store error is the
+            // message's answer, and a panic sets it aside; in a batch, each
+            // message is tried on its own so the others still go through.
             drop(tx);
             self.times.act += act;
             if mails.len() == 1 {
-                return Err(e.into());
+                return match broke {
+                    Broke::Store(e) => Err(e.into()),
+                    Broke::Panic(why) => self.set_aside_internal(&mails[0], &why, now),
+                };
             }
-            tracing::warn!(error = %e, "batch failed; retrying its messages one by one");
+            let error = match &broke {
+                Broke::Store(e) => e.to_string(),
+                Broke::Panic(why) => format!("panic: {why}"),
+            };
+            tracing::warn!(%error, "batch failed; retrying its messages one by one");
             let mut reports = Vec::with_capacity(mails.len());
             for m in mails {
                 reports.extend(self.ingest_batch(std::slice::from_ref(m), now, watermark)?);
@@ -349,6 +417,33 @@ impl Engine {
         // Logged only once committed: a line per message that took effect.
         reports.iter().for_each(log_report);
         Ok(reports)
+    }
+
+    /// Sets aside, in a transaction of its own, a message whose acting
+    /// panicked (`why`): moved to the rejected folder, listed by
+    /// `set-aside` as `internal_error`, releasable once the bug is fixed.
+    fn set_aside_internal(
+        &mut self,
+        m: &RawMail,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Report>, EngineError> {
+        let inb = parse_guarded(&m.raw).ok();
+        let key = inb
+            .as_ref()
+            .map(|i| i.dedupe_key.clone())
+            .unwrap_or_else(|| raw_key(&m.raw));
+        tracing::error!(key, %why, "acting on a message failed inside crossdesk (a bug); set aside");
+        let (today, day) = local_dates(&self.cfg, now);
+        let (store, ctx) = self.pipeline(today, &day);
+        let mut tx = store.tx()?;
+        let why = SetAside::Internal(format!(
+            "crossdesk failed acting on it (a bug; please report it): {why}"
+        ));
+        let rep = ctx.set_aside(&mut tx, m, &key, inb.as_ref(), why, now)?;
+        tx.commit()?;
+        log_report(&rep);
+        Ok(vec![rep])
     }
 
     /// The store, and the pipeline that acts on messages of the local date
@@ -395,7 +490,7 @@ impl Engine {
             received: None,
         };
         let p = Parsed {
-            inbound: parse(&m.raw).map_err(|e| e.to_string()),
+            inbound: parse_guarded(&m.raw),
             started: Instant::now(),
             command: None,
         };
@@ -954,6 +1049,7 @@ fn set_aside_class(s: &SetAside) -> (&'static str, &str) {
         SetAside::NotAuthenticated(d) => ("not_authenticated", d),
         SetAside::BeforeWatermark(d) => ("before_watermark", d),
         SetAside::Unreadable(d) => ("unreadable", d),
+        SetAside::Internal(d) => ("internal_error", d),
     }
 }
 
@@ -1015,6 +1111,8 @@ impl Pipeline<'_> {
         watermark: Option<DateTime<Utc>>,
         released: bool,
     ) -> Result<Report, StoreError> {
+        #[cfg(test)]
+        injected_panic("act", &m.raw);
         let Parsed {
             inbound: parsed,
             command,
@@ -1398,6 +1496,66 @@ mod tests {
         let r = e.ingest_batch(&[mail(3)], now, None).unwrap();
         assert_eq!(r[0].verdict, "applied:new_req");
         assert_eq!(e.reload(cfg(both, "")).unwrap(), Vec::<&str>::new());
+    }
+
+    /// A panic while reading or acting on one message (a bug) sets that
+    /// one aside and lets the rest of its batch through; once fixed, it is
+    /// released and acted on.
+    #[test]
+    fn a_message_that_panics_is_set_aside_and_the_rest_go_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Engine::new(test_config(dir.path(), r#""alice@corp.example""#, "")).unwrap();
+        let mail = |i: u32, subject: &str| RawMail {
+            handle: format!("h{i}"),
+            raw: format!(
+                "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
+                 Message-ID: <panic.{i}@corp.example>\r\n\r\nDept: rd\r\n"
+            )
+            .into_bytes(),
+            received: None,
+        };
+        let mails = [
+            mail(1, "[REQ] one"),
+            mail(2, "[REQ] ACTBOOM"),
+            mail(3, "[REQ] PARSEBOOM"),
+            mail(4, "[REQ] four"),
+        ];
+        PANIC_ON.with(|p| *p.borrow_mut() = vec![("act", "ACTBOOM"), ("parse", "PARSEBOOM")]);
+        let now = Utc::now();
+        let reps = e.ingest_batch(&mails, now, None).unwrap();
+        let verdicts: Vec<&str> = reps.iter().map(|r| r.verdict.as_str()).collect();
+        assert_eq!(
+            verdicts,
+            [
+                "applied:new_req",
+                "set_aside:internal_error",
+                "set_aside:unreadable",
+                "applied:new_req"
+            ]
+        );
+        assert_eq!(reps[1].disposition, Disposition::Rejected);
+        assert_eq!(reps[2].disposition, Disposition::Rejected);
+        let aside = e.store.set_aside_list().unwrap();
+        let detail = |class: &str| {
+            aside
+                .iter()
+                .find(|a| a.class == class)
+                .map(|a| a.detail.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            detail("internal_error").contains("a bug; please report it): injected panic while act"),
+            "{aside:?}"
+        );
+        assert!(
+            detail("unreadable").contains("injected panic while parse"),
+            "{aside:?}"
+        );
+
+        PANIC_ON.with(|p| p.borrow_mut().clear());
+        let r = e.release(&reps[1].key, now).unwrap().unwrap();
+        assert_eq!(r.verdict, "applied:new_req");
+        assert_eq!(e.store.list_reqs(None, None).unwrap().len(), 3);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub enum SetAside {
     BeforeWatermark(String),
     /// The message could not be parsed at all.
     Unreadable(String),
+    /// Acting on it failed inside crossdesk (a bug): kept for `release`
+    /// once fixed, rather than stopping everything behind it.
+    Internal(String),
 }
 
 /// Longest header value quoted in a detail.
