@@ -339,6 +339,31 @@ fn store_lock(
     }
 }
 
+/// The pid of the `crossdesk run` using this store, or None when none
+/// runs (its lock is free). The pid is "?" when the lock is held but its
+/// file does not say by whom.
+pub fn daemon_pid(store: &std::path::Path) -> anyhow::Result<Option<String>> {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".run-lock");
+    let path = std::path::PathBuf::from(name);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(None),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            Ok(Some(match pid.trim() {
+                "" => "?".to_string(),
+                p => p.to_string(),
+            }))
+        }
+        Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("{}: {e}", path.display()),
+    }
+}
+
 /// One process sends the outbox at a time: two drains at once (a daemon,
 /// and `crossdesk outbox` or an MTA's `ingest` beside it) could both pick
 /// a due mail and send it twice. A drain holds `<store>.send-lock`.
@@ -351,7 +376,17 @@ fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
 /// long as it runs; a second `run` on the same store is refused.
 fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
-    match store_lock(store, ".run-lock")? {
+    // `crossdesk status` holds the lock shared for a moment: a start that
+    // meets it tries again rather than taking it for another daemon.
+    let mut lock = store_lock(store, ".run-lock")?;
+    for _ in 0..20 {
+        if lock.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        lock = store_lock(store, ".run-lock")?;
+    }
+    match lock {
         Ok(mut file) => {
             let path = store.display();
             let wrote = file

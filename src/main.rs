@@ -123,6 +123,13 @@ enum Cmd {
         #[arg(long, requires = "dry_run")]
         html: bool,
     },
+    /// Whether the daemon runs, and what the store holds: messages,
+    /// requirements per state, the outbox, set-aside mail. Exit 0 when a
+    /// `crossdesk run` uses the store, 3 when none does (as LSB's status).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a consistent copy of the store to a new file, while the
     /// daemon runs (SQLite's VACUUM INTO: a snapshot, compacted). To
     /// restore: stop the daemon, put the copy at [store] path (removing
@@ -224,6 +231,69 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Ingest { files } => ingest(cfg, files),
+        Cmd::Status { json } => {
+            let store = cfg.store_path();
+            let pid = crossdesk::daemon::daemon_pid(&store)?;
+            let engine = Engine::new(cfg)?;
+            let st = engine.store.status()?;
+            let size: u64 = ["", "-wal"]
+                .iter()
+                .filter_map(|x| {
+                    let mut p = store.as_os_str().to_owned();
+                    p.push(x);
+                    std::fs::metadata(p).ok().map(|m| m.len())
+                })
+                .sum();
+            if json {
+                let v = serde_json::json!({
+                    "daemon": { "running": pid.is_some(), "pid": pid },
+                    "store": { "path": store.display().to_string(), "bytes": size },
+                    "status": st,
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                match &pid {
+                    Some(p) => println!("daemon: running (pid {p})"),
+                    None => println!("daemon: not running"),
+                }
+                println!("store: {} ({size} bytes)", store.display());
+                println!(
+                    "messages: {}{}",
+                    st.messages,
+                    st.last_message_at
+                        .as_deref()
+                        .map(|t| format!(", the last at {t}"))
+                        .unwrap_or_default()
+                );
+                let reqs: Vec<String> = st
+                    .requirements
+                    .iter()
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect();
+                println!(
+                    "requirements: {}",
+                    if reqs.is_empty() {
+                        "none".into()
+                    } else {
+                        reqs.join(", ")
+                    }
+                );
+                let o = &st.outbox;
+                println!(
+                    "outbox: {} queued, {} sent, {} failed, {} suppressed, {} bounced",
+                    o.queued, o.sent, o.failed, o.suppressed, o.bounced
+                );
+                println!(
+                    "set aside: {} ({} not released)",
+                    st.set_aside, st.set_aside_waiting
+                );
+            }
+            Ok(if pid.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
         Cmd::Backup { path } => {
             if path.exists() {
                 bail!("{} exists; give a new file", path.display());

@@ -412,3 +412,68 @@ fn a_backup_taken_while_the_daemon_runs_is_a_whole_store() {
     assert_eq!(v.as_array().map(|a| a.len()), Some(1), "{v}");
     assert_eq!(v[0]["id"], "REQ-1");
 }
+
+/// `crossdesk status`: whether a daemon uses the store (exit 0, or 3 as
+/// LSB's "not running"), and what the store holds.
+#[test]
+fn status_says_whether_the_daemon_runs_and_what_the_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(dir.path());
+    assert_eq!(ingest_stdin(&cfg).status.code(), Some(0));
+    let status = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("status")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = status(&[]);
+    assert_eq!(code, Some(3), "{text}");
+    for line in [
+        "daemon: not running",
+        "messages: 1, the last at ",
+        "requirements: 1 proposed",
+        "outbox: 0 queued, 2 sent, 0 failed, 0 suppressed, 0 bounced",
+        "set aside: 0 (0 not released)",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+
+    let mut daemon = start_daemon(&cfg, &dir.path().join("run.log"));
+    let (code, text) = status(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("daemon: running (pid {})", daemon.id())),
+        "{text}"
+    );
+    let (code, text) = status(&["--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["daemon"]["running"], true);
+    assert_eq!(v["daemon"]["pid"], daemon.id().to_string());
+    assert_eq!(v["status"]["messages"], 1);
+    assert_eq!(v["status"]["requirements"]["proposed"], 1);
+    assert_eq!(v["status"]["outbox"]["sent"], 2);
+    signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
+    assert_eq!(status(&[]).0, Some(3));
+
+    // A daemon that starts while status holds the lock (shared, for a
+    // moment) waits for it rather than taking status for another daemon.
+    let lock = std::fs::File::open(dir.path().join("state/crossdesk.db.run-lock")).unwrap();
+    lock.try_lock_shared().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(lock);
+    });
+    let mut again = start_daemon(&cfg, &dir.path().join("run2.log"));
+    release.join().unwrap();
+    signal(&again, "TERM");
+    assert!(again.wait().unwrap().success());
+}

@@ -14,6 +14,7 @@ use crate::workflow::state::{Event, Requirement};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -111,6 +112,21 @@ pub enum Requeue {
         status: String,
     },
     Unknown,
+}
+
+/// What `crossdesk status` tells of the store.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    /// Messages acted on, refused or set aside.
+    pub messages: u64,
+    /// When the last of them was recorded (RFC 3339, UTC).
+    pub last_message_at: Option<String>,
+    /// Requirements per state.
+    pub requirements: BTreeMap<String, u64>,
+    /// Messages set aside, and those of them not released.
+    pub set_aside: u64,
+    pub set_aside_waiting: u64,
+    pub outbox: OutboxStatus,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -501,6 +517,33 @@ impl Store {
         };
         tx.commit()?;
         Ok(r)
+    }
+
+    pub fn status(&self) -> Result<StoreStatus> {
+        let (messages, last_message_at) =
+            self.conn
+                .query_row("SELECT COUNT(*), MAX(at) FROM messages", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        let (set_aside, set_aside_waiting) = self.conn.query_row(
+            "SELECT COUNT(*), COUNT(*) - COUNT(released_at) FROM set_aside",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut st = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM requirements GROUP BY state")?;
+        let requirements = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(StoreStatus {
+            messages,
+            last_message_at,
+            requirements,
+            set_aside,
+            set_aside_waiting,
+            outbox: self.outbox_status()?,
+        })
     }
 
     pub fn outbox_status(&self) -> Result<OutboxStatus> {
