@@ -68,7 +68,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     // send the same outbox (exactly-once would hold, but every message
     // would be fetched twice, and the logs would tell two stories).
     let store = cfg.store_path();
-    let _running = run_lock(&store)?;
+    let _running = run_lock(&store).await?;
     let source = cfg.source();
     let sender = make_sender(&cfg)?;
     let imap_cfg = cfg.imap.clone();
@@ -311,6 +311,13 @@ fn log_drain(s: DrainStats) {
     }
 }
 
+/// `<store><suffix>`: `crossdesk.db.run-lock`.
+fn lock_path(store: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
+}
+
 /// An advisory lock on `<store><suffix>`, which the kernel releases when
 /// the file is closed or the process dies. `Err(path)` inside: another
 /// process holds it.
@@ -318,9 +325,7 @@ fn store_lock(
     store: &std::path::Path,
     suffix: &str,
 ) -> anyhow::Result<Result<std::fs::File, std::path::PathBuf>> {
-    let mut name = store.as_os_str().to_owned();
-    name.push(suffix);
-    let path = std::path::PathBuf::from(name);
+    let path = lock_path(store, suffix);
     let failed = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(failed)?;
@@ -343,9 +348,7 @@ fn store_lock(
 /// runs (its lock is free). The pid is "?" when the lock is held but its
 /// file does not say by whom.
 pub fn daemon_pid(store: &std::path::Path) -> anyhow::Result<Option<String>> {
-    let mut name = store.as_os_str().to_owned();
-    name.push(".run-lock");
-    let path = std::path::PathBuf::from(name);
+    let path = lock_path(store, ".run-lock");
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -374,7 +377,7 @@ fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
 
 /// `crossdesk run` holds `<store>.run-lock` (with its pid in it) for as
 /// long as it runs; a second `run` on the same store is refused.
-fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
+async fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     // `crossdesk status` holds the lock shared for a moment: a start that
     // meets it tries again rather than taking it for another daemon.
@@ -383,7 +386,7 @@ fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
         if lock.is_ok() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
         lock = store_lock(store, ".run-lock")?;
     }
     match lock {

@@ -103,12 +103,13 @@ enum Failure {
     Slow,
 }
 
-/// 530 (RFC 3207's "Must issue a STARTTLS command first", RFC 4954's
-/// "Authentication required"): the relay takes no mail from a session
-/// like ours, whatever the mail.
+/// What the error of a 530 adds: what to check.
 const WANTS_TLS_OR_LOGIN: &str = "the relay wants TLS or a login first: check [smtp] url, \
      ?starttls or smtps://, and [smtp] user";
 
+/// 530 (RFC 3207's "Must issue a STARTTLS command first", RFC 4954's
+/// "Authentication required"): the relay takes no mail from a session
+/// like ours, whatever the mail.
 fn wants_tls_or_login(e: &lettre::transport::smtp::Error) -> bool {
     e.status().is_some_and(|c| c.to_string() == "530")
 }
