@@ -350,6 +350,22 @@ fn dovecot_imap_setting(lab: &Lab, setting: &str) {
     lab.ctl("restart-dovecot");
 }
 
+/// Waits (30 s at most) until the workflow's inbox holds `n` messages.
+fn wait_inbox(lab: &Lab, n: usize) {
+    let t = std::time::Instant::now();
+    while lab.maildir_count("workflow", "INBOX") < n {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// How many requirements `crossdesk list --json` shows.
+fn requirements(cfg: &std::path::Path) -> usize {
+    let list = lab::crossdesk(cfg, &["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    v.as_array().expect("list --json is an array").len()
+}
+
 /// Submits `n` new requirements for 研发 from zhaoliu to the workflow
 /// address, titled "{title} {i}", with Message-IDs "{id}{i}@client.test".
 fn submit_requirements(lab: &Lab, n: usize, title: &str, id: &str) {
@@ -493,11 +509,7 @@ fn a_server_allowing_one_connection_gets_the_backlog_moved_on_the_first() {
     let cfg = lab::config_with(&lab, work.path(), &[("store", "batch = 10")], "");
     let n = 35;
     submit_requirements(&lab, n, "一个连接", "one.");
-    let t = std::time::Instant::now();
-    while lab.maildir_count("workflow", "INBOX") < n {
-        assert!(t.elapsed() < std::time::Duration::from_secs(30));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_inbox(&lab, n);
     let out = lab::crossdesk(&cfg, &["run", "--once"]);
     let log = plain(&String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{log}");
@@ -507,9 +519,7 @@ fn a_server_allowing_one_connection_gets_the_backlog_moved_on_the_first() {
     );
     assert_eq!(lab.fetch("workflow", "INBOX").len(), 0, "inbox emptied");
     assert_eq!(lab.fetch("workflow", "Processed").len(), n);
-    let list = lab::crossdesk(&cfg, &["list", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), n, "each acted on once");
+    assert_eq!(requirements(&cfg), n, "each acted on once");
 }
 
 /// TLS both ways: IMAPS and SMTP with STARTTLS against the lab's own CA
@@ -602,11 +612,7 @@ fn a_server_without_move_gets_copy_store_expunge() {
         "Dept: rd",
     );
     lab.submit(&stranger, &[&wf], &raw);
-    let t = std::time::Instant::now();
-    while lab.maildir_count("workflow", "INBOX") < n + 1 {
-        assert!(t.elapsed() < std::time::Duration::from_secs(30));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_inbox(&lab, n + 1);
     for round in 0..2 {
         let out = lab::crossdesk(&cfg, &["run", "--once"]);
         assert!(
@@ -618,9 +624,7 @@ fn a_server_without_move_gets_copy_store_expunge() {
     assert_eq!(lab.fetch("workflow", "INBOX").len(), 0, "inbox emptied");
     assert_eq!(lab.fetch("workflow", "Processed").len(), n);
     assert_eq!(lab.fetch("workflow", "Rejected").len(), 1);
-    let list = lab::crossdesk(&cfg, &["list", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), n, "each acted on once");
+    assert_eq!(requirements(&cfg), n, "each acted on once");
 }
 
 /// A department member whose mailbox no longer exists: Postfix refuses that
@@ -979,11 +983,7 @@ fn folders_named_in_chinese_are_watched_and_filled() {
         "Dept: rd",
     );
     lab.submit(&stranger, &[&wf], &raw);
-    let t = std::time::Instant::now();
-    while lab.maildir_count("workflow", "INBOX") < 3 {
-        assert!(t.elapsed() < std::time::Duration::from_secs(30));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_inbox(&lab, 3);
     // A mail rule files them into the watched folder.
     lab.imap_commands("workflow", "INBOX", &[&format!("UID MOVE 1:* {watched}")]);
     assert_eq!(lab.maildir_count("workflow", watched), 3);
@@ -1009,9 +1009,7 @@ fn folders_named_in_chinese_are_watched_and_filled() {
     assert_eq!(lab.fetch("workflow", processed).len(), 2);
     assert_eq!(lab.fetch("workflow", rejected).len(), 1);
     assert_eq!(lab.maildir_count("workflow", "INBOX"), 0);
-    let list = lab::crossdesk(&cfg, &["list", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 2, "each acted on once");
+    assert_eq!(requirements(&cfg), 2, "each acted on once");
 }
 
 /// A server that offers only IMAP4rev1 (no IDLE, MOVE, UIDPLUS or SORT,
@@ -1029,11 +1027,7 @@ fn a_server_with_only_imap4rev1_is_polled_and_emptied() {
     let work = tempfile::tempdir().unwrap();
     let cfg = lab::config_with(&lab, work.path(), &[("imap", "poll_seconds = 1")], "");
     submit_requirements(&lab, 3, "只有 IMAP4rev1", "bare.");
-    let t = std::time::Instant::now();
-    while lab.maildir_count("workflow", "INBOX") < 3 {
-        assert!(t.elapsed() < std::time::Duration::from_secs(30));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_inbox(&lab, 3);
     let log = work.path().join("daemon.log");
     let daemon = Daemon::start(&cfg, &log);
     let zhaoliu_has =
@@ -1061,9 +1055,7 @@ fn a_server_with_only_imap4rev1_is_polled_and_emptied() {
         text.contains("order=\"arrival (INTERNALDATE fetched)\""),
         "{text}"
     );
-    let list = lab::crossdesk(&cfg, &["list", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 4, "each acted on once");
+    assert_eq!(requirements(&cfg), 4, "each acted on once");
 }
 
 /// A relay that takes mail only over TLS (Postfix's
