@@ -830,13 +830,7 @@ fn smtp_auth_refused_keeps_the_mail_queued_until_the_password_is_right() {
         "{text}"
     );
 
-    let f = req_file(&lab, work.path(), "年度预算", "auth.1@client.test");
-    let out = lab::crossdesk(&cfg, &["ingest", f.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_req(&lab, &cfg, work.path(), "年度预算", "auth.1@client.test");
     held_mail(&cfg, 2, "queued", |e| {
         e.contains("AUTH") && e.contains("535")
     });
@@ -868,6 +862,17 @@ fn req_file(lab: &Lab, dir: &std::path::Path, title: &str, mid: &str) -> std::pa
     );
     std::fs::write(&f, raw).unwrap();
     f
+}
+
+/// `crossdesk ingest` of `req_file`'s mail; it must succeed.
+fn ingest_req(lab: &Lab, cfg: &std::path::Path, dir: &std::path::Path, title: &str, mid: &str) {
+    let f = req_file(lab, dir, title, mid);
+    let out = lab::crossdesk(cfg, &["ingest", f.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `outbox list --json`: exactly `n` mails not sent, each with `status`
@@ -1088,13 +1093,7 @@ fn a_relay_that_requires_tls_keeps_the_mail_queued_until_the_url_asks_for_it() {
         "{err}"
     );
 
-    let f = req_file(&lab, work.path(), "加密传输", "tls.1@client.test");
-    let out = lab::crossdesk(&cfg, &["ingest", f.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_req(&lab, &cfg, work.path(), "加密传输", "tls.1@client.test");
     held_mail(&cfg, 2, "queued", |e| {
         e.contains("530") && e.contains("check [smtp] url")
     });
