@@ -208,6 +208,15 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     };
     match cli.cmd {
         Cmd::Check { connect } => {
+            let store = cfg.store_path();
+            if let Err(why) = crossdesk::store::Store::check_writable(&store) {
+                eprintln!(
+                    "crossdesk: {}: key `store.path`: the store {} cannot be kept there: {why}",
+                    cli.config.display(),
+                    store.display()
+                );
+                return Ok(ExitCode::from(EX_CONFIG));
+            }
             println!(
                 "{}: ok — {} departments, {} people, source {}, transport {}",
                 cli.config.display(),

@@ -477,3 +477,60 @@ fn status_says_whether_the_daemon_runs_and_what_the_store_holds() {
     signal(&again, "TERM");
     assert!(again.wait().unwrap().success());
 }
+
+/// `crossdesk check` (the unit's ExecStartPre) fails when the store cannot
+/// be kept where the configuration says: on a read-only filesystem (as
+/// everything outside StateDirectory is under ProtectSystem=strict), or in
+/// a directory the user cannot write. It names the directory.
+#[test]
+fn check_fails_when_the_store_cannot_be_written_there() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    // SAFETY: geteuid(2) only reads the process's ids.
+    let root = unsafe { libc::geteuid() } == 0;
+    // Root may write anywhere but on a read-only filesystem.
+    struct Unmount(Option<std::path::PathBuf>);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            if let Some(p) = &self.0 {
+                let _ = Command::new("umount").arg("-l").arg(p).status();
+            }
+        }
+    }
+    let _mounted = if root {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "ro,size=1m", "crossdesk-test"])
+            .arg(&ro)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount a read-only tmpfs (the tests run as root)");
+        Unmount(Some(ro.clone()))
+    } else {
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        Unmount(None)
+    };
+    let check = |store: &str| {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(config(dir.path(), store))
+            .arg("check")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = check("ro/state/crossdesk.db");
+    assert_eq!(code, Some(78), "{err}");
+    assert!(
+        err.contains("key `store.path`")
+            && err.contains(&format!("{} is not writable", ro.display())),
+        "{err}"
+    );
+    let (code, err) = check("state/crossdesk.db");
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -247,6 +247,46 @@ impl Store {
             .expect("query_only");
     }
 
+    /// Whether the daemon can keep its store at `path`, without touching
+    /// it (for `crossdesk check`): the file, when it exists, and its
+    /// directory (where SQLite puts the -wal and -shm files) must be
+    /// writable; when neither exists yet, the nearest existing directory
+    /// above, where the daemon will create the rest. `Err` says why not.
+    pub fn check_writable(path: &Path) -> std::result::Result<(), String> {
+        use std::os::unix::ffi::OsStrExt;
+        let writable = |p: &Path, mode: libc::c_int| -> std::result::Result<(), String> {
+            let c = std::ffi::CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| format!("{}: a NUL in the path", p.display()))?;
+            // SAFETY: access(2) on a NUL-terminated path; it only reads it.
+            if unsafe { libc::access(c.as_ptr(), mode) } == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is not writable ({})",
+                    p.display(),
+                    std::io::Error::last_os_error()
+                ))
+            }
+        };
+        if path.exists() {
+            writable(path, libc::W_OK)?;
+        }
+        let mut dir = path.parent().unwrap_or(Path::new("."));
+        if dir.as_os_str().is_empty() {
+            dir = Path::new(".");
+        }
+        while !dir.exists() {
+            dir = match dir.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+        }
+        if !dir.is_dir() {
+            return Err(format!("{} is not a directory", dir.display()));
+        }
+        writable(dir, libc::W_OK | libc::X_OK)
+    }
+
     /// A consistent, compacted copy of the store in a new file at `path`
     /// (`VACUUM INTO`: a read transaction, so writers go on meanwhile).
     pub fn backup_to(&self, path: &Path) -> Result<()> {
