@@ -375,6 +375,12 @@ fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
     Ok(store_lock(store, ".send-lock")?.ok())
 }
 
+/// Another `crossdesk run` uses the store: `run` exits with EX_TEMPFAIL,
+/// so that a wrapper (cron's `run --once`) can tell busy from broken.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Busy(String);
+
 /// `crossdesk run` holds `<store>.run-lock` (with its pid in it) for as
 /// long as it runs; a second `run` on the same store is refused.
 async fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
@@ -409,12 +415,13 @@ async fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
                 "" => String::new(),
                 p => format!(" (pid {p})"),
             };
-            anyhow::bail!(
+            Err(Busy(format!(
                 "another `crossdesk run`{pid} is using the store {}; stop it first \
                  (it holds {})",
                 store.display(),
                 path.display()
-            )
+            ))
+            .into())
         }
     }
 }

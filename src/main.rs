@@ -588,15 +588,22 @@ fn print_reports(reports: &[Report]) {
 }
 
 fn run(cfg: Config, once: bool, backfill: bool, poll: u64) -> Result<ExitCode> {
-    crossdesk::daemon::run_blocking(
+    let r = crossdesk::daemon::run_blocking(
         cfg,
         crossdesk::daemon::RunOpts {
             once,
             backfill,
             poll: std::time::Duration::from_secs(poll),
         },
-    )?;
-    Ok(ExitCode::SUCCESS)
+    );
+    match r {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.downcast_ref::<crossdesk::daemon::Busy>().is_some() => {
+            eprintln!("crossdesk: {e}");
+            Ok(ExitCode::from(EX_TEMPFAIL))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn digest(

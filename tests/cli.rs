@@ -262,7 +262,11 @@ fn a_second_daemon_on_the_same_store_is_refused() {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        assert_ne!(status.code(), Some(0), "{args:?} ran beside the daemon");
+        assert_eq!(
+            status.code(),
+            Some(75),
+            "{args:?} beside the daemon: EX_TEMPFAIL"
+        );
         std::fs::read_to_string(&err).unwrap()
     };
     let mut first = start();
