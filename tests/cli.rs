@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod tmpfs;
+
 const BIN: &str = env!("CARGO_BIN_EXE_crossdesk");
 
 fn config(dir: &std::path::Path, store: &str) -> std::path::PathBuf {
@@ -495,26 +497,11 @@ fn check_fails_when_the_store_cannot_be_written_there() {
     // SAFETY: geteuid(2) only reads the process's ids.
     let root = unsafe { libc::geteuid() } == 0;
     // Root may write anywhere but on a read-only filesystem.
-    struct Unmount(Option<std::path::PathBuf>);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            if let Some(p) = &self.0 {
-                let _ = Command::new("umount").arg("-l").arg(p).status();
-            }
-        }
-    }
     let _mounted = if root {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "ro,size=1m", "crossdesk-test"])
-            .arg(&ro)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mount a read-only tmpfs (the tests run as root)");
-        Unmount(Some(ro.clone()))
+        Some(tmpfs::Tmpfs::mount(&ro, "ro,size=1m"))
     } else {
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
-        Unmount(None)
+        None
     };
     let check = |store: &str| {
         let out = Command::new(BIN)

@@ -10,6 +10,7 @@
 //! Dovecot and the daemon already).
 
 mod lab;
+mod tmpfs;
 
 use lab::{config_with, crossdesk, mail, Daemon, Lab, SmtpClient};
 use rand::Rng;
@@ -17,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tmpfs::Tmpfs;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -1237,59 +1239,23 @@ fn a_server_that_stops_answering_is_given_up_on_and_the_daemon_carries_on() {
     assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
 }
 
-/// A small filesystem of its own (tmpfs; the tests run as root), unmounted
-/// when dropped.
-struct SmallDisk {
-    dir: PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(dir: &Path, size: &str) -> SmallDisk {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755")])
-            .arg("crossdesk-test")
-            .arg(dir)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mount a tmpfs at {} (the lab tests run as root): {}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        SmallDisk {
-            dir: dir.to_path_buf(),
+/// Fills what is left of a small disk with one file; returns its path.
+fn fill(disk: &Tmpfs) -> PathBuf {
+    use std::io::Write;
+    let path = disk.dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    loop {
+        match f.write(&block) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
         }
     }
-
-    /// Fills what is left with one file; returns its path.
-    fn fill(&self) -> PathBuf {
-        use std::io::Write;
-        let path = self.dir.join("filler");
-        let mut f = std::fs::File::create(&path).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        loop {
-            match f.write(&block) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
-                Err(e) => panic!("filling {}: {e}", path.display()),
-            }
-        }
-        // Whatever a 64 KiB write could not take, byte by byte.
-        while f.write(&[0]).is_ok_and(|n| n == 1) {}
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.dir)
-            .status();
-    }
+    // Whatever a 64 KiB write could not take, byte by byte.
+    while f.write(&[0]).is_ok_and(|n| n == 1) {}
+    path
 }
 
 /// The disk under the store fills up while mail arrives: nothing is acted
@@ -1300,7 +1266,7 @@ impl Drop for SmallDisk {
 fn a_full_disk_under_the_store_holds_mail_in_the_inbox_until_there_is_room() {
     let _g = serial();
     let mut rig = Rig::new(&[("store", "path = \"store/crossdesk.db\"")], "");
-    let disk = SmallDisk::mount(&rig.work.path().join("store"), "4m");
+    let disk = Tmpfs::mount(&rig.work.path().join("store"), "size=4m,mode=0755");
     rig.db = disk.dir.join("crossdesk.db");
     let members = ["dave", "bob"];
     let origs = rig.reqs("full", 3, "ops");
@@ -1313,7 +1279,7 @@ fn a_full_disk_under_the_store_holds_mail_in_the_inbox_until_there_is_room() {
 
     let users = ["zhangsan", "alice", "wanglei", "dave", "bob"];
     let before = replies(&rig.lab, &users);
-    let filler = disk.fill();
+    let filler = fill(&disk);
     rig.submit(&origs[1..]);
     rig.wait("the full disk noticed", Duration::from_secs(20), || {
         rig.logs().contains("database or disk is full")
@@ -1366,7 +1332,7 @@ fn mail_sent_while_the_store_cannot_record_it_is_not_sent_again() {
         ],
         "",
     );
-    let disk = SmallDisk::mount(&rig.work.path().join("store"), "4m");
+    let disk = Tmpfs::mount(&rig.work.path().join("store"), "size=4m,mode=0755");
     rig.db = disk.dir.join("crossdesk.db");
     const N: usize = 2;
     let members = ["dave", "bob"];
@@ -1395,7 +1361,7 @@ fn mail_sent_while_the_store_cannot_record_it_is_not_sent_again() {
     });
     let t = Instant::now();
     rig.lab.ctl("start-postfix");
-    let filler = disk.fill();
+    let filler = fill(&disk);
     assert!(
         t.elapsed() < Duration::from_secs(4),
         "test set-up too slow: Postfix started and the disk filled in {:?}",
