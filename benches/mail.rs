@@ -6,6 +6,7 @@
 //!   BENCH_IMAP_ONLY=1 cargo bench --bench mail   (the IMAP ingest only)
 //!   BENCH_BATCH=100 …                          (`[store] batch`; default 500)
 //!   BENCH_RUNS=3 …                             (IMAP ingest runs; default 5)
+//!   BENCH_FORMATS=maildir …                    (the IMAP ingest on Maildir only)
 //!   BENCH_TIMELINE=1 …     (the IMAP loop's debug lines to stderr: fetched,
 //!                           acted and committed, moved; counts and ms)
 //!   PERF_CTL=FIFO[,ACK] …  (writes enable/disable to a `perf record
@@ -15,7 +16,9 @@
 //! 1. IMAP ingest of a 2,000-message backlog: from the first FETCH to the
 //!    last message moved, against a raw `UID FETCH 1:* BODY.PEEK[]`, raw
 //!    `UID MOVE`s, and the ingest's own FETCH and MOVE commands replayed
-//!    without crossdesk (the server's share).
+//!    without crossdesk (the server's share). Twice: with the workflow
+//!    mailbox in Maildir (the lab's default), then in mdbox, where Dovecot
+//!    moves a message without a file operation of its own.
 //! 2. End-to-end latency, SMTP submit → the daemon's reply in the sender's
 //!    Maildir, p50/p99 over 200 mails, against plain Postfix → Dovecot
 //!    delivery of one mail.
@@ -524,52 +527,21 @@ fn cpu_now() -> (f64, f64) {
     (busy / tick, own / tick)
 }
 
-fn main() {
-    let n: usize = std::env::var("BENCH_MESSAGES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    let t = Instant::now();
-    let lab = Lab::start("corp.test");
-    println!(
-        "mail benchmarks on Dovecot + Postfix at 127.0.0.1 (lab up in {:.2} s), 2 cores",
-        t.elapsed().as_secs_f64()
-    );
-    let work = tempfile::tempdir().unwrap();
-    // Replies go to a Maildir in phase 1 so that only the IMAP side is timed.
-    let batch: usize = std::env::var("BENCH_BATCH")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500);
-    let batch_line = format!("batch = {batch}");
-    let cfg_path = lab::config_with(
-        &lab,
-        work.path(),
-        &[("store", &batch_line)],
-        "[limits]\ndaily_cap_per_recipient = 100000000",
-    );
-    let text = std::fs::read_to_string(&cfg_path)
-        .unwrap()
-        .replace("transport = \"smtp\"", "transport = \"maildir:outbox\"");
-    std::fs::write(&cfg_path, text).unwrap();
-
-    // ---- 1. IMAP ingest of a backlog ------------------------------------
-    let (reqs, confirms) = stories(&lab, n, "b");
+/// Phase 1 on `lab`: the backlog submitted and delivered, the raw FETCH,
+/// `runs` ingests, the raw MOVE and the replay; prints the figures.
+fn imap_phase(lab: &Lab, cfg_path: &Path, work: &Path, n: usize, batch: usize, runs: usize) {
+    let (reqs, confirms) = stories(lab, n, "b");
     let n = reqs.len() + confirms.len();
     let t = Instant::now();
     submit_many(lab.smtp_port, &reqs, &lab.addr("workflow"));
-    wait_count(
-        &user_maildir(&lab, "workflow"),
-        reqs.len(),
-        Duration::from_secs(120),
-    );
+    wait_inbox(lab, "workflow", reqs.len(), Duration::from_secs(120));
     submit_many(lab.smtp_port, &confirms, &lab.addr("workflow"));
-    wait_count(&user_maildir(&lab, "workflow"), n, Duration::from_secs(120));
+    wait_inbox(lab, "workflow", n, Duration::from_secs(120));
     println!(
         "setup     {n} tagged mails submitted and delivered in {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    let (got, raw_d) = raw_fetch_all(&lab, "workflow");
+    let (got, raw_d) = raw_fetch_all(lab, "workflow");
     assert_eq!(got, n);
     let raw_rate = n as f64 / raw_d.as_secs_f64();
     println!(
@@ -577,40 +549,18 @@ fn main() {
         raw_rate,
         raw_d.as_secs_f64()
     );
-    let cfg = Config::load(&cfg_path).unwrap();
-    // BENCH_TIMELINE=1 prints the IMAP loop's debug timeline (fetched,
-    // acted and committed, moved: counts and milliseconds) to stderr.
-    let timeline = std::env::var_os("BENCH_TIMELINE").is_some();
-    // Global, so that the acting and moving threads log as in the daemon
-    // (a line per message is formatted, then dropped by the writer).
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_env_filter(if timeline {
-                "info,crossdesk::source::imap=debug"
-            } else {
-                "info"
-            })
-            .with_writer(move || ReadyMark { timeline })
-            .finish(),
-    )
-    .unwrap();
+    let cfg = Config::load(cfg_path).unwrap();
     // The backlog is ingested several times (this machine's speed drifts by
     // a third over minutes): first as delivered, then moved back to the
     // inbox for a fresh store each time. The first run's store feeds the
     // outbox phase below; the median run is reported.
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-        .max(1);
     let mut all = vec![];
     for i in 0..runs {
         let mut c = cfg.clone();
         if i > 0 {
-            let (back, _) = raw_move_all(&lab, "workflow", "Processed", "INBOX", 500);
+            let (back, _) = raw_move_all(lab, "workflow", "Processed", "INBOX", 500);
             assert_eq!(back, n);
-            c.store.path = work.path().join(format!("run{i}.db")).display().to_string();
+            c.store.path = work.join(format!("run{i}.db")).display().to_string();
         }
         let r = imap_ingest(&c);
         let processed = lab.fetch("workflow", "Processed").len();
@@ -697,16 +647,10 @@ fn main() {
         );
     }
     drop(all);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-
     // The server's own cost of moving that many messages, 500 per command
     // (moved back to the inbox, then again to Processed, to leave it as it was).
-    let (moved, mv_d) = raw_move_all(&lab, "workflow", "Processed", "INBOX", 500);
-    let _ = raw_move_all(&lab, "workflow", "INBOX", "Processed", 500);
+    let (moved, mv_d) = raw_move_all(lab, "workflow", "Processed", "INBOX", 500);
+    let _ = raw_move_all(lab, "workflow", "INBOX", "Processed", 500);
     assert_eq!(moved, n);
     println!(
         "baseline  raw UID MOVE, 500 UIDs per command     {:>9.0} msg/s ({:.3} s); raw FETCH + raw MOVE one after the other {:>6.0} msg/s",
@@ -723,7 +667,7 @@ fn main() {
     // The server's share of the ingest: its FETCH and MOVE commands in the
     // same chunks and order, with no engine between them.
     let mut replays: Vec<Replay> = (0..3)
-        .map(|_| replay_commands(&lab, "workflow", n, batch))
+        .map(|_| replay_commands(lab, "workflow", n, batch))
         .collect();
     replays.sort_by_key(|r| r.time);
     let median = &replays[replays.len() / 2];
@@ -748,6 +692,121 @@ fn main() {
         "          crossdesk IMAP ingest = {:.2}x of the replay",
         rate * rd.as_secs_f64() / n as f64
     );
+}
+
+/// The IMAP ingest's config for `lab`: replies go to a Maildir ("outbox"
+/// in `dir`) so that only the IMAP side is timed.
+fn bench_config(lab: &Lab, dir: &Path, batch: usize) -> std::path::PathBuf {
+    let batch_line = format!("batch = {batch}");
+    let cfg_path = lab::config_with(
+        lab,
+        dir,
+        &[("store", &batch_line)],
+        "[limits]\ndaily_cap_per_recipient = 100000000",
+    );
+    let text = std::fs::read_to_string(&cfg_path)
+        .unwrap()
+        .replace("transport = \"smtp\"", "transport = \"maildir:outbox\"");
+    std::fs::write(&cfg_path, text).unwrap();
+    cfg_path
+}
+
+/// How many messages `user`'s inbox holds: its Maildir's files, or where
+/// the mailbox is not a Maildir (mdbox), what IMAP STATUS says.
+fn inbox_count(lab: &Lab, user: &str) -> usize {
+    let dir = user_maildir(lab, user);
+    if dir.exists() {
+        return maildir_count(&dir);
+    }
+    lab::block_on(async {
+        let mut s = lab::imap_login(lab.imap_port, user, &lab.password)
+            .await
+            .unwrap();
+        let m = s.status("INBOX", "(MESSAGES)").await.unwrap();
+        let _ = s.logout().await;
+        m.exists as usize
+    })
+}
+
+fn wait_inbox(lab: &Lab, user: &str, n: usize, limit: Duration) {
+    let dir = user_maildir(lab, user);
+    if dir.exists() {
+        return wait_count(&dir, n, limit);
+    }
+    let t = Instant::now();
+    loop {
+        let got = inbox_count(lab, user);
+        if got >= n {
+            return;
+        }
+        assert!(t.elapsed() < limit, "{user}: {got} of {n} after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let t = Instant::now();
+    let lab = Lab::start("corp.test");
+    println!(
+        "mail benchmarks on Dovecot + Postfix at 127.0.0.1 (lab up in {:.2} s), 2 cores",
+        t.elapsed().as_secs_f64()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let batch: usize = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let cfg_path = bench_config(&lab, work.path(), batch);
+    // BENCH_TIMELINE=1 prints the IMAP loop's debug timeline (fetched,
+    // acted and committed, moved: counts and milliseconds) to stderr.
+    let timeline = std::env::var_os("BENCH_TIMELINE").is_some();
+    // Global, so that the acting and moving threads log as in the daemon
+    // (a line per message is formatted, then dropped by the writer).
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_env_filter(if timeline {
+                "info,crossdesk::source::imap=debug"
+            } else {
+                "info"
+            })
+            .with_writer(move || ReadyMark { timeline })
+            .finish(),
+    )
+    .unwrap();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
+
+    // ---- 1. IMAP ingest of a backlog ------------------------------------
+    // On the lab's Maildir (every user's mailbox, and what the later phases
+    // use), then on mdbox: Dovecot's own format, in which a UID MOVE does
+    // not link, rename and unlink a file per message (BENCH_FORMATS=maildir
+    // leaves it out).
+    println!("IMAP ingest, the workflow mailbox in Maildir (the lab's default):");
+    imap_phase(&lab, &cfg_path, work.path(), n, batch, runs);
+    if std::env::var("BENCH_FORMATS").as_deref() != Ok("maildir") {
+        let t = Instant::now();
+        let mdbox = Lab::start_with("corp.test", &[("LAB_MDBOX_USERS", "workflow")]);
+        let work2 = tempfile::tempdir().unwrap();
+        let cfg2 = bench_config(&mdbox, work2.path(), batch);
+        println!(
+            "IMAP ingest, the workflow mailbox in mdbox (a second lab, up in {:.2} s):",
+            t.elapsed().as_secs_f64()
+        );
+        imap_phase(&mdbox, &cfg2, work2.path(), n, batch, runs);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
 
     if std::env::var_os("BENCH_IMAP_ONLY").is_some() {
         return;

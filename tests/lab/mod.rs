@@ -25,10 +25,15 @@ fn lab_sh() -> PathBuf {
 }
 
 fn run_lab(args: &[&str]) -> std::process::Output {
+    run_lab_env(args, &[])
+}
+
+fn run_lab_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let out = Command::new("bash")
         .arg(lab_sh())
         .args(args)
         .env("LAB_PORTS", "auto")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run lab.sh");
@@ -46,6 +51,11 @@ fn run_lab(args: &[&str]) -> std::process::Output {
 impl Lab {
     /// Starts a private lab for `domain` in a fresh world-traversable dir.
     pub fn start(domain: &str) -> Lab {
+        Lab::start_with(domain, &[])
+    }
+
+    /// `start` with lab.sh's environment settings (e.g. `LAB_MDBOX_USERS`).
+    pub fn start_with(domain: &str, env: &[(&str, &str)]) -> Lab {
         let base = std::env::temp_dir().join(format!(
             "crossdesk-lab-{}-{}",
             std::process::id(),
@@ -53,7 +63,7 @@ impl Lab {
         ));
         std::fs::create_dir_all(&base).unwrap();
         set_mode(&base, 0o755);
-        run_lab(&["start", base.to_str().unwrap(), "--domain", domain]);
+        run_lab_env(&["start", base.to_str().unwrap(), "--domain", domain], env);
         let env = std::fs::read_to_string(base.join("lab.env")).unwrap();
         let vars: HashMap<String, String> = env
             .lines()

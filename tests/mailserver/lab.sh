@@ -396,8 +396,20 @@ write_configs() {
   # unknown users). name:password:uid:gid:gecos:home:shell
   : >"$S/users.passwd"
   : >"$S/postfix/vmailbox"
+  # LAB_MDBOX_USERS: these users' mailboxes are mdbox (Dovecot's own
+  # format, ~/mdbox) instead of Maildir; the userdb's extra field overrides
+  # mail_location for them alone.
+  local -A mdbox=()
+  local mdbox_users=${LAB_MDBOX_USERS:-}
+  for u in ${mdbox_users//,/ }; do
+    u=${u,,}
+    printf '%s\n' "${USERS[@]}" | grep -qxF -- "$u" || die "LAB_MDBOX_USERS: '$u' is not a user of the lab"
+    mdbox[$u]=1
+  done
   for u in "${USERS[@]}"; do
-    printf '%s:{PLAIN}%s:%s:%s::%s/mail/%s::\n' "$u" "$PASSWORD" "$MAIL_UID" "$MAIL_GID" "$S" "$u" >>"$S/users.passwd"
+    local extra=
+    [[ -z ${mdbox[$u]:-} ]] || extra='userdb_mail=mdbox:~/mdbox'
+    printf '%s:{PLAIN}%s:%s:%s::%s/mail/%s::%s\n' "$u" "$PASSWORD" "$MAIL_UID" "$MAIL_GID" "$S" "$u" "$extra" >>"$S/users.passwd"
     printf '%s@%s %s/\n' "$u" "$DOMAIN" "$u" >>"$S/postfix/vmailbox"
   done
   chmod 644 "$S/users.passwd"
