@@ -243,6 +243,25 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Cmd::Status { json } => {
             let store = cfg.store_path();
             let pid = crossdesk::daemon::daemon_pid(&store)?;
+            if !store.exists() {
+                // Said, not created: a mistyped `store.path` must not
+                // leave an empty store behind that looks like a fresh start.
+                if json {
+                    let v = serde_json::json!({
+                        "daemon": { "running": pid.is_some(), "pid": pid },
+                        "store": { "path": store.display().to_string(), "exists": false },
+                        "status": null,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                } else {
+                    match &pid {
+                        Some(p) => println!("daemon: running (pid {p})"),
+                        None => println!("daemon: not running"),
+                    }
+                    println!("store: {} {NO_STORE_YET}", store.display());
+                }
+                return Ok(ExitCode::from(if pid.is_some() { 0 } else { 3 }));
+            }
             let engine = Engine::new(cfg)?;
             let st = engine.store.status()?;
             let size: u64 = ["", "-wal"]
@@ -256,7 +275,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             if json {
                 let v = serde_json::json!({
                     "daemon": { "running": pid.is_some(), "pid": pid },
-                    "store": { "path": store.display().to_string(), "bytes": size },
+                    "store": { "path": store.display().to_string(), "exists": true, "bytes": size },
                     "status": st,
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -307,7 +326,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             if path.exists() {
                 bail!("{} exists; give a new file", path.display());
             }
-            let engine = Engine::new(cfg)?;
+            let engine = existing_store(cfg)?;
             engine
                 .store
                 .backup_to(&path)
@@ -332,7 +351,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     bail!("unknown state `{s}`; use one of proposed, clarifying, confirmed, rejected, in_progress, delivered, closed, cancelled");
                 }
             }
-            let engine = Engine::new(cfg)?;
+            let engine = existing_store(cfg)?;
             let reqs = engine.store.list_reqs(state.as_deref(), dept.as_deref())?;
             if json {
                 let v: Vec<_> = reqs
@@ -349,7 +368,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let Some(item) = ItemId::parse(&id) else {
                 bail!("`{id}` is not an identifier; use REQ-n or REQ-n.m");
             };
-            let engine = Engine::new(cfg)?;
+            let engine = existing_store(cfg)?;
             let Some(req) = engine.store.load_req(item.req())? else {
                 bail!("{} does not exist", item.req());
             };
@@ -368,7 +387,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::SetAside { json } => {
-            let engine = Engine::new(cfg)?;
+            let engine = existing_store(cfg)?;
             let list = engine.store.set_aside_list()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
@@ -395,7 +414,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Release { key } => {
-            let mut engine = Engine::new(cfg)?;
+            let mut engine = existing_store(cfg)?;
             let now = crossdesk::schedule::now(engine.cfg.tz());
             match engine.release(&key, now)? {
                 None => bail!("no set-aside message with key `{key}` (see `crossdesk set-aside`)"),
@@ -437,7 +456,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     );
                 }
             }
-            let engine = Engine::new(cfg)?;
+            let engine = existing_store(cfg)?;
             let list = engine.store.outbox_list(status.as_deref(), limit)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
@@ -473,7 +492,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Cmd::Outbox {
             cmd: Some(OutboxCmd::Retry { ids, failed }),
         } => {
-            let mut engine = Engine::new(cfg)?;
+            let mut engine = existing_store(cfg)?;
             let now = crossdesk::schedule::now(engine.cfg.tz());
             let ids = if failed {
                 engine.store.outbox_ids("failed")?
@@ -507,6 +526,18 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             })
         }
     }
+}
+
+const NO_STORE_YET: &str = "does not exist yet: nothing has been recorded (the daemon creates it when it first runs; check `store.path` in the configuration)";
+
+/// The engine on the configured store, for the commands that only read or
+/// change what is recorded: a missing store is an error, not created.
+fn existing_store(cfg: Config) -> Result<Engine> {
+    let store = cfg.store_path();
+    if !store.exists() {
+        bail!("store {} {NO_STORE_YET}", store.display());
+    }
+    Ok(Engine::new(cfg)?)
 }
 
 fn print_outbox_counts(engine: &Engine) -> Result<()> {

@@ -525,3 +525,70 @@ fn check_fails_when_the_store_cannot_be_written_there() {
     let (code, err) = check("state/crossdesk.db");
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// The commands that read or change what is recorded (status, list, show,
+/// set-aside, release, outbox list/retry, backup) say that a store does not
+/// exist rather than create an empty one: a mistyped `store.path` must not
+/// look like a fresh start. `ingest` still creates it.
+#[test]
+fn reading_commands_do_not_create_a_missing_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("nowhere/crossdesk.db");
+    let cfg = config(dir.path(), store.to_str().unwrap());
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .env("CROSSDESK_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let backup = dir.path().join("b.db");
+    for args in [
+        &["list"][..],
+        &["show", "REQ-1"],
+        &["set-aside"],
+        &["release", "x"],
+        &["outbox", "list"],
+        &["outbox", "retry", "--failed"],
+        &["backup", backup.to_str().unwrap()],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {out}{err}");
+        assert!(
+            err.contains(&format!("store {} does not exist yet", store.display())),
+            "{args:?}: {err}"
+        );
+        assert!(!store.exists(), "{args:?} created the store");
+        assert!(!backup.exists());
+    }
+    let (code, out, _) = run(&["status"]);
+    assert_eq!(code, Some(3));
+    assert!(out.contains("daemon: not running"), "{out}");
+    assert!(out.contains("does not exist yet"), "{out}");
+    let (code, out, _) = run(&["status", "--json"]);
+    assert_eq!(code, Some(3));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["store"]["exists"], false);
+    assert!(v["status"].is_null());
+    assert!(!store.exists());
+
+    // Once something is recorded, they read it.
+    std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+    assert_eq!(ingest_stdin(&cfg).status.code(), Some(0));
+    assert!(store.exists());
+    let (code, out, err) = run(&["list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("REQ-1"), "{out}");
+    let (code, out, _) = run(&["status", "--json"]);
+    assert_eq!(code, Some(3));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["store"]["exists"], true);
+    assert_eq!(v["status"]["messages"], 1);
+}
