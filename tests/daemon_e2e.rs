@@ -1117,3 +1117,43 @@ fn a_relay_that_requires_tls_keeps_the_mail_queued_until_the_url_asks_for_it() {
         p.subject.contains("[REQ-1]")
     });
 }
+
+/// The workflow mailbox in mdbox (Dovecot's own format, as the benchmark's
+/// second lab has it): IMAP hides the format, and the daemon finds the
+/// backlog, is told of later mail by IDLE, and moves each message once.
+#[test]
+fn an_mdbox_mailbox_is_watched_and_emptied() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start_with("corp.test", &[("LAB_MDBOX_USERS", "workflow")]);
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config(&lab, work.path(), "");
+    submit_requirements(&lab, 3, "mdbox 积压", "mdbox.");
+    // No Maildir to count: the lab's IMAP says when all three are in.
+    let t = std::time::Instant::now();
+    while lab.fetch("workflow", "INBOX").len() < 3 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(lab.dir.join("mail/workflow/mdbox/storage").is_dir());
+    assert!(!lab.dir.join("mail/workflow/Maildir").exists());
+    let log = work.path().join("daemon.log");
+    let daemon = Daemon::start(&cfg, &log);
+    let zhaoliu_has =
+        |subject: &str| lab.wait_for("zhaoliu", "INBOX", subject, |p| p.subject.contains(subject));
+    for i in 1..=3 {
+        zhaoliu_has(&format!("[REQ-{i}]"));
+    }
+    submit_requirements(&lab, 1, "mdbox 新邮件", "mdbox.late.");
+    zhaoliu_has("[REQ-4]");
+    let t = std::time::Instant::now();
+    while lab.fetch("workflow", "Processed").len() < 4 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(lab.fetch("workflow", "INBOX").len(), 0);
+    let status = daemon.stop();
+    assert!(status.success(), "{status:?}");
+    let text = plain(&std::fs::read_to_string(&log).unwrap());
+    assert!(text.contains("idle=true move=true"), "{text}");
+    assert_eq!(requirements(&cfg), 4, "each acted on once");
+}
