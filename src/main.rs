@@ -243,39 +243,32 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Cmd::Status { json } => {
             let store = cfg.store_path();
             let pid = crossdesk::daemon::daemon_pid(&store)?;
-            if !store.exists() {
-                // Said, not created: a mistyped `store.path` must not
-                // leave an empty store behind that looks like a fresh start.
-                if json {
-                    let v = serde_json::json!({
-                        "daemon": { "running": pid.is_some(), "pid": pid },
-                        "store": { "path": store.display().to_string(), "exists": false },
-                        "status": null,
-                    });
-                    println!("{}", serde_json::to_string_pretty(&v)?);
-                } else {
-                    match &pid {
-                        Some(p) => println!("daemon: running (pid {p})"),
-                        None => println!("daemon: not running"),
-                    }
-                    println!("store: {} {NO_STORE_YET}", store.display());
-                }
-                return Ok(ExitCode::from(if pid.is_some() { 0 } else { 3 }));
-            }
-            let engine = Engine::new(cfg)?;
-            let st = engine.store.status()?;
-            let size: u64 = ["", "-wal"]
-                .iter()
-                .filter_map(|x| {
-                    let mut p = store.as_os_str().to_owned();
-                    p.push(x);
-                    std::fs::metadata(p).ok().map(|m| m.len())
-                })
-                .sum();
+            // 3 when no daemon uses the store, as LSB's status.
+            let code = if pid.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            };
+            // A missing store is said, not created: a mistyped `store.path`
+            // must not leave an empty store behind that looks like a fresh start.
+            let (st, size) = if store.exists() {
+                let engine = Engine::new(cfg)?;
+                let size: u64 = ["", "-wal"]
+                    .iter()
+                    .filter_map(|x| {
+                        let mut p = store.as_os_str().to_owned();
+                        p.push(x);
+                        std::fs::metadata(p).ok().map(|m| m.len())
+                    })
+                    .sum();
+                (Some(engine.store.status()?), size)
+            } else {
+                (None, 0)
+            };
             if json {
                 let v = serde_json::json!({
                     "daemon": { "running": pid.is_some(), "pid": pid },
-                    "store": { "path": store.display().to_string(), "exists": true, "bytes": size },
+                    "store": { "path": store.display().to_string(), "exists": st.is_some(), "bytes": size },
                     "status": st,
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -284,6 +277,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     Some(p) => println!("daemon: running (pid {p})"),
                     None => println!("daemon: not running"),
                 }
+                let Some(st) = st else {
+                    println!("store: {} {NO_STORE_YET}", store.display());
+                    return Ok(code);
+                };
                 println!("store: {} ({size} bytes)", store.display());
                 println!(
                     "messages: {}{}",
@@ -316,11 +313,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     st.set_aside, st.set_aside_waiting
                 );
             }
-            Ok(if pid.is_some() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(3)
-            })
+            Ok(code)
         }
         Cmd::Backup { path } => {
             if path.exists() {

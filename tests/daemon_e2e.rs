@@ -359,6 +359,39 @@ fn wait_inbox(lab: &Lab, n: usize) {
     }
 }
 
+/// With three requirements waiting in the workflow inbox: starts the
+/// daemon, waits for their replies to zhaoliu, submits a fourth (titled
+/// `late`) and waits for its reply, for all four in Processed and none
+/// left in the inbox; stops the daemon and returns its log.
+fn three_then_one(lab: &Lab, cfg: &std::path::Path, log: &std::path::Path, late: &str) -> String {
+    let daemon = Daemon::start(cfg, log);
+    let zhaoliu_has =
+        |subject: &str| lab.wait_for("zhaoliu", "INBOX", subject, |p| p.subject.contains(subject));
+    for i in 1..=3 {
+        zhaoliu_has(&format!("[REQ-{i}]"));
+    }
+    submit_requirements(lab, 1, late, "late.");
+    zhaoliu_has("[REQ-4]");
+    wait_folder(lab, "Processed", 4, 10);
+    assert_eq!(lab.fetch("workflow", "INBOX").len(), 0);
+    let status = daemon.stop();
+    assert!(status.success(), "{status:?}");
+    plain(&std::fs::read_to_string(log).unwrap())
+}
+
+/// Waits until the workflow mailbox's `folder` holds `n` messages, as IMAP
+/// counts them (any mailbox format).
+fn wait_folder(lab: &Lab, folder: &str, n: usize, secs: u64) {
+    let t = std::time::Instant::now();
+    while lab.fetch("workflow", folder).len() < n {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(secs),
+            "{folder}: fewer than {n} after {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// How many requirements `crossdesk list --json` shows.
 fn requirements(cfg: &std::path::Path) -> usize {
     let list = lab::crossdesk(cfg, &["list", "--json"]);
@@ -1033,25 +1066,8 @@ fn a_server_with_only_imap4rev1_is_polled_and_emptied() {
     let cfg = lab::config_with(&lab, work.path(), &[("imap", "poll_seconds = 1")], "");
     submit_requirements(&lab, 3, "只有 IMAP4rev1", "bare.");
     wait_inbox(&lab, 3);
-    let log = work.path().join("daemon.log");
-    let daemon = Daemon::start(&cfg, &log);
-    let zhaoliu_has =
-        |subject: &str| lab.wait_for("zhaoliu", "INBOX", subject, |p| p.subject.contains(subject));
-    for i in 1..=3 {
-        zhaoliu_has(&format!("[REQ-{i}]"));
-    }
     // Later mail is found by the poll.
-    submit_requirements(&lab, 1, "轮询", "bare.late.");
-    zhaoliu_has("[REQ-4]");
-    let t = std::time::Instant::now();
-    while lab.maildir_count("workflow", "Processed") < 4 {
-        assert!(t.elapsed() < std::time::Duration::from_secs(10));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(lab.maildir_count("workflow", "INBOX"), 0);
-    let status = daemon.stop();
-    assert!(status.success(), "{status:?}");
-    let text = plain(&std::fs::read_to_string(&log).unwrap());
+    let text = three_then_one(&lab, &cfg, &work.path().join("daemon.log"), "轮询");
     assert!(
         text.contains("idle=false move=false"),
         "polling, without MOVE:\n{text}"
@@ -1129,31 +1145,10 @@ fn an_mdbox_mailbox_is_watched_and_emptied() {
     let cfg = config(&lab, work.path(), "");
     submit_requirements(&lab, 3, "mdbox 积压", "mdbox.");
     // No Maildir to count: the lab's IMAP says when all three are in.
-    let t = std::time::Instant::now();
-    while lab.fetch("workflow", "INBOX").len() < 3 {
-        assert!(t.elapsed() < std::time::Duration::from_secs(30));
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_folder(&lab, "INBOX", 3, 30);
     assert!(lab.dir.join("mail/workflow/mdbox/storage").is_dir());
     assert!(!lab.dir.join("mail/workflow/Maildir").exists());
-    let log = work.path().join("daemon.log");
-    let daemon = Daemon::start(&cfg, &log);
-    let zhaoliu_has =
-        |subject: &str| lab.wait_for("zhaoliu", "INBOX", subject, |p| p.subject.contains(subject));
-    for i in 1..=3 {
-        zhaoliu_has(&format!("[REQ-{i}]"));
-    }
-    submit_requirements(&lab, 1, "mdbox 新邮件", "mdbox.late.");
-    zhaoliu_has("[REQ-4]");
-    let t = std::time::Instant::now();
-    while lab.fetch("workflow", "Processed").len() < 4 {
-        assert!(t.elapsed() < std::time::Duration::from_secs(10));
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(lab.fetch("workflow", "INBOX").len(), 0);
-    let status = daemon.stop();
-    assert!(status.success(), "{status:?}");
-    let text = plain(&std::fs::read_to_string(&log).unwrap());
+    let text = three_then_one(&lab, &cfg, &work.path().join("daemon.log"), "mdbox 新邮件");
     assert!(text.contains("idle=true move=true"), "{text}");
     assert_eq!(requirements(&cfg), 4, "each acted on once");
 }
