@@ -209,6 +209,8 @@ fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
     write_backlog(dir.path(), mails);
     let cfg = config(dir.path(), batch);
     let mut engine = Engine::new(cfg).unwrap();
+    // As `crossdesk run` does: each message read and acted on is noted.
+    engine.keep_crash_guard().unwrap();
     let mut source = MaildirSource::open(&dir.path().join("inbox")).unwrap();
     let t = Instant::now();
     let handled = process_backlog(&mut engine, &mut source, None, &|| false, |_| {}).unwrap();

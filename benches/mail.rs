@@ -330,7 +330,10 @@ struct ImapRun {
 }
 
 fn imap_ingest(cfg: &Config) -> ImapRun {
-    let engine = Arc::new(Mutex::new(Engine::new(cfg.clone()).unwrap()));
+    let mut engine = Engine::new(cfg.clone()).unwrap();
+    // As `crossdesk run` does: each message read and acted on is noted.
+    engine.keep_crash_guard().unwrap();
+    let engine = Arc::new(Mutex::new(engine));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -74,7 +74,11 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     let imap_cfg = cfg.imap.clone();
     let cfg2 = cfg.clone();
     let cfg_file = std::path::PathBuf::from(&cfg.file);
-    let engine: Shared = Arc::new(Mutex::new(Engine::new(cfg)?));
+    let mut eng = Engine::new(cfg)?;
+    // Under the run lock: what the last run had in hand when it died is
+    // counted, and what this one reads and acts on is noted.
+    eng.keep_crash_guard()?;
+    let engine: Shared = Arc::new(Mutex::new(eng));
     let watermark = if opts.backfill {
         None
     } else {

@@ -7,6 +7,7 @@
 //! decides what the protocol means; that is `workflow::decide`.
 
 use crate::config::{action_from_key, Config};
+use crate::crashguard::{self, CrashGuard, Slot};
 use crate::directory::Directory;
 use crate::mail::classify::{classify, has_reply_prefix, Keywords};
 use crate::mail::filter::{auth_passes, screen, SetAside};
@@ -68,6 +69,10 @@ pub struct Parsed {
     /// What its subject and body say, read on the parsing thread for the
     /// local day given (the engine reads it again on another day).
     pub command: Option<(chrono::NaiveDate, Command)>,
+    /// Its name for the crash guard, when the daemon keeps one.
+    pub name: Option<String>,
+    /// The daemon died with it in hand too often: set aside unread.
+    pub condemned: bool,
 }
 
 /// What the parsing thread needs to classify as well: the keywords and
@@ -76,6 +81,8 @@ pub struct Parsed {
 pub struct Classifier {
     pub kw: Keywords,
     pub tz: chrono_tz::Tz,
+    /// Notes the message being read (see [`crate::crashguard`]).
+    pub guard: Option<std::sync::Arc<CrashGuard>>,
 }
 
 /// Parses a batch (pure: any thread may do it), and classifies it too
@@ -87,6 +94,23 @@ pub fn parse_batch(mails: &[RawMail], max_bytes: usize, cl: Option<&Classifier>)
         .iter()
         .map(|m| {
             let started = Instant::now();
+            let guard = cl.and_then(|c| c.guard.as_deref());
+            let name = guard.map(|_| crashguard::fingerprint(&m.handle, &m.raw));
+            if let (Some(g), Some(n)) = (guard, &name) {
+                if g.is_condemned(n) {
+                    return Parsed {
+                        inbound: Err(format!(
+                            "the daemon stopped {} times with this message in hand (a bug; please report it); set aside unread so that the mail behind it goes on",
+                            crashguard::CONDEMN_AFTER
+                        )),
+                        started,
+                        command: None,
+                        name,
+                        condemned: true,
+                    };
+                }
+                g.hold(Slot::Read, n);
+            }
             let inbound = if m.raw.len() > max_bytes {
                 Err(format!(
                     "message too large: {} bytes (limit {max_bytes})",
@@ -103,10 +127,15 @@ pub fn parse_batch(mails: &[RawMail], max_bytes: usize, cl: Option<&Classifier>)
                 }
                 _ => None,
             };
+            if let Some(g) = guard {
+                g.release(Slot::Read);
+            }
             Parsed {
                 inbound,
                 started,
                 command,
+                name,
+                condemned: false,
             }
         })
         .collect()
@@ -148,6 +177,25 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 /// Reads a message. mail-parser and crossdesk's own reading run on bytes
 /// from anyone: a panic there (a bug) costs this one message, set aside
 /// as unreadable, rather than the batch it came in, again at every retry.
+/// Debug builds only, for the tests of the crash guard: with
+/// `CROSSDESK_DEBUG_ABORT_SUBJECT` set, acting on a message whose subject
+/// contains it aborts the process (as a stack overflow or a C library's
+/// abort would).
+#[cfg(debug_assertions)]
+fn debug_abort(p: &Parsed) {
+    static WHAT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let what = WHAT.get_or_init(|| std::env::var("CROSSDESK_DEBUG_ABORT_SUBJECT").ok());
+    if let (Some(w), Ok(i)) = (what, &p.inbound) {
+        if i.subject.contains(w.as_str()) {
+            eprintln!(
+                "crossdesk: CROSSDESK_DEBUG_ABORT_SUBJECT: aborting on {:?}",
+                i.subject
+            );
+            std::process::abort();
+        }
+    }
+}
+
 fn parse_guarded(raw: &[u8]) -> Result<Inbound, String> {
     match std::panic::catch_unwind(|| {
         #[cfg(test)]
@@ -186,6 +234,8 @@ pub struct Engine {
     unrecorded: Vec<(i64, SendResult)>,
     /// How many times the configuration was reloaded.
     reloads: u64,
+    /// The daemon's note of the messages in hand (see [`crate::crashguard`]).
+    guard: Option<std::sync::Arc<CrashGuard>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +248,8 @@ pub enum EngineError {
     Templates(String),
     #[error("clock: {0}")]
     Clock(String),
+    #[error("crash guard {path}: {err}")]
+    Guard { path: String, err: std::io::Error },
 }
 
 /// What the engine builds from its configuration.
@@ -264,7 +316,38 @@ impl Engine {
             times: IngestTimes::default(),
             unrecorded: vec![],
             reloads: 0,
+            guard: None,
         })
+    }
+
+    /// Keeps the crash guard (`crossdesk run`, under the run lock): reads
+    /// what the last process had in hand when it died, counts those deaths
+    /// in the store, and from now on notes each message being read or
+    /// acted on. Messages in hand at [`crashguard::CONDEMN_AFTER`] deaths
+    /// are set aside unread when they come up. Returns the names of the
+    /// messages the last process died with, and their counts.
+    pub fn keep_crash_guard(&mut self) -> Result<Vec<(String, u32)>, EngineError> {
+        let store = self.cfg.store_path();
+        let (mut guard, left) = CrashGuard::open(&store).map_err(|err| EngineError::Guard {
+            path: crashguard::path_for(&store).display().to_string(),
+            err,
+        })?;
+        let mut died = vec![];
+        for name in left {
+            let n = self.store.bump_crash(&name)?;
+            tracing::warn!(name = %name, deaths = n,
+                "the last run stopped with this message in hand");
+            died.push((name, n));
+        }
+        guard.condemn(
+            self.store
+                .crash_counts()?
+                .into_iter()
+                .filter(|(_, n)| *n >= crashguard::CONDEMN_AFTER)
+                .map(|(name, _)| name),
+        );
+        self.guard = Some(std::sync::Arc::new(guard));
+        Ok(died)
     }
 
     /// Takes a new configuration while running (`crossdesk run` on
@@ -355,16 +438,25 @@ impl Engine {
         let t_act = Instant::now();
         let mut reports = Vec::with_capacity(mails.len());
         let (today, day) = local_dates(&self.cfg, now);
+        let guard = self.guard.clone();
         let (store, mut ctx) = self.pipeline(today, &day);
         let mut tx = store.tx()?;
         let mut failed = None;
         for (m, p) in mails.iter().zip(parsed) {
             let t0 = p.started;
+            if let (Some(g), Some(n)) = (&guard, &p.name) {
+                g.hold(Slot::Act, n);
+            }
+            #[cfg(debug_assertions)]
+            debug_abort(&p);
             // A panic while acting (a bug) must cost one message, not stop
             // the daemon: caught here, the engine's lock is not poisoned.
             let one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 ctx.one(&mut tx, m, p, now, watermark, false)
             }));
+            if let Some(g) = &guard {
+                g.release(Slot::Act);
+            }
             match one {
                 Ok(Ok(mut rep)) => {
                     rep.micros = t0.elapsed().as_micros() as u64;
@@ -493,6 +585,8 @@ impl Engine {
             inbound: parse_guarded(&m.raw),
             started: Instant::now(),
             command: None,
+            name: None,
+            condemned: false,
         };
         let (today, day) = local_dates(&self.cfg, now);
         let (store, mut ctx) = self.pipeline(today, &day);
@@ -589,6 +683,7 @@ impl Engine {
         Classifier {
             kw: self.kw.clone(),
             tz: self.cfg.tz(),
+            guard: self.guard.clone(),
         }
     }
 
@@ -1116,6 +1211,7 @@ impl Pipeline<'_> {
         let Parsed {
             inbound: parsed,
             command,
+            condemned,
             ..
         } = p;
         let inb = match parsed {
@@ -1131,7 +1227,12 @@ impl Pipeline<'_> {
                         Disposition::Rejected,
                     ));
                 }
-                return self.set_aside(tx, m, &key, None, SetAside::Unreadable(e), now);
+                let why = if condemned {
+                    SetAside::Internal(e)
+                } else {
+                    SetAside::Unreadable(e)
+                };
+                return self.set_aside(tx, m, &key, None, why, now);
             }
         };
         let key = inb.dedupe_key.clone();
@@ -1556,6 +1657,73 @@ mod tests {
         let r = e.release(&reps[1].key, now).unwrap().unwrap();
         assert_eq!(r.verdict, "applied:new_req");
         assert_eq!(e.store.list_reqs(None, None).unwrap().len(), 3);
+    }
+
+    /// A message the daemon died with in hand (a stack overflow, an abort:
+    /// nothing a panic guard catches) is counted at each restart; at the
+    /// third it is set aside unread, and the rest of its batch goes on.
+    #[test]
+    fn a_message_the_daemon_died_with_three_times_is_set_aside_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = test_config(dir.path(), r#""alice@corp.example""#, "");
+        let mail = |i: u32, subject: &str| RawMail {
+            handle: format!("{i}"),
+            raw: format!(
+                "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
+                 Message-ID: <death.{i}@corp.example>\r\n\r\nDept: rd\r\n"
+            )
+            .into_bytes(),
+            received: None,
+        };
+        let mails = [
+            mail(1, "[REQ] one"),
+            mail(2, "[REQ] two"),
+            mail(3, "[REQ] three"),
+        ];
+        let poison = crashguard::fingerprint("2", &mails[1].raw);
+        for death in 1..=3u32 {
+            let mut e = Engine::new(cfg.clone()).unwrap();
+            let died = e.keep_crash_guard().unwrap();
+            if death > 1 {
+                assert_eq!(died, vec![(poison.clone(), death - 1)]);
+            }
+            // Dies acting on it: the note stays, the engine goes.
+            e.guard.as_ref().unwrap().hold(Slot::Act, &poison);
+            drop(e);
+        }
+        let mut e = Engine::new(cfg.clone()).unwrap();
+        assert_eq!(e.keep_crash_guard().unwrap(), vec![(poison.clone(), 3)]);
+        // The same handle with another message is not the one condemned.
+        let other = mail(2, "[REQ] another two");
+        let cl = e.classifier();
+        assert!(!parse_batch(std::slice::from_ref(&other), 1 << 20, Some(&cl))[0].condemned);
+        let parsed = parse_batch(&mails, 1 << 20, Some(&cl));
+        assert_eq!(parsed.iter().filter(|p| p.condemned).count(), 1);
+        let reps = e.ingest_parsed(&mails, parsed, Utc::now(), None).unwrap();
+        let verdicts: Vec<&str> = reps.iter().map(|r| r.verdict.as_str()).collect();
+        assert_eq!(
+            verdicts,
+            [
+                "applied:new_req",
+                "set_aside:internal_error",
+                "applied:new_req"
+            ]
+        );
+        assert_eq!(reps[1].disposition, Disposition::Rejected);
+        let aside = e.store.set_aside_list().unwrap();
+        assert!(
+            aside[0]
+                .detail
+                .contains("the daemon stopped 3 times with this message in hand"),
+            "{aside:?}"
+        );
+        // Handled whole: nothing is left in hand for the next start.
+        drop(e);
+        let mut e = Engine::new(cfg).unwrap();
+        assert!(e.keep_crash_guard().unwrap().is_empty());
+        // Released (by `crossdesk release`, once fixed), it is acted on.
+        let r = e.release(&reps[1].key, Utc::now()).unwrap().unwrap();
+        assert_eq!(r.verdict, "applied:new_req");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! pure; `store`, `source`, `send` and `engine` are the thin I/O shell.
 
 pub mod config;
+pub mod crashguard;
 pub mod daemon;
 pub mod directory;
 pub mod engine;

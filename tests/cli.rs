@@ -592,3 +592,132 @@ fn reading_commands_do_not_create_a_missing_store() {
     assert_eq!(v["store"]["exists"], true);
     assert_eq!(v["status"]["messages"], 1);
 }
+
+/// A message the daemon dies on (here a debug build's abort; in life a
+/// stack overflow, a C library's abort, the OOM killer) does not hold up
+/// the mail behind it for ever: each restart (systemd's Restart=) counts
+/// the death against the message that was in hand, and at the third it is
+/// set aside unread, the rest is acted on, and `release` can act on it
+/// once the bug is fixed.
+#[test]
+fn a_message_the_daemon_dies_on_is_set_aside_after_the_third_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(dir.path());
+    for (i, subject) in ["[REQ] one", "[REQ] 毒 poison", "[REQ] three"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(
+            dir.path().join(format!("inbox/new/{i}.eml")),
+            format!(
+                "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
+                 Message-ID: <death{i}@corp.example>\r\n\r\nDept: rd\r\n"
+            ),
+        )
+        .unwrap();
+    }
+    let run = |log: &std::path::Path| {
+        // No core files from the aborts.
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -c 0; exec \"$0\" \"$@\"")
+            .arg(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            // The mail was there before the first start (see the watermark).
+            .args(["run", "--backfill"])
+            .env("NO_COLOR", "1")
+            .env("CROSSDESK_DEBUG_ABORT_SUBJECT", "毒")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    for death in 1..=3 {
+        let log = dir.path().join(format!("run{death}.log"));
+        let mut child = run(&log);
+        let t = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(t.elapsed().as_secs() < 20, "run {death} did not die");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!status.success(), "{text}");
+        assert!(text.contains("aborting on \"[REQ] 毒 poison\""), "{text}");
+        if death > 1 {
+            assert!(
+                text.contains("the last run stopped with this message in hand name=")
+                    && text.contains("/inbox/new/1.eml|")
+                    && text.contains(&format!("deaths={}", death - 1)),
+                "{text}"
+            );
+        }
+        // Nothing of the dead runs' batch is kept.
+        assert!(!text.contains("verdict=applied"), "{text}");
+    }
+    let log = dir.path().join("run4.log");
+    let mut child = run(&log);
+    wait_log(&log, "verdict=set_aside:internal_error");
+    wait_log(&log, "deaths=3");
+    let t = std::time::Instant::now();
+    while std::fs::read_dir(dir.path().join("inbox/new"))
+        .unwrap()
+        .count()
+        > 0
+    {
+        assert!(
+            t.elapsed().as_secs() < 20,
+            "the inbox is not emptied: {:?}\n{}",
+            std::fs::read_dir(dir.path().join("inbox/new"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect::<Vec<_>>(),
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("verdict=applied:new_req").count(), 2, "{text}");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["set-aside", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let aside = v.as_array().unwrap();
+    assert_eq!(aside.len(), 1, "{v}");
+    assert_eq!(aside[0]["class"], "internal_error");
+    // Set aside unread: its key is its bytes' hash, and it sits in the
+    // rejected folder for the admin to look at.
+    assert!(
+        aside[0]["key"].as_str().unwrap().starts_with("sha256:"),
+        "{v}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("inbox/.rejected/cur"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert!(
+        aside[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the daemon stopped 3 times with this message in hand"),
+        "{v}"
+    );
+    // A clean stop leaves nothing in hand: the next start counts no death.
+    let log = dir.path().join("run5.log");
+    let child = start_daemon(&cfg, &log);
+    signal(&child, "TERM");
+    let mut child = child;
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("the last run stopped"), "{text}");
+}

@@ -198,6 +198,9 @@ fn item_from(req: Option<u32>, task: Option<u32>) -> Option<ItemId> {
     })
 }
 
+/// The meta keys that count the daemon's deaths per message in hand.
+const CRASH_PREFIX: &str = "crashed:";
+
 impl Store {
     /// Opens (creating if needed) the database and brings the schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
@@ -318,6 +321,35 @@ impl Store {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Counts one more death of the daemon with the message `name` in
+    /// hand (see [`crate::crashguard`]); returns the count.
+    pub fn bump_crash(&self, name: &str) -> Result<u32> {
+        let key = format!("{CRASH_PREFIX}{name}");
+        let n = self
+            .meta(&key)?
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
+        self.set_meta(&key, &n.to_string())?;
+        Ok(n)
+    }
+
+    /// Every message the daemon died with in hand, with its count.
+    pub fn crash_counts(&self) -> Result<Vec<(String, u32)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT key, value FROM meta WHERE key >= ?1 AND key < ?2")?;
+        let rows = st.query_map(params![CRASH_PREFIX, "crashed;"], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = vec![];
+        for r in rows {
+            let (k, v) = r?;
+            out.push((k[CRASH_PREFIX.len()..].to_string(), v.parse().unwrap_or(0)));
+        }
+        Ok(out)
     }
 
     pub fn load_req(&self, id: ReqId) -> Result<Option<Requirement>> {
