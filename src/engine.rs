@@ -420,7 +420,10 @@ impl Engine {
     ) -> Result<Vec<Report>, EngineError> {
         // Parse outside the transaction: it is the expensive, pure part.
         let t_parse = Instant::now();
-        let parsed = parse_batch(mails, self.cfg.limits.max_message_bytes, None);
+        // Under the crash guard (the daemon's retries one by one), each
+        // message read is noted too; classifying ahead is what acting does.
+        let guarded = self.guard.is_some().then(|| self.classifier());
+        let parsed = parse_batch(mails, self.cfg.limits.max_message_bytes, guarded.as_ref());
         self.times.parse += t_parse.elapsed();
         self.ingest_parsed(mails, parsed, now, watermark)
     }

@@ -185,10 +185,14 @@ impl Rig {
                 return t.elapsed();
             }
             if t.elapsed() > limit {
+                let dovecot = std::fs::read_to_string(self.lab.dir.join("logs/dovecot.log"))
+                    .unwrap_or_default();
+                let dovecot: Vec<&str> = dovecot.lines().collect();
                 panic!(
-                    "{what}: not within {limit:?}\n{}\n--- daemon logs (tail) ---\n{}",
+                    "{what}: not within {limit:?}\n{}\n--- daemon logs (tail) ---\n{}\n--- dovecot.log (tail) ---\n{}",
                     self.state(),
-                    self.logs_tail()
+                    self.logs_tail(),
+                    dovecot[dovecot.len().saturating_sub(40)..].join("\n")
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -1416,8 +1420,15 @@ fn mail_sent_while_the_store_cannot_record_it_is_not_sent_again() {
 fn imap_sessions_killed_in_the_middle_of_a_backlog() {
     let _g = serial();
     const N: usize = 1200;
+    // Now and then (4 of about 70 runs, with and without the eighth
+    // session's changes) Dovecot answered no command for the two minutes
+    // the test used to wait after the kill: every reconnect of the daemon
+    // timed out unanswered. A silent session counts as lost after 15 s
+    // rather than the default five minutes, and the wait for the backlog
+    // to settle is six minutes (the failure message has the tail of
+    // dovecot.log, for whoever finds the stall's cause).
     let mut rig = Rig::new(
-        &[("store", "batch = 50")],
+        &[("store", "batch = 50"), ("imap", "timeout_seconds = 15")],
         "[limits]\ndaily_cap_per_recipient = 100000\n",
     );
     let members = ["dave", "bob"];
@@ -1437,7 +1448,7 @@ fn imap_sessions_killed_in_the_middle_of_a_backlog() {
         at_kill < N && killed >= 1,
         "the backlog was done before the kill: nothing was tested"
     );
-    rig.wait("settled", Duration::from_secs(120), || rig.settled(N, N));
+    rig.wait("settled", Duration::from_secs(360), || rig.settled(N, N));
     wait_replies(&rig, &origs, &members, Duration::from_secs(120));
     std::thread::sleep(Duration::from_millis(300));
     let status = daemon.stop();
