@@ -174,9 +174,6 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic".into())
 }
 
-/// Reads a message. mail-parser and crossdesk's own reading run on bytes
-/// from anyone: a panic there (a bug) costs this one message, set aside
-/// as unreadable, rather than the batch it came in, again at every retry.
 /// Debug builds only, for the tests of the crash guard: with
 /// `CROSSDESK_DEBUG_ABORT_SUBJECT` set, acting on a message whose subject
 /// contains it aborts the process (as a stack overflow or a C library's
@@ -196,6 +193,9 @@ fn debug_abort(p: &Parsed) {
     }
 }
 
+/// Reads a message. mail-parser and crossdesk's own reading run on bytes
+/// from anyone: a panic there (a bug) costs this one message, set aside
+/// as unreadable, rather than the batch it came in, again at every retry.
 fn parse_guarded(raw: &[u8]) -> Result<Inbound, String> {
     match std::panic::catch_unwind(|| {
         #[cfg(test)]
@@ -1445,6 +1445,19 @@ mod tests {
     use crate::config::test_config;
     use crate::workflow::model::{ReqId, TaskId};
 
+    /// A new requirement for rd from alice, with Message-ID `<{id}@corp.example>`.
+    fn alice_req(handle: String, id: &str, subject: &str) -> RawMail {
+        RawMail {
+            handle,
+            raw: format!(
+                "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
+                 Message-ID: <{id}@corp.example>\r\n\r\nDept: rd\r\n"
+            )
+            .into_bytes(),
+            received: None,
+        }
+    }
+
     /// A transient failure is final 72 hours after the retry window began:
     /// when the mail was queued, or when an admin last put it back.
     #[test]
@@ -1609,15 +1622,8 @@ mod tests {
     fn a_message_that_panics_is_set_aside_and_the_rest_go_through() {
         let dir = tempfile::tempdir().unwrap();
         let mut e = Engine::new(test_config(dir.path(), r#""alice@corp.example""#, "")).unwrap();
-        let mail = |i: u32, subject: &str| RawMail {
-            handle: format!("h{i}"),
-            raw: format!(
-                "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
-                 Message-ID: <panic.{i}@corp.example>\r\n\r\nDept: rd\r\n"
-            )
-            .into_bytes(),
-            received: None,
-        };
+        let mail =
+            |i: u32, subject: &str| alice_req(format!("h{i}"), &format!("panic.{i}"), subject);
         let mails = [
             mail(1, "[REQ] one"),
             mail(2, "[REQ] ACTBOOM"),
@@ -1669,15 +1675,8 @@ mod tests {
     fn a_message_the_daemon_died_with_three_times_is_set_aside_unread() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = test_config(dir.path(), r#""alice@corp.example""#, "");
-        let mail = |i: u32, subject: &str| RawMail {
-            handle: format!("{i}"),
-            raw: format!(
-                "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: {subject}\r\n\
-                 Message-ID: <death.{i}@corp.example>\r\n\r\nDept: rd\r\n"
-            )
-            .into_bytes(),
-            received: None,
-        };
+        let mail =
+            |i: u32, subject: &str| alice_req(format!("{i}"), &format!("death.{i}"), subject);
         let mails = [
             mail(1, "[REQ] one"),
             mail(2, "[REQ] two"),
