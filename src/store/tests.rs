@@ -404,7 +404,7 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
     };
     use crate::notify::Kind;
     let tx = s.tx().unwrap();
-    let ids: Vec<i64> = [
+    for (i, (k, to, suppressed)) in [
         (Kind::Ack, "a@corp.example", false),
         (Kind::Ack, "ghost@corp.example", false),
         (Kind::Confirmed, "c@corp.example", false),
@@ -412,12 +412,14 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
     ]
     .iter()
     .enumerate()
-    .map(|(i, (k, to, suppressed))| {
+    {
         tx.queue_mail(&format!("m{i}@x"), &out(*k, to), None, &[], t0, *suppressed)
-            .unwrap()
-    })
-    .collect();
+            .unwrap();
+    }
     tx.commit().unwrap();
+    // Queued in order: the ids follow it.
+    let mut ids = s.outbox_ids("queued").unwrap();
+    ids.extend(s.outbox_ids("suppressed").unwrap());
     s.mark_sent(
         &[
             (ids[0], SendResult::Sent),
@@ -505,4 +507,83 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
         "kept until the next try"
     );
     assert_eq!(f.requeued_at.as_deref(), Some(ts(t1).as_str()));
+}
+
+/// Outbox mail is held until the flush and written in order, many rows to
+/// a statement, each with its own payload, references and threading; the
+/// buffers a committed transaction leaves to the next one hold nothing of
+/// it, and a rolled-back transaction's mail is never written.
+#[test]
+fn held_outbox_mail_is_written_in_order_and_buffers_carry_nothing_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("o.db")).unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 27, 1, 0, 0).unwrap();
+    let out = |i: usize| crate::notify::Outgoing {
+        kind: crate::notify::Kind::Ack,
+        to: vec![Mailbox::new(Some("张三"), &format!("u{i}@corp.example"))],
+        cc: vec![],
+        item: (!i.is_multiple_of(3)).then(|| format!("REQ-{i}")),
+        locale: "zh-CN".into(),
+        ctx: crate::notify::MailCtx {
+            title: format!("需求 {i} \"quoted\" \\ 标题"),
+            ..Default::default()
+        },
+    };
+    let queue = |tx: &Tx, range: std::ops::Range<usize>| {
+        for i in range {
+            let refs: Vec<String> = (0..i % 4).map(|r| format!("r{r}.{i}@x")).collect();
+            let irt = i.is_multiple_of(2).then(|| format!("in{i}@x"));
+            tx.queue_mail(
+                &format!("m{i}@x"),
+                &out(i),
+                irt.as_deref(),
+                &refs,
+                t0,
+                false,
+            )
+            .unwrap();
+        }
+    };
+    let check = |s: &Store, want: &[usize]| {
+        let due = s.due_mail(t0, 1000).unwrap();
+        let got: Vec<String> = due.iter().map(|m| m.message_id.clone()).collect();
+        let ids: Vec<String> = want.iter().map(|i| format!("m{i}@x")).collect();
+        assert_eq!(got, ids);
+        for (m, &i) in due.iter().zip(want) {
+            assert_eq!(m.out, out(i), "payload of m{i}");
+            assert_eq!(m.references.len(), i % 4, "references of m{i}");
+            assert_eq!(m.in_reply_to, i.is_multiple_of(2).then(|| format!("in{i}@x")));
+            assert_eq!(m.created_at, t0);
+        }
+    };
+    // 70: two statements of 32 rows and six single ones.
+    let tx = s.tx().unwrap();
+    queue(&tx, 0..70);
+    let in_tx = |tx: &Tx| -> i64 {
+        tx.tx
+            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(in_tx(&tx), 0, "held until the flush");
+    tx.commit().unwrap();
+    check(&s, &(0..70).collect::<Vec<_>>());
+
+    // The next transaction reuses the buffers: only its own rows are written.
+    let tx = s.tx().unwrap();
+    queue(&tx, 70..75);
+    tx.flush().unwrap();
+    queue(&tx, 75..110);
+    tx.commit().unwrap();
+    check(&s, &(0..110).collect::<Vec<_>>());
+
+    // Rolled back: nothing of it, now or in the next transaction.
+    let tx = s.tx().unwrap();
+    queue(&tx, 110..150);
+    drop(tx);
+    let tx = s.tx().unwrap();
+    queue(&tx, 150..151);
+    tx.commit().unwrap();
+    let mut want: Vec<usize> = (0..110).collect();
+    want.push(150);
+    check(&s, &want);
 }
