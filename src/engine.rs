@@ -236,6 +236,10 @@ pub struct Engine {
     reloads: u64,
     /// The daemon's note of the messages in hand (see [`crate::crashguard`]).
     guard: Option<std::sync::Arc<CrashGuard>>,
+    /// The messages with deaths counted in the store: a count is forgotten
+    /// in the transaction that handles its message (it did not kill this
+    /// process), so counts neither pile up nor add up over coincidences.
+    crashed: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -317,6 +321,7 @@ impl Engine {
             unrecorded: vec![],
             reloads: 0,
             guard: None,
+            crashed: Default::default(),
         })
     }
 
@@ -339,13 +344,14 @@ impl Engine {
                 "the last run stopped with this message in hand");
             died.push((name, n));
         }
+        let counts = self.store.crash_counts()?;
         guard.condemn(
-            self.store
-                .crash_counts()?
-                .into_iter()
+            counts
+                .iter()
                 .filter(|(_, n)| *n >= crashguard::CONDEMN_AFTER)
-                .map(|(name, _)| name),
+                .map(|(name, _)| name.clone()),
         );
+        self.crashed = counts.into_iter().map(|(name, _)| name).collect();
         self.guard = Some(std::sync::Arc::new(guard));
         Ok(died)
     }
@@ -442,6 +448,14 @@ impl Engine {
         let mut reports = Vec::with_capacity(mails.len());
         let (today, day) = local_dates(&self.cfg, now);
         let guard = self.guard.clone();
+        // Messages with deaths counted: handled here (the batch commits only
+        // if each of them was), they did not kill this process.
+        let survived: Vec<String> = parsed
+            .iter()
+            .filter_map(|p| p.name.as_ref())
+            .filter(|n| self.crashed.contains(*n))
+            .cloned()
+            .collect();
         let (store, mut ctx) = self.pipeline(today, &day);
         let mut tx = store.tx()?;
         let mut failed = None;
@@ -474,6 +488,13 @@ impl Engine {
                     break;
                 }
             }
+        }
+        if failed.is_none() {
+            failed = survived
+                .iter()
+                .try_for_each(|n| tx.forget_crash(n))
+                .err()
+                .map(Broke::Store);
         }
         if failed.is_none() {
             // The writes the transaction held back (see `Tx::flush`) belong
@@ -509,6 +530,9 @@ impl Engine {
         self.times.act += act;
         self.times.commit += t_commit.elapsed();
         committed?;
+        for n in &survived {
+            self.crashed.remove(n);
+        }
         // Logged only once committed: a line per message that took effect.
         reports.iter().for_each(log_report);
         Ok(reports)
@@ -1180,11 +1204,20 @@ impl Pipeline<'_> {
         now: DateTime<Utc>,
     ) -> Result<Report, StoreError> {
         let (class, detail) = set_aside_class(&why);
-        let sender = inb
-            .and_then(|i| i.from.as_ref())
-            .map(|f| f.address.as_str())
-            .unwrap_or("");
-        let subject = inb.map(|i| i.subject.as_str()).unwrap_or("");
+        // Unparsed (too large, unreadable, condemned): what the raw header
+        // block says, undecoded for a message the daemon died with.
+        let glanced: (String, String);
+        let (sender, subject) = match inb {
+            Some(i) => (
+                i.from.as_ref().map(|f| f.address.as_str()).unwrap_or(""),
+                i.subject.as_str(),
+            ),
+            None => {
+                let decode = !matches!(why, SetAside::Internal(_));
+                glanced = crate::mail::parse::glance(&m.raw, decode);
+                (glanced.0.as_str(), glanced.1.as_str())
+            }
+        };
         tx.set_aside(key, class, detail, sender, subject, &m.raw, now)?;
         let verdict = format!("set_aside:{class}");
         tx.record_message(
@@ -1679,7 +1712,7 @@ mod tests {
             |i: u32, subject: &str| alice_req(format!("{i}"), &format!("death.{i}"), subject);
         let mails = [
             mail(1, "[REQ] one"),
-            mail(2, "[REQ] two"),
+            mail(2, "[REQ] =?UTF-8?B?5rWL6K+V?= two"),
             mail(3, "[REQ] three"),
         ];
         let poison = crashguard::fingerprint("2", &mails[1].raw);
@@ -1719,6 +1752,11 @@ mod tests {
                 .contains("the daemon stopped 3 times with this message in hand"),
             "{aside:?}"
         );
+        // Named for the admin by its raw header block, left undecoded.
+        assert_eq!(aside[0].sender, "alice@corp.example");
+        assert_eq!(aside[0].subject, "[REQ] =?UTF-8?B?5rWL6K+V?= two");
+        // Handled (set aside), its count is forgotten with it.
+        assert!(e.store.crash_counts().unwrap().is_empty());
         // Handled whole: nothing is left in hand for the next start.
         drop(e);
         let mut e = Engine::new(cfg).unwrap();
@@ -1726,6 +1764,81 @@ mod tests {
         // Released (by `crossdesk release`, once fixed), it is acted on.
         let r = e.release(&reps[1].key, Utc::now()).unwrap().unwrap();
         assert_eq!(r.verdict, "applied:new_req");
+    }
+
+    /// A message in hand at one death (a `kill -9`, say) whose handling
+    /// then commits loses its count: counts do not pile up in the store,
+    /// and coincidences at different deaths do not add up. A batch that
+    /// does not commit keeps the count.
+    #[test]
+    fn a_death_count_goes_when_its_message_is_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = test_config(dir.path(), r#""alice@corp.example""#, "");
+        let mails = [
+            alice_req("1".into(), "once.1", "[REQ] one"),
+            alice_req("2".into(), "once.2", "[REQ] two"),
+        ];
+        let name = crashguard::fingerprint("1", &mails[0].raw);
+        let mut e = Engine::new(cfg.clone()).unwrap();
+        e.keep_crash_guard().unwrap();
+        e.guard.as_ref().unwrap().hold(Slot::Read, &name);
+        drop(e);
+        let mut e = Engine::new(cfg.clone()).unwrap();
+        assert_eq!(e.keep_crash_guard().unwrap(), vec![(name.clone(), 1)]);
+        // A failed batch (the store refuses writes) commits nothing.
+        let cl = e.classifier();
+        e.store.refuse_writes(true);
+        assert!(e
+            .ingest_parsed(
+                &mails[..1],
+                parse_batch(&mails[..1], 1 << 20, Some(&cl)),
+                Utc::now(),
+                None
+            )
+            .is_err());
+        e.store.refuse_writes(false);
+        assert_eq!(e.store.crash_counts().unwrap(), vec![(name.clone(), 1)]);
+        let reps = e
+            .ingest_parsed(
+                &mails,
+                parse_batch(&mails, 1 << 20, Some(&cl)),
+                Utc::now(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(reps[0].verdict, "applied:new_req");
+        assert!(e.store.crash_counts().unwrap().is_empty());
+        drop(e);
+        let mut e = Engine::new(cfg).unwrap();
+        assert!(e.keep_crash_guard().unwrap().is_empty());
+    }
+
+    /// A message too large to parse is set aside as unreadable, named in
+    /// `set-aside` by the sender and subject its header block gives.
+    #[test]
+    fn a_message_too_large_to_read_is_set_aside_with_its_sender_and_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = test_config(dir.path(), r#""alice@corp.example""#, "");
+        let mut e = Engine::new(cfg).unwrap();
+        let mut raw = b"From: =?UTF-8?B?5rWL6K+V?= <Alice@Corp.Example>\r\n\
+            To: workflow@corp.example\r\n\
+            Subject: [REQ] =?GBK?B?1tyxqA==?=\r\n\t=?UTF-8?B?5rWL6K+V?=\r\n\
+            Message-ID: <big.1@corp.example>\r\n\r\n"
+            .to_vec();
+        raw.extend(std::iter::repeat_n(b'x', 4096));
+        let mails = [RawMail {
+            handle: "1".into(),
+            raw,
+            received: None,
+        }];
+        let cl = e.classifier();
+        let parsed = parse_batch(&mails, 1024, Some(&cl));
+        let reps = e.ingest_parsed(&mails, parsed, Utc::now(), None).unwrap();
+        assert_eq!(reps[0].verdict, "set_aside:unreadable");
+        let aside = e.store.set_aside_list().unwrap();
+        assert!(aside[0].detail.contains("message too large"), "{aside:?}");
+        assert_eq!(aside[0].sender, "alice@corp.example");
+        assert_eq!(aside[0].subject, "[REQ] 周报测试");
     }
 
     #[test]

@@ -87,6 +87,75 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
     build(raw, &msg, defused.is_some())
 }
 
+/// The sender's address and the subject of a message that is set aside
+/// without being parsed (too large, unreadable, or condemned by the crash
+/// guard), for `crossdesk set-aside`: read from the raw header block by a
+/// plain byte scan, folds joined, each at most 200 characters. `decode`
+/// decodes the subject's encoded-words with crossdesk's own header decoder;
+/// without it (a message the daemon died with: nothing that could have
+/// killed it is run again) the subject is shown as its raw bytes say.
+pub fn glance(raw: &[u8], decode: bool) -> (String, String) {
+    const MAX_HEADER: usize = 64 * 1024;
+    const MAX_CHARS: usize = 200;
+    let head = &raw[..raw.len().min(MAX_HEADER)];
+    let end = head
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .or_else(|| head.windows(4).position(|w| w == b"\r\n\r\n"))
+        .unwrap_or(head.len());
+    let head = &head[..end];
+    // The value of the first field named `name`, folds joined.
+    let field = |name: &[u8]| -> Option<Vec<u8>> {
+        let mut lines = head.split(|&b| b == b'\n').peekable();
+        while let Some(line) = lines.next() {
+            let is_it = line.len() > name.len()
+                && line[..name.len()].eq_ignore_ascii_case(name)
+                && line[name.len()] == b':';
+            if !is_it {
+                continue;
+            }
+            let mut v = line[name.len() + 1..].to_vec();
+            while let Some(next) =
+                lines.next_if(|l| l.first().is_some_and(|b| *b == b' ' || *b == b'\t'))
+            {
+                v.extend_from_slice(next);
+            }
+            v.retain(|&b| b != b'\r');
+            return Some(v);
+        }
+        None
+    };
+    let cut = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .filter(|c| !c.is_control())
+            .take(MAX_CHARS)
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let subject = field(b"subject")
+        .map(|v| {
+            if decode {
+                cut(&header::decode_header(&v))
+            } else {
+                cut(&String::from_utf8_lossy(&v))
+            }
+        })
+        .unwrap_or_default();
+    let sender = field(b"from")
+        .map(|v| {
+            let v = String::from_utf8_lossy(&v);
+            let addr = match (v.rfind('<'), v.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &v[a + 1..b],
+                _ => v.as_ref(),
+            };
+            cut(&addr.trim().to_lowercase())
+        })
+        .unwrap_or_default();
+    (sender, subject)
+}
+
 // ---------------------------------------------------------------- nesting
 
 /// The Content-Type subtypes that make mail-parser nest a message, and the
@@ -757,5 +826,27 @@ mod tests {
         let m = parse(raw).unwrap();
         assert!(m.dedupe_key.starts_with("sha256:") && m.dedupe_key.len() == 7 + 64);
         assert_eq!(m.message_id, None);
+    }
+
+    /// The glance at an unparsed message reads the header block only,
+    /// joins folds, decodes on request, and cuts long values.
+    #[test]
+    fn a_glance_reads_the_header_block_only() {
+        let raw = b"Received: x\nsubject: =?UTF-8?B?5rWL6K+V?=\n\t\x01more\nFROM: Bob\n\n\
+            Subject: not this\nFrom: nor@this\n";
+        assert_eq!(
+            glance(raw, true),
+            ("bob".to_string(), "测试 more".to_string())
+        );
+        assert_eq!(glance(raw, false).1, "=?UTF-8?B?5rWL6K+V?= more");
+        assert_eq!(
+            glance(b"no header block at all", true),
+            (String::new(), String::new())
+        );
+        let long = format!("From: <a@b>\r\nSubject: {}\r\n\r\n", "长".repeat(500));
+        let (from, subject) = glance(long.as_bytes(), true);
+        assert_eq!((from.as_str(), subject.chars().count()), ("a@b", 200));
+        // Invalid UTF-8 in a raw subject is shown, not refused.
+        assert_eq!(glance(b"Subject: \xff ok\n\n", false).1, "\u{fffd} ok");
     }
 }

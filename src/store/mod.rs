@@ -1399,6 +1399,16 @@ impl<'a> Tx<'a> {
         Ok(n)
     }
 
+    /// Forgets the deaths counted with the message `name` in hand (see
+    /// [`Store::bump_crash`]): it has been handled since.
+    pub fn forget_crash(&self, name: &str) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM meta WHERE key = ?1",
+            [format!("{CRASH_PREFIX}{name}")],
+        )?;
+        Ok(())
+    }
+
     /// Queues a mail in the outbox (same transaction as the state change),
     /// written at [`Tx::flush`] with the other held rows.
     pub fn queue_mail(

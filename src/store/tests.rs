@@ -552,7 +552,10 @@ fn held_outbox_mail_is_written_in_order_and_buffers_carry_nothing_over() {
         for (m, &i) in due.iter().zip(want) {
             assert_eq!(m.out, out(i), "payload of m{i}");
             assert_eq!(m.references.len(), i % 4, "references of m{i}");
-            assert_eq!(m.in_reply_to, i.is_multiple_of(2).then(|| format!("in{i}@x")));
+            assert_eq!(
+                m.in_reply_to,
+                i.is_multiple_of(2).then(|| format!("in{i}@x"))
+            );
             assert_eq!(m.created_at, t0);
         }
     };
