@@ -732,70 +732,29 @@ fn req_from(data: Option<String>) -> Result<Option<Requirement>> {
     })
 }
 
-/// Writes a requirement's snapshot. `old` is the snapshot it replaces
-/// (None for a new one): only department and task rows that changed are
-/// written.
-fn write_req(tx: &Connection, r: &Requirement, old: Option<&Requirement>) -> Result<()> {
-    let data = serde_json::to_string(r)?;
-    let mut st = tx.prepare_cached(
-        "INSERT INTO requirements(id, title, requester, requester_dept, state, due, priority,
-           created_at, updated_at, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT(id) DO UPDATE SET title = excluded.title, state = excluded.state,
-           due = excluded.due, priority = excluded.priority,
-           updated_at = excluded.updated_at, data = excluded.data",
-    )?;
-    st.execute(params![
-        r.id.0,
-        r.title,
-        r.requester.address,
-        r.requester_dept,
-        r.state.as_str(),
-        r.due.map(|d| d.to_string()),
-        r.priority.as_str(),
-        ts(r.created_at),
-        ts(r.updated_at),
-        data
-    ])?;
-    let mut dst = tx.prepare_cached(
-        "INSERT INTO req_depts(req, dept, confirmed) VALUES (?1, ?2, ?3)
-         ON CONFLICT(req, dept) DO UPDATE SET confirmed = excluded.confirmed",
-    )?;
-    for d in &r.depts {
-        if old.is_some_and(|o| o.depts.contains(d)) {
-            continue;
-        }
-        dst.execute(params![r.id.0, d.id, d.confirmed])?;
-    }
-    let mut tst = tx.prepare_cached(
-        "INSERT INTO tasks(req, n, owner, assigner, dept, title, due, state, progress,
-           blocked, last_report, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT(req, n) DO UPDATE SET owner = excluded.owner, due = excluded.due,
-           state = excluded.state, progress = excluded.progress, blocked = excluded.blocked,
-           last_report = excluded.last_report",
-    )?;
-    for t in &r.tasks {
-        if old.is_some_and(|o| o.tasks.contains(t)) {
-            continue;
-        }
-        tst.execute(params![
-            r.id.0,
-            t.id.n,
-            t.owner.address,
-            t.assigner.address,
-            t.dept,
-            t.title,
-            t.due.map(|d| d.to_string()),
-            t.state.as_str(),
-            t.progress,
-            t.blocked,
-            t.last_report.map(ts),
-            ts(t.created_at)
-        ])?;
-    }
-    Ok(())
-}
+const SAVE_REQ: Sql = Sql {
+    slot: Slot::SaveReq,
+    text: "INSERT INTO requirements(id, title, requester, requester_dept, state, due, priority,
+             created_at, updated_at, data)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+           ON CONFLICT(id) DO UPDATE SET title = excluded.title, state = excluded.state,
+             due = excluded.due, priority = excluded.priority,
+             updated_at = excluded.updated_at, data = excluded.data",
+};
+const SAVE_REQ_DEPT: Sql = Sql {
+    slot: Slot::SaveReqDept,
+    text: "INSERT INTO req_depts(req, dept, confirmed) VALUES (?1, ?2, ?3)
+           ON CONFLICT(req, dept) DO UPDATE SET confirmed = excluded.confirmed",
+};
+const SAVE_TASK: Sql = Sql {
+    slot: Slot::SaveTask,
+    text: "INSERT INTO tasks(req, n, owner, assigner, dept, title, due, state, progress,
+             blocked, last_report, created_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+           ON CONFLICT(req, n) DO UPDATE SET owner = excluded.owner, due = excluded.due,
+             state = excluded.state, progress = excluded.progress, blocked = excluded.blocked,
+             last_report = excluded.last_report",
+};
 
 /// One write transaction. Dropped without `commit` → rolled back.
 ///
@@ -840,9 +799,12 @@ enum Slot {
     AddEvents,
     RecordMessages,
     QueueMails,
+    SaveReq,
+    SaveReqDept,
+    SaveTask,
 }
 
-const HELD: usize = Slot::QueueMails as usize + 1;
+const HELD: usize = Slot::SaveTask as usize + 1;
 /// Each with the text it was prepared from (checked in debug builds).
 type Held<'a> = [std::cell::OnceCell<(
     &'static str,
@@ -974,6 +936,8 @@ struct Rows {
     /// (UTF-8, as serde_json writes) one after another in `text`.
     mails: Vec<MailRow>,
     text: Vec<u8>,
+    /// The buffer requirement snapshots are serialised into.
+    json: Vec<u8>,
 }
 
 impl Rows {
@@ -983,6 +947,7 @@ impl Rows {
         self.message_at.clear();
         self.mails.clear();
         self.text.clear();
+        self.json.clear();
     }
 }
 
@@ -1111,12 +1076,13 @@ impl<'a> Tx<'a> {
     /// write from a failed commit.
     pub fn flush(&self) -> Result<()> {
         let mut p = self.pending.borrow_mut();
+        let mut json = std::mem::take(&mut p.rows.json);
         for c in p.reqs.values_mut() {
             if !c.dirty {
                 continue;
             }
             if let Some(r) = &c.cur {
-                write_req(&self.tx, r, c.stored.as_ref())?;
+                self.write_req(r, c.stored.as_ref(), &mut json)?;
                 c.stored = Some(r.clone());
             }
             c.dirty = false;
@@ -1134,6 +1100,7 @@ impl<'a> Tx<'a> {
             }
         }
         let mut rows = std::mem::take(&mut p.rows);
+        rows.json = json;
         drop(p);
         self.write_rows(
             &rows.messages,
@@ -1148,6 +1115,61 @@ impl<'a> Tx<'a> {
         })?;
         rows.clear();
         self.pending.borrow_mut().rows = rows;
+        Ok(())
+    }
+
+    /// Writes a requirement's snapshot, serialised into `json` (a buffer
+    /// kept between them). `old` is the snapshot it replaces (None for a
+    /// new one): only department and task rows that changed are written.
+    fn write_req(
+        &self,
+        r: &Requirement,
+        old: Option<&Requirement>,
+        json: &mut Vec<u8>,
+    ) -> Result<()> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        json.clear();
+        serde_json::to_writer(&mut *json, r)?;
+        // serde_json writes UTF-8: bound as text without checking it again.
+        let data = ToSqlOutput::Borrowed(ValueRef::Text(json));
+        self.held(&SAVE_REQ)?.execute(params![
+            r.id.0,
+            r.title,
+            r.requester.address,
+            r.requester_dept,
+            r.state.as_str(),
+            r.due.map(|d| d.to_string()),
+            r.priority.as_str(),
+            ts(r.created_at),
+            ts(r.updated_at),
+            data
+        ])?;
+        for d in &r.depts {
+            if old.is_some_and(|o| o.depts.contains(d)) {
+                continue;
+            }
+            self.held(&SAVE_REQ_DEPT)?
+                .execute(params![r.id.0, d.id, d.confirmed])?;
+        }
+        for t in &r.tasks {
+            if old.is_some_and(|o| o.tasks.contains(t)) {
+                continue;
+            }
+            self.held(&SAVE_TASK)?.execute(params![
+                r.id.0,
+                t.id.n,
+                t.owner.address,
+                t.assigner.address,
+                t.dept,
+                t.title,
+                t.due.map(|d| d.to_string()),
+                t.state.as_str(),
+                t.progress,
+                t.blocked,
+                t.last_report.map(ts),
+                ts(t.created_at)
+            ])?;
+        }
         Ok(())
     }
 
