@@ -222,6 +222,25 @@ impl Rig {
             && self.count("SELECT COUNT(*) FROM outbox") as usize == 2 * n
     }
 
+    /// As `settled`, where a `UID MOVE` cut short by a dying server may
+    /// have left a second copy of some messages in Processed: every one
+    /// of the `n` originals there, and nothing else.
+    fn settled_with_copies(&self, n: usize) -> bool {
+        self.lab.maildir_count("workflow", "INBOX") == 0
+            && self.lab.maildir_count("workflow", "Processed") >= n
+            && self.count("SELECT COUNT(*) FROM messages") as usize == n
+            && self.count("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'") == 0
+            && self.count("SELECT COUNT(*) FROM outbox") as usize == 2 * n
+            && self
+                .lab
+                .maildir_files("workflow", "Processed")
+                .iter()
+                .map(|(_, raw)| headers(raw).message_id)
+                .collect::<BTreeSet<_>>()
+                .len()
+                == n
+    }
+
     fn cli_json(&self, args: &[&str]) -> serde_json::Value {
         let out = crossdesk(&self.cfg, args);
         assert!(
@@ -1427,6 +1446,13 @@ fn imap_sessions_killed_in_the_middle_of_a_backlog() {
     // rather than the default five minutes, and the wait for the backlog
     // to settle is six minutes (the failure message has the tail of
     // dovecot.log, for whoever finds the stall's cause).
+    // Another failure was the test's own (found in the ninth session, in
+    // a run that had settled but waited on): Dovecot's Maildir MOVE links
+    // each message into Processed, then expunges it from the inbox, and a
+    // session killed between the two leaves both. The daemon finds those
+    // again in the inbox, knows them by their dedupe keys, and moves them
+    // without acting: Processed then holds a second copy of each, which
+    // the test now allows (every original there, and nothing else).
     let mut rig = Rig::new(
         &[("store", "batch = 50"), ("imap", "timeout_seconds = 15")],
         "[limits]\ndaily_cap_per_recipient = 100000\n",
@@ -1448,7 +1474,9 @@ fn imap_sessions_killed_in_the_middle_of_a_backlog() {
         at_kill < N && killed >= 1,
         "the backlog was done before the kill: nothing was tested"
     );
-    rig.wait("settled", Duration::from_secs(360), || rig.settled(N, N));
+    rig.wait("settled", Duration::from_secs(360), || {
+        rig.settled_with_copies(N)
+    });
     wait_replies(&rig, &origs, &members, Duration::from_secs(120));
     std::thread::sleep(Duration::from_millis(300));
     let status = daemon.stop();
@@ -1457,6 +1485,8 @@ fn imap_sessions_killed_in_the_middle_of_a_backlog() {
         rig.logs().contains("imap connection lost; reconnecting"),
         "the lost sessions are logged"
     );
-    let a = audit(&rig, &origs, &members, N);
+    let copies = rig.lab.maildir_count("workflow", "Processed");
+    eprintln!("{} messages moved twice by a MOVE cut short", copies - N);
+    let a = audit(&rig, &origs, &members, copies);
     assert!(a.duplicated.is_empty(), "sent twice: {:?}", a.duplicated);
 }
