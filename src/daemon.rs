@@ -371,6 +371,36 @@ pub fn daemon_pid(store: &std::path::Path) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// For `crossdesk restore`: the store's run lock, so that no daemon uses
+/// the store or starts while its file is replaced, and its send lock, so
+/// that no other process sends from it meanwhile. Both go when the files
+/// are dropped.
+pub fn lock_for_restore(store: &std::path::Path) -> anyhow::Result<(std::fs::File, std::fs::File)> {
+    // `crossdesk status` holds the run lock shared for a moment.
+    let mut run = store_lock(store, ".run-lock")?;
+    for _ in 0..20 {
+        if run.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        run = store_lock(store, ".run-lock")?;
+    }
+    let Ok(run) = run else {
+        let pid = daemon_pid(store)?.unwrap_or_else(|| "?".into());
+        anyhow::bail!(
+            "crossdesk run (pid {pid}) uses {}; stop it first (systemctl stop crossdesk)",
+            store.display()
+        );
+    };
+    let Ok(send) = store_lock(store, ".send-lock")? else {
+        anyhow::bail!(
+            "another crossdesk process is sending the outbox of {}; try again when it is done",
+            store.display()
+        );
+    };
+    Ok((run, send))
+}
+
 /// One process sends the outbox at a time: two drains at once (a daemon,
 /// and `crossdesk outbox` or an MTA's `ingest` beside it) could both pick
 /// a due mail and send it twice. A drain holds `<store>.send-lock`.

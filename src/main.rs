@@ -132,11 +132,26 @@ enum Cmd {
     },
     /// Write a consistent copy of the store to a new file, while the
     /// daemon runs (SQLite's VACUUM INTO: a snapshot, compacted). To
-    /// restore: stop the daemon, put the copy at [store] path (removing
-    /// the old file's -wal and -shm), start it.
+    /// restore: stop the daemon, `crossdesk restore FILE`, start it.
     Backup {
         /// The new file (it must not exist).
         path: PathBuf,
+    },
+    /// Put a backup back as the store, with the daemon stopped (it is
+    /// refused while `crossdesk run` uses the store). The backup is checked
+    /// and copied; the old store's -wal and -shm go. What happened after
+    /// the backup was taken is unknown to it, so new requirements are
+    /// numbered past a gap (numbers given out since are not given out
+    /// again), and outbox mail queued in it is held as failed (it was most
+    /// likely sent since; `outbox retry` sends one that was not).
+    Restore {
+        /// The backup (from `crossdesk backup`).
+        path: PathBuf,
+        /// Numbers to skip past the backup's last requirement. Default: at
+        /// least 100, or twice as many as its last 30 days gave out per
+        /// day, for each day since its last message.
+        #[arg(long)]
+        gap: Option<u32>,
     },
 }
 
@@ -331,6 +346,32 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 path.display(),
                 engine.store.schema_version()?
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Restore { path, gap } => {
+            let store = cfg.store_path();
+            let _locks = crossdesk::daemon::lock_for_restore(&store)?;
+            let now = crossdesk::schedule::now(cfg.tz());
+            let r = crossdesk::store::restore::restore(&path, &store, gap, now)?;
+            println!(
+                "restored {} to {} (schema version {}; its last message recorded at {})",
+                path.display(),
+                store.display(),
+                r.schema,
+                r.last_message_at.as_deref().unwrap_or("-")
+            );
+            println!(
+                "new requirements are numbered from REQ-{}: the backup's last is REQ-{}, and the {} numbers after it are skipped (they may have been given out after the backup was taken)",
+                r.next_req(),
+                r.last_req,
+                r.gap
+            );
+            if r.held > 0 {
+                println!(
+                    "{} outbox mails queued in the backup are held as failed, as most were likely sent since: `crossdesk outbox list --status failed` lists them, `crossdesk outbox retry ID` sends one",
+                    r.held
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run {

@@ -5,6 +5,7 @@
 //! digests query). Incoming dedupe keys, events, state and the outbox commit
 //! together, so a crash leaves either all of a message's effects or none.
 
+pub mod restore;
 mod schema;
 
 use crate::mail::Mailbox;
@@ -1334,10 +1335,16 @@ impl<'a> Tx<'a> {
         let stored = match p.max_stored_id {
             Some(n) => n,
             None => {
+                // A restored store continues past the numbers the backup
+                // did not know of (see `restore`).
                 let n: u32 = self
                     .tx
-                    .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM requirements")?
-                    .query_row([], |r| r.get(0))?;
+                    .prepare_cached(
+                        "SELECT MAX(
+                           (SELECT COALESCE(MAX(id), 0) FROM requirements),
+                           COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1), 0))",
+                    )?
+                    .query_row([restore::REQ_FLOOR], |r| r.get(0))?;
                 p.max_stored_id = Some(n);
                 n
             }

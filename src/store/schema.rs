@@ -158,5 +158,5 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+/// The schema version this build writes.
 pub const LATEST: usize = MIGRATIONS.len();

@@ -590,3 +590,136 @@ fn held_outbox_mail_is_written_in_order_and_buffers_carry_nothing_over() {
     want.push(150);
     check(&s, &want);
 }
+
+/// `crossdesk restore`'s store side: the backup is checked, put in place
+/// whole (the old store's -wal does not leak into it), new requirements
+/// are numbered past a gap, and mail it holds as queued is held as failed,
+/// with the note. Restored again, the floor it was given stays.
+#[test]
+fn a_restored_store_numbers_past_a_gap_and_holds_its_queued_mail() {
+    use super::restore::{restore, HELD_AT_RESTORE};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crossdesk.db");
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 1, 0, 0).unwrap();
+    let out = |to: &str| crate::notify::Outgoing {
+        kind: crate::notify::Kind::Ack,
+        to: vec![Mailbox::new(None, to)],
+        cc: vec![],
+        item: Some("REQ-1".into()),
+        locale: "zh-CN".into(),
+        ctx: Default::default(),
+    };
+    let mut s = Store::open(&path).unwrap();
+    let tx = s.tx().unwrap();
+    for id in 1..=3 {
+        tx.save_req(req(id)).unwrap();
+    }
+    tx.record_message("mid:a", Some("a"), "x", "s", "applied:new_req", None, t0)
+        .unwrap();
+    tx.queue_mail("q@x", &out("a@corp.example"), None, &[], t0, false)
+        .unwrap();
+    tx.queue_mail("s@x", &out("b@corp.example"), None, &[], t0, false)
+        .unwrap();
+    tx.commit().unwrap();
+    let sent = s.outbox_ids("queued").unwrap()[1];
+    s.mark_sent(&[(sent, SendResult::Sent)], t0).unwrap();
+    let backup = dir.path().join("b.db");
+    s.backup_to(&backup).unwrap();
+    // After the backup: more requirements, which the restore forgets.
+    let tx = s.tx().unwrap();
+    for id in 4..=9 {
+        tx.save_req(req(id)).unwrap();
+    }
+    tx.commit().unwrap();
+    // Stopped as by a kill: not closed, its -wal holds the last commits.
+    std::mem::forget(s);
+    assert!(
+        dir.path()
+            .join("crossdesk.db-wal")
+            .metadata()
+            .unwrap()
+            .len()
+            > 0
+    );
+
+    // The store's owner and mode stay the store's.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&path, Some(4242), Some(4343)).ok();
+    }
+    let r = restore(&backup, &path, None, t0 + chrono::Duration::days(2)).unwrap();
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let m = std::fs::metadata(&path).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        if is_root() {
+            assert_eq!((m.uid(), m.gid()), (4242, 4343));
+        }
+    }
+    assert_eq!((r.last_req, r.gap, r.held), (3, 100, 1));
+    assert_eq!(r.next_req(), 104);
+    assert_eq!(r.last_message_at.as_deref(), Some(ts(t0).as_str()));
+    let mut s = Store::open(&path).unwrap();
+    assert!(
+        s.load_req(ReqId(9)).unwrap().is_none(),
+        "the backup's store"
+    );
+    assert!(s.load_req(ReqId(3)).unwrap().is_some());
+    assert_eq!(s.tx().unwrap().next_req_id().unwrap(), ReqId(104));
+    let held = s.outbox_list(Some("failed"), 10).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].last_error.as_deref(), Some(HELD_AT_RESTORE));
+    assert_eq!(s.outbox_ids("sent").unwrap(), vec![sent]);
+    assert!(s.outbox_ids("queued").unwrap().is_empty());
+
+    // A backup of the restored store keeps its floor: no gap asked, none added.
+    let again = dir.path().join("again.db");
+    s.backup_to(&again).unwrap();
+    drop(s);
+    let r = restore(&again, &path, Some(0), t0).unwrap();
+    assert_eq!((r.last_req, r.next_req()), (103, 104));
+
+    // A busy backup's last 30 days set the gap: 300 new requirements there
+    // (10 a day), 5 days since its last message: 2 × 10 × 6 = 120.
+    let busy = dir.path().join("busy.db");
+    let mut b = Store::open(&busy).unwrap();
+    let tx = b.tx().unwrap();
+    for id in 1..=300 {
+        tx.save_req(req(id)).unwrap();
+    }
+    tx.record_message("mid:z", Some("z"), "x", "s", "applied:new_req", None, t0)
+        .unwrap();
+    tx.commit().unwrap();
+    drop(b);
+    let r = restore(&busy, &path, None, t0 + chrono::Duration::days(5)).unwrap();
+    assert_eq!((r.last_req, r.gap), (300, 120));
+
+    // What is not a store, or is a newer one, is refused, and the store
+    // stays as it was.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a database").unwrap();
+    let e = restore(&text, &path, None, t0).unwrap_err();
+    assert!(format!("{e:#}").contains("not a crossdesk store"), "{e:#}");
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&again, &newer).unwrap();
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    let e = restore(&newer, &path, None, t0).unwrap_err();
+    assert!(format!("{e:#}").contains("newer crossdesk"), "{e:#}");
+    let e = restore(&dir.path().join("missing.db"), &path, None, t0).unwrap_err();
+    assert!(format!("{e:#}").contains("no such file"), "{e:#}");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.load_req(ReqId(300)).unwrap().map(|r| r.id),
+        Some(ReqId(300))
+    );
+}
+
+/// Whether the tests run as root (then a chown to any owner works).
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
