@@ -402,6 +402,59 @@ fn reminders_are_sent_once_per_condition_across_runs() {
     assert_lang(&r, Lang::Zh);
 }
 
+/// `crossdesk restore` of a store that does not know the digests and
+/// reminders sent after its backup was taken: what is due at the restore
+/// is recorded as sent, with no mail, so that none goes out twice.
+#[test]
+fn a_restore_sends_no_digest_or_reminder_a_second_time() {
+    let d = desk();
+    // The clock's first start on Monday, then Monday's backup.
+    at(&d, "2026-11-30 10:30", &["run", "--once"]);
+    let backup = d.path("monday.db");
+    at(
+        &d,
+        "2026-11-30 10:45",
+        &["backup", backup.to_str().unwrap()],
+    );
+    // Tuesday 10:00: the 09:00 digests and the accept reminders go out.
+    at(&d, "2026-12-01 10:00", &["run", "--once"]);
+    let files = || {
+        std::fs::read_dir(d.outbox_dir().join("new"))
+            .unwrap()
+            .count()
+    };
+    let sent = files();
+    let kinds = |d: &Desk| {
+        d.sent()
+            .iter()
+            .filter(|s| s.kind == "digest" || s.kind == "reminder")
+            .count()
+    };
+    assert!(kinds(&d) >= 6, "digests and reminders sent on Tuesday");
+    let reminded = clock_keys(&d, "remind:");
+    assert!(!reminded.is_empty());
+
+    // The store is lost; Monday's backup is put back on Tuesday at 10:30.
+    let said = at(
+        &d,
+        "2026-12-01 10:30",
+        &["restore", backup.to_str().unwrap()],
+    );
+    assert!(
+        said.contains("digest slots and")
+            && said.contains("reminders due now are recorded as sent"),
+        "{said}"
+    );
+    assert_eq!(clock_keys(&d, "remind:"), reminded, "recorded again");
+    at(&d, "2026-12-01 11:00", &["run", "--once"]);
+    at(&d, "2026-12-01 15:00", &["run", "--once"]);
+    assert_eq!(files(), sent, "nothing sent a second time");
+    assert_eq!(kinds(&d), 0, "the restored store queued none");
+    // The next slot is sent as usual.
+    at(&d, "2026-12-02 09:05", &["run", "--once"]);
+    assert!(kinds(&d) >= 5, "Wednesday's digests");
+}
+
 // ------------------------------------------------------------- rendering
 
 /// A deployment's config with the demo departments and the example clock.

@@ -25,6 +25,9 @@ pub struct ClockOpts {
     pub dry_run: bool,
     pub digests: bool,
     pub reminders: bool,
+    /// Record the keys of what is due as sent, and queue no mail (after
+    /// `crossdesk restore`: the lost store may have sent them already).
+    pub record_only: bool,
 }
 
 impl Default for ClockOpts {
@@ -34,6 +37,7 @@ impl Default for ClockOpts {
             dry_run: false,
             digests: true,
             reminders: true,
+            record_only: false,
         }
     }
 }
@@ -54,6 +58,8 @@ pub enum DigestStatus {
     Off,
     /// Dry run: computed, not queued.
     DryRun,
+    /// `record_only`: the slot is recorded as sent, no mail.
+    Recorded,
 }
 
 impl DigestStatus {
@@ -66,6 +72,7 @@ impl DigestStatus {
             DigestStatus::NoSlot => "no_slot",
             DigestStatus::Off => "off",
             DigestStatus::DryRun => "dry_run",
+            DigestStatus::Recorded => "recorded",
         }
     }
 }
@@ -87,6 +94,8 @@ pub struct ClockReport {
     /// Reminders whose condition holds now and whose key was not recorded.
     pub reminders_due: usize,
     pub reminders_queued: usize,
+    /// With `record_only`: reminders recorded as sent, with no mail.
+    pub reminders_recorded: usize,
     /// In a dry run, the reminders that would go out.
     pub reminder_mails: Vec<(String, Outgoing)>,
     /// When reminders need another look at the latest (see `Clock`).
@@ -222,7 +231,7 @@ pub fn run(
             report.digests[rep_i].mail = Some(out);
             continue;
         }
-        let skip = empty && s.skip_empty;
+        let skip = (empty && s.skip_empty) || opts.record_only;
         if !skip {
             report.digests[rep_i].mail = Some(out.clone());
         }
@@ -262,6 +271,7 @@ pub fn run(
             report.digests[i].status = match (new, mail) {
                 (false, _) => DigestStatus::AlreadySent,
                 (true, true) => DigestStatus::Queued,
+                (true, false) if opts.record_only => DigestStatus::Recorded,
                 (true, false) => DigestStatus::Empty,
             };
         }
@@ -275,7 +285,7 @@ pub fn run(
                 let r = c.reminder(&reqs, &engine.dir);
                 ClockMail {
                     key: r.key,
-                    out: Some(r.out),
+                    out: (!opts.record_only).then_some(r.out),
                     thread: ClockThread::Req {
                         req: r.req,
                         root: r.root,
@@ -284,7 +294,12 @@ pub fn run(
             })
             .collect();
         let fresh = engine.queue_clock(mails, now)?;
-        report.reminders_queued += fresh.into_iter().filter(|f| *f).count();
+        let new = fresh.into_iter().filter(|f| *f).count();
+        if opts.record_only {
+            report.reminders_recorded += new;
+        } else {
+            report.reminders_queued += new;
+        }
     }
     for d in &report.digests {
         if d.status == DigestStatus::Queued || d.status == DigestStatus::Empty {
