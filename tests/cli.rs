@@ -30,6 +30,13 @@ members = ["alice@corp.example"]
     p
 }
 
+/// `crossdesk --config CFG`, for the caller's arguments.
+fn crossdesk(cfg: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(cfg);
+    c
+}
+
 const MAIL: &str = "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] x\r\nMessage-ID: <a@b>\r\n\r\nDept: rd\r\n";
 
 #[test]
@@ -40,13 +47,7 @@ fn ingest_exits_75_when_the_message_cannot_be_stored() {
     let cfg = config(dir.path(), "file/crossdesk.db");
     let mail = dir.path().join("m.eml");
     std::fs::write(&mail, MAIL).unwrap();
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("ingest")
-        .arg(&mail)
-        .output()
-        .unwrap();
+    let out = crossdesk(&cfg).arg("ingest").arg(&mail).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(75),
@@ -58,9 +59,7 @@ fn ingest_exits_75_when_the_message_cannot_be_stored() {
 /// `crossdesk ingest -` with `MAIL` on standard input, as an MTA runs it.
 fn ingest_stdin(cfg: &std::path::Path) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg)
+    let mut child = crossdesk(cfg)
         .args(["ingest", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -93,12 +92,7 @@ fn check_exits_78_and_names_file_and_key() {
         .unwrap()
         .replace("rd@corp.example", "not-an-address");
     std::fs::write(&cfg, text).unwrap();
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("check")
-        .output()
-        .unwrap();
+    let out = crossdesk(&cfg).arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -119,14 +113,7 @@ fn the_outbox_is_sent_by_one_process_at_a_time() {
         let new = dir.path().join("outbox/new");
         std::fs::read_dir(new).map(|d| d.count()).unwrap_or(0)
     };
-    let outbox = || {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("outbox")
-            .output()
-            .unwrap()
-    };
+    let outbox = || crossdesk(&cfg).arg("outbox").output().unwrap();
     // Another process is sending: it holds the lock.
     let held = std::fs::OpenOptions::new()
         .create(true)
@@ -195,9 +182,7 @@ fn wait_log(log: &std::path::Path, what: &str) {
 /// `crossdesk run`, logging to `log`; returns once it has started (and
 /// listens for signals).
 fn start_daemon(cfg: &std::path::Path, log: &std::path::Path) -> std::process::Child {
-    let child = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg)
+    let child = crossdesk(cfg)
         .arg("run")
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
@@ -244,9 +229,7 @@ fn a_second_daemon_on_the_same_store_is_refused() {
     };
     let refused = |args: &[&str]| {
         let err = dir.path().join("refused.log");
-        let mut child = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
+        let mut child = crossdesk(&cfg)
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&err).unwrap())
@@ -295,12 +278,7 @@ fn a_second_daemon_on_the_same_store_is_refused() {
     assert!(refused(&["run", "--once"]).contains(&format!("(pid {})", second.id())));
     signal(&second, "TERM");
     assert!(second.wait().unwrap().success());
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .args(["run", "--once"])
-        .output()
-        .unwrap();
+    let out = crossdesk(&cfg).args(["run", "--once"]).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -373,15 +351,7 @@ fn a_backup_taken_while_the_daemon_runs_is_a_whole_store() {
     assert_eq!(ingest_stdin(&cfg).status.code(), Some(0));
     let mut daemon = start_daemon(&cfg, &dir.path().join("run.log"));
     let copy = dir.path().join("copy.db");
-    let backup = || {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("backup")
-            .arg(&copy)
-            .output()
-            .unwrap()
-    };
+    let backup = || crossdesk(&cfg).arg("backup").arg(&copy).output().unwrap();
     let out = backup();
     assert_eq!(
         out.status.code(),
@@ -408,9 +378,7 @@ fn a_backup_taken_while_the_daemon_runs_is_a_whole_store() {
         .replace("state/crossdesk.db", "copy.db");
     let copy_cfg = dir.path().join("copy.toml");
     std::fs::write(&copy_cfg, text).unwrap();
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&copy_cfg)
+    let out = crossdesk(&copy_cfg)
         .args(["list", "--json"])
         .output()
         .unwrap();
@@ -427,13 +395,7 @@ fn status_says_whether_the_daemon_runs_and_what_the_store_holds() {
     let cfg = daemon_config(dir.path());
     assert_eq!(ingest_stdin(&cfg).status.code(), Some(0));
     let status = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("status")
-            .args(args)
-            .output()
-            .unwrap();
+        let out = crossdesk(&cfg).arg("status").args(args).output().unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -504,9 +466,7 @@ fn check_fails_when_the_store_cannot_be_written_there() {
         None
     };
     let check = |store: &str| {
-        let out = Command::new(BIN)
-            .arg("--config")
-            .arg(config(dir.path(), store))
+        let out = crossdesk(&config(dir.path(), store))
             .arg("check")
             .output()
             .unwrap();
@@ -536,9 +496,7 @@ fn reading_commands_do_not_create_a_missing_store() {
     let store = dir.path().join("nowhere/crossdesk.db");
     let cfg = config(dir.path(), store.to_str().unwrap());
     let run = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
+        let out = crossdesk(&cfg)
             .args(args)
             .env("CROSSDESK_LOG", "warn")
             .output()
@@ -683,9 +641,7 @@ fn a_message_the_daemon_dies_on_is_set_aside_after_the_third_death() {
     assert!(child.wait().unwrap().success());
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("verdict=applied:new_req").count(), 2, "{text}");
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
+    let out = crossdesk(&cfg)
         .args(["set-aside", "--json"])
         .output()
         .unwrap();
@@ -733,13 +689,7 @@ fn a_restored_store_does_not_give_out_a_number_twice() {
     let ingest = |id: &str| {
         let mail = dir.path().join(format!("{id}.eml"));
         std::fs::write(&mail, MAIL.replace("<a@b>", &format!("<{id}@b>"))).unwrap();
-        let out = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("ingest")
-            .arg(&mail)
-            .output()
-            .unwrap();
+        let out = crossdesk(&cfg).arg("ingest").arg(&mail).output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -748,14 +698,7 @@ fn a_restored_store_does_not_give_out_a_number_twice() {
         );
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    let cli = |args: &[&str]| {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let cli = |args: &[&str]| crossdesk(&cfg).args(args).output().unwrap();
     assert!(ingest("one").contains("REQ-1"));
     let copy = dir.path().join("copy.db");
     assert!(cli(&["backup", copy.to_str().unwrap()]).status.success());
