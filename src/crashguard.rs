@@ -59,9 +59,7 @@ impl std::fmt::Debug for CrashGuard {
 
 /// The file beside the store.
 pub fn path_for(store: &Path) -> PathBuf {
-    let mut p = store.as_os_str().to_owned();
-    p.push(".in-hand");
-    PathBuf::from(p)
+    crate::store::beside(store, ".in-hand")
 }
 
 /// A message's name: handle, size and a hash of its first and last 512

@@ -315,13 +315,6 @@ fn log_drain(s: DrainStats) {
     }
 }
 
-/// `<store><suffix>`: `crossdesk.db.run-lock`.
-fn lock_path(store: &std::path::Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push(suffix);
-    std::path::PathBuf::from(name)
-}
-
 /// An advisory lock on `<store><suffix>`, which the kernel releases when
 /// the file is closed or the process dies. `Err(path)` inside: another
 /// process holds it.
@@ -329,7 +322,7 @@ fn store_lock(
     store: &std::path::Path,
     suffix: &str,
 ) -> anyhow::Result<Result<std::fs::File, std::path::PathBuf>> {
-    let path = lock_path(store, suffix);
+    let path = crate::store::beside(store, suffix);
     let failed = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(failed)?;
@@ -352,7 +345,7 @@ fn store_lock(
 /// runs (its lock is free). The pid is "?" when the lock is held but its
 /// file does not say by whom.
 pub fn daemon_pid(store: &std::path::Path) -> anyhow::Result<Option<String>> {
-    let path = lock_path(store, ".run-lock");
+    let path = crate::store::beside(store, ".run-lock");
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -271,9 +271,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 let size: u64 = ["", "-wal"]
                     .iter()
                     .filter_map(|x| {
-                        let mut p = store.as_os_str().to_owned();
-                        p.push(x);
-                        std::fs::metadata(p).ok().map(|m| m.len())
+                        std::fs::metadata(crossdesk::store::beside(&store, x))
+                            .ok()
+                            .map(|m| m.len())
                     })
                     .sum();
                 (Some(engine.store.status()?), size)

@@ -202,6 +202,14 @@ fn item_from(req: Option<u32>, task: Option<u32>) -> Option<ItemId> {
     })
 }
 
+/// A file beside the store, named `<store><suffix>`: its `-wal`, its
+/// locks (`.run-lock`), the crash guard's `.in-hand`.
+pub fn beside(store: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
+}
+
 /// The meta keys that count the daemon's deaths per message in hand.
 const CRASH_PREFIX: &str = "crashed:";
 

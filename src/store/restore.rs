@@ -10,11 +10,11 @@
 //!   after; sent again, people would get it twice. It is held as failed,
 //!   with a note, for the admin to send (`outbox retry`) where it was not.
 
-use super::{parse_ts, schema, ts};
+use super::{beside, parse_ts, schema, ts};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The meta key of the highest requirement number that may have been
 /// given out: new requirements are numbered above it.
@@ -68,13 +68,6 @@ fn auto_gap(
     let days = (now - last).num_days().max(0) + 1;
     let gap = (2.0 * recent as f64 / 30.0 * days as f64).ceil() as u32;
     Ok(gap.clamp(100, MAX_GAP))
-}
-
-/// `<store><suffix>`.
-fn beside(store: &Path, suffix: &str) -> PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 /// Puts the backup at `backup` in place as the store at `store` (the
