@@ -68,7 +68,8 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     // send the same outbox (exactly-once would hold, but every message
     // would be fetched twice, and the logs would tell two stories).
     let store = cfg.store_path();
-    let _running = run_lock(&store).await?;
+    // Before any task runs: a wait here (up to a second) holds up nothing.
+    let _running = run_lock(&store)?;
     let source = cfg.source();
     let sender = make_sender(&cfg)?;
     let imap_cfg = cfg.imap.clone();
@@ -369,16 +370,7 @@ pub fn daemon_pid(store: &std::path::Path) -> anyhow::Result<Option<String>> {
 /// that no other process sends from it meanwhile. Both go when the files
 /// are dropped.
 pub fn lock_for_restore(store: &std::path::Path) -> anyhow::Result<(std::fs::File, std::fs::File)> {
-    // `crossdesk status` holds the run lock shared for a moment.
-    let mut run = store_lock(store, ".run-lock")?;
-    for _ in 0..20 {
-        if run.is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        run = store_lock(store, ".run-lock")?;
-    }
-    let Ok(run) = run else {
+    let Ok(run) = take_run_lock(store)? else {
         let pid = daemon_pid(store)?.unwrap_or_else(|| "?".into());
         anyhow::bail!(
             "crossdesk run (pid {pid}) uses {}; stop it first (systemctl stop crossdesk)",
@@ -408,21 +400,29 @@ fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
 #[error("{0}")]
 pub struct Busy(String);
 
-/// `crossdesk run` holds `<store>.run-lock` (with its pid in it) for as
-/// long as it runs; a second `run` on the same store is refused.
-async fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    use std::io::{Read, Seek, Write};
-    // `crossdesk status` holds the lock shared for a moment: a start that
-    // meets it tries again rather than taking it for another daemon.
+/// The store's run lock, taken exclusively. `crossdesk status` holds it
+/// shared for a moment: whoever meets that tries again for up to a
+/// second rather than taking it for a daemon. `Err(path)` inside: a
+/// daemon holds it.
+fn take_run_lock(
+    store: &std::path::Path,
+) -> anyhow::Result<Result<std::fs::File, std::path::PathBuf>> {
     let mut lock = store_lock(store, ".run-lock")?;
     for _ in 0..20 {
         if lock.is_ok() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::thread::sleep(Duration::from_millis(50));
         lock = store_lock(store, ".run-lock")?;
     }
-    match lock {
+    Ok(lock)
+}
+
+/// `crossdesk run` holds `<store>.run-lock` (with its pid in it) for as
+/// long as it runs; a second `run` on the same store is refused.
+fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    match take_run_lock(store)? {
         Ok(mut file) => {
             let path = store.display();
             let wrote = file
