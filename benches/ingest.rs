@@ -19,7 +19,8 @@
 
 use chrono::Utc;
 use crossdesk::config::Config;
-use crossdesk::engine::{process_backlog, Engine};
+use crossdesk::engine::Engine;
+use crossdesk::ingest::process_backlog;
 use crossdesk::send::maildir::MaildirTransport;
 use crossdesk::source::maildir::MaildirSource;
 use std::path::Path;

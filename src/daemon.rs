@@ -3,7 +3,8 @@
 //! whatever is still queued stays in the outbox for the next start.
 
 use crate::config::{Config, Endpoint};
-use crate::engine::{process_backlog, DrainStats, Engine};
+use crate::engine::{DrainStats, Engine};
+use crate::ingest::process_backlog;
 use crate::send::maildir::MaildirTransport;
 use crate::send::smtp::SmtpSender;
 use crate::send::SendError;

@@ -9,6 +9,7 @@ pub mod crashguard;
 pub mod daemon;
 pub mod directory;
 pub mod engine;
+pub mod ingest;
 pub mod mail;
 pub mod notify;
 pub mod report;

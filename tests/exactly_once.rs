@@ -470,7 +470,7 @@ fn a_backlog_is_acted_on_in_order_and_each_message_leaves_only_after_its_commit(
         acked: vec![],
     };
     let mut order = vec![];
-    let n = crossdesk::engine::process_backlog(&mut engine, &mut src, None, &|| false, |reps| {
+    let n = crossdesk::ingest::process_backlog(&mut engine, &mut src, None, &|| false, |reps| {
         order.extend(reps.iter().map(|r| (r.handle.clone(), r.verdict.clone())))
     })
     .unwrap();

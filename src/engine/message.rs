@@ -1,0 +1,360 @@
+//! One message inside a batch's transaction: dedupe, watermark, the
+//! never-answer screen, the directory and authentication, classify, find
+//! the item, decide, then write state, events and outgoing mail.
+
+use super::ids::{item_of_own_id, raw_key};
+use super::queue::OutboxWriter;
+#[cfg(test)]
+use super::read::injected_panic;
+use super::read::Parsed;
+use super::Report;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::mail::classify::{classify, has_reply_prefix, Keywords};
+use crate::mail::filter::{auth_passes, screen, SetAside};
+use crate::mail::{Inbound, Mailbox};
+use crate::source::{Disposition, RawMail};
+use crate::store::{StoreError, Tx};
+use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
+use crate::workflow::model::{Action, ItemId};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Borrowed pieces of the engine that one message's processing needs.
+pub(super) struct Acting<'a> {
+    /// The local date of the batch's `now` (what dates in mail mean) and
+    /// the same as text (what the daily cap counts in): once per batch.
+    pub(super) today: NaiveDate,
+    pub(super) day: &'a str,
+    pub(super) cfg: &'a Config,
+    pub(super) dir: &'a Directory,
+    pub(super) kw: &'a Keywords,
+    pub(super) own: &'a Mailbox,
+    pub(super) domain: &'a str,
+    pub(super) seq: &'a mut u64,
+}
+
+/// The item a reply belongs to through its thread headers: each id in
+/// order (In-Reply-To, then References newest first), ours by its form,
+/// others through the thread index.
+fn thread_lookup(tx: &Tx, ids: &[&str], domain: &str) -> Result<Option<ItemId>, StoreError> {
+    for id in ids {
+        if let Some(i) = item_of_own_id(id, domain) {
+            return Ok(Some(i));
+        }
+        if let Some(i) = tx.thread_item(&[id])? {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
+fn set_aside_class(s: &SetAside) -> (&'static str, &str) {
+    match s {
+        SetAside::AutoReply(d) => ("auto_reply", d),
+        SetAside::Bounce(d) => ("bounce", d),
+        SetAside::MailingList(d) => ("mailing_list", d),
+        SetAside::OwnMail(d) => ("own_mail", d),
+        SetAside::UnknownSender(d) => ("unknown_sender", d),
+        SetAside::NotAuthenticated(d) => ("not_authenticated", d),
+        SetAside::BeforeWatermark(d) => ("before_watermark", d),
+        SetAside::Unreadable(d) => ("unreadable", d),
+        SetAside::Internal(d) => ("internal_error", d),
+    }
+}
+
+impl Acting<'_> {
+    fn report(
+        &self,
+        m: &RawMail,
+        key: &str,
+        verdict: String,
+        item: Option<ItemId>,
+        d: Disposition,
+    ) -> Report {
+        Report {
+            handle: m.handle.clone(),
+            key: key.to_string(),
+            verdict,
+            item: item.map(|i| i.to_string()),
+            disposition: d,
+            micros: 0,
+        }
+    }
+
+    pub(super) fn set_aside(
+        &self,
+        tx: &mut Tx,
+        m: &RawMail,
+        key: &str,
+        inb: Option<&Inbound>,
+        why: SetAside,
+        now: DateTime<Utc>,
+    ) -> Result<Report, StoreError> {
+        let (class, detail) = set_aside_class(&why);
+        // Unparsed (too large, unreadable, condemned): what the raw header
+        // block says, undecoded for a message the daemon died with.
+        let glanced: (String, String);
+        let (sender, subject) = match inb {
+            Some(i) => (
+                i.from.as_ref().map(|f| f.address.as_str()).unwrap_or(""),
+                i.subject.as_str(),
+            ),
+            None => {
+                let decode = !matches!(why, SetAside::Internal(_));
+                glanced = crate::mail::parse::glance(&m.raw, decode);
+                (glanced.0.as_str(), glanced.1.as_str())
+            }
+        };
+        tx.set_aside(key, class, detail, sender, subject, &m.raw, now)?;
+        let verdict = format!("set_aside:{class}");
+        tx.record_message(
+            key,
+            inb.and_then(|i| i.message_id.as_deref()),
+            sender,
+            subject,
+            &verdict,
+            None,
+            now,
+        )?;
+        tracing::warn!(key, class, detail, sender, "set aside");
+        Ok(self.report(m, key, verdict, None, Disposition::Rejected))
+    }
+
+    pub(super) fn act_on(
+        &mut self,
+        tx: &mut Tx,
+        m: &RawMail,
+        p: Parsed,
+        now: DateTime<Utc>,
+        watermark: Option<DateTime<Utc>>,
+        released: bool,
+    ) -> Result<Report, StoreError> {
+        #[cfg(test)]
+        injected_panic("act", &m.raw);
+        let Parsed {
+            inbound: parsed,
+            command,
+            condemned,
+            ..
+        } = p;
+        let inb = match parsed {
+            Ok(i) => i,
+            Err(e) => {
+                let key = raw_key(&m.raw);
+                if !released && tx.seen(&key)?.is_some() {
+                    return Ok(self.report(
+                        m,
+                        &key,
+                        "duplicate".into(),
+                        None,
+                        Disposition::Rejected,
+                    ));
+                }
+                let why = if condemned {
+                    SetAside::Internal(e)
+                } else {
+                    SetAside::Unreadable(e)
+                };
+                return self.set_aside(tx, m, &key, None, why, now);
+            }
+        };
+        let key = inb.dedupe_key.clone();
+        if !released {
+            if let Some(v) = tx.seen(&key)? {
+                let d = if v.starts_with("set_aside") {
+                    Disposition::Rejected
+                } else {
+                    Disposition::Processed
+                };
+                return Ok(self.report(m, &key, "duplicate".into(), None, d));
+            }
+            if let (Some(w), Some(r)) = (watermark, m.received) {
+                if r < w {
+                    return Ok(self.report(
+                        m,
+                        &key,
+                        "before_watermark".into(),
+                        None,
+                        Disposition::Leave,
+                    ));
+                }
+            }
+            if let Some(why) = screen(&inb, &self.own.address) {
+                if let (SetAside::Bounce(_), Some(orig)) = (&why, &inb.bounced_message_id) {
+                    if tx.record_bounce(orig, &inb.subject)? {
+                        tracing::warn!(original = %orig, "bounce of our mail recorded");
+                    }
+                }
+                return self.set_aside(tx, m, &key, Some(&inb), why, now);
+            }
+        }
+        let Some(sender) = inb.from.clone() else {
+            return self.set_aside(
+                tx,
+                m,
+                &key,
+                Some(&inb),
+                SetAside::Unreadable("no From address".into()),
+                now,
+            );
+        };
+        if !released {
+            if !self.dir.is_known(&sender.address) {
+                return self.set_aside(
+                    tx,
+                    m,
+                    &key,
+                    Some(&inb),
+                    SetAside::UnknownSender(sender.address.clone()),
+                    now,
+                );
+            }
+            if let Some(server) = &self.cfg.auth.trusted_server {
+                let domain = sender.address.split_once('@').map(|(_, d)| d).unwrap_or("");
+                if !auth_passes(&inb, server, domain) {
+                    return self.set_aside(
+                        tx,
+                        m,
+                        &key,
+                        Some(&inb),
+                        SetAside::NotAuthenticated(format!(
+                            "no dkim/spf pass from {server} for {domain}"
+                        )),
+                        now,
+                    );
+                }
+            }
+        }
+        let today = self.today;
+        let mut cmd = match command {
+            Some((day, cmd)) if day == today => cmd,
+            _ => classify(&inb.subject, &inb.body, self.kw, today),
+        };
+
+        // A reply-all to someone's [REQ] mail ("Re: [REQ] …") that threads
+        // to a known requirement is a comment on it, not a second one.
+        if cmd.action == Some(Action::NewReq)
+            && cmd.target.is_none()
+            && has_reply_prefix(&inb.subject)
+        {
+            if let Some(id) = thread_lookup(tx, &inb.thread_ids(), self.domain)? {
+                cmd.action = Some(Action::Comment);
+                cmd.target = Some(id);
+            }
+        }
+        // Find the item: the subject's identifier, else the thread headers.
+        let mut found = cmd.target;
+        if found.is_none()
+            && cmd.action != Some(Action::NewReq)
+            && cmd.action != Some(Action::Notice)
+        {
+            found = thread_lookup(tx, &inb.thread_ids(), self.domain)?;
+            if found.is_some() && cmd.action.is_none() && cmd.unknown_keyword.is_none() {
+                cmd.action = Some(Action::Comment);
+            }
+        }
+        let loaded = match found {
+            Some(id) => tx.load_req(id.req())?,
+            None => None,
+        };
+        let new_id;
+        let target = if cmd.action == Some(Action::NewReq) {
+            new_id = tx.next_req_id()?;
+            Target::New(new_id)
+        } else {
+            match (found, &loaded) {
+                (None, _) => Target::None,
+                (Some(id), Some(r)) => match id {
+                    ItemId::Task(t) if r.task(t).is_none() => Target::Unknown(id),
+                    _ => Target::Existing(id, r),
+                },
+                (Some(id), None) => Target::Unknown(id),
+            }
+        };
+        let recipients: Vec<Mailbox> = inb.to.iter().chain(inb.cc.iter()).cloned().collect();
+        let message_id = inb.message_id.clone().unwrap_or_else(|| key.clone());
+        let kw = self.kw;
+        let words = move |a: Action| kw.words_for(a);
+        let ctx = Ctx {
+            dir: self.dir,
+            workflow: self.own,
+            now,
+            today,
+            keywords_for: &words,
+        };
+        let req = Request {
+            cmd: &cmd,
+            sender: &sender,
+            recipients: &recipients,
+            message_id: &message_id,
+            subject: &inb.subject,
+        };
+        let outcome = decide(&ctx, &req, target);
+        let verdict = match &outcome.verdict {
+            Verdict::Applied(a) => format!("applied:{}", a.as_str()),
+            Verdict::Refused(r) => format!("refused:{}", r.code()),
+            Verdict::Help => "help".into(),
+        };
+        let item = outcome.item;
+        self.commit(tx, &inb, &message_id, outcome, loaded.as_ref(), now)?;
+        tx.record_message(
+            &key,
+            inb.message_id.as_deref(),
+            &sender.address,
+            &inb.subject,
+            &verdict,
+            item,
+            now,
+        )?;
+        Ok(self.report(m, &key, verdict, item, Disposition::Processed))
+    }
+
+    fn commit(
+        &mut self,
+        tx: &mut Tx,
+        inb: &Inbound,
+        message_id: &str,
+        o: Outcome,
+        old: Option<&crate::workflow::state::Requirement>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let kept_root = o
+            .req
+            .as_ref()
+            .or(old)
+            .and_then(|r| r.root_message_id.clone());
+        if let Some(r) = o.req {
+            tx.save_req(r)?;
+        }
+        tx.add_events(o.events)?;
+        let root = match (kept_root, o.item) {
+            (Some(r), _) => Some(r),
+            // Requirements stored before the root was kept on them.
+            (None, Some(i)) => tx.thread_root(i.req())?,
+            (None, None) => None,
+        };
+        let cap = self.cfg.limits.daily_cap_per_recipient;
+        for out in o.mails {
+            let mut refs: Vec<String> = vec![];
+            if let Some(r) = &root {
+                refs.push(r.clone());
+            }
+            for r in inb.references.iter().rev().take(8).rev() {
+                if !refs.contains(r) {
+                    refs.push(r.clone());
+                }
+            }
+            if !refs.iter().any(|r| r == message_id) {
+                refs.push(message_id.to_string());
+            }
+            let q = OutboxWriter {
+                day: self.day,
+                cap,
+                domain: self.domain,
+                now,
+            };
+            q.mail(tx, self.seq, out, Some(message_id), &refs)?;
+        }
+        Ok(())
+    }
+}

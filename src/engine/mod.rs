@@ -1,0 +1,288 @@
+//! The shell around the pure core: one batch of raw mails in, one SQLite
+//! transaction out, then the outbox drained through a transport.
+//!
+//! Order per message: parse → dedupe → watermark → screen (never-answer
+//! rules) → known sender → authentication → classify → find the item →
+//! decide → store state, events, thread ids and outgoing mail. Nothing here
+//! decides what the protocol means; that is `workflow::decide`.
+
+mod batch;
+mod clock;
+mod ids;
+mod message;
+mod outbox;
+mod queue;
+mod read;
+#[cfg(test)]
+mod tests;
+
+pub use clock::{ClockMail, ClockThread};
+pub use ids::{digest_thread_id, item_of_own_id};
+pub use outbox::{DrainStats, Prepared};
+pub use read::{parse_batch, Classifier, Parsed};
+
+use crate::config::{action_from_key, Config};
+use crate::crashguard::{self, CrashGuard};
+use crate::directory::Directory;
+use crate::mail::classify::Keywords;
+use crate::mail::Mailbox;
+use crate::notify::render::Renderer;
+use crate::source::Disposition;
+use crate::store::{SendResult, Store, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// What became of one incoming message.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub handle: String,
+    pub key: String,
+    /// `applied:confirm`, `refused:wrong_state`, `help`,
+    /// `set_aside:auto_reply`, `duplicate`, `before_watermark`.
+    pub verdict: String,
+    pub item: Option<String>,
+    pub disposition: Disposition,
+    pub micros: u64,
+}
+
+/// Where ingest time goes, accumulated over the engine's life (cheap to
+/// keep; printed by the benchmark).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IngestTimes {
+    pub parse: std::time::Duration,
+    /// screen + classify + decide + the transaction's writes
+    pub act: std::time::Duration,
+    /// the COMMIT itself (the fsync)
+    pub commit: std::time::Duration,
+}
+
+impl std::fmt::Display for Report {
+    /// The line `ingest` and `run --once` print: handle, verdict, item.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\t{}\t{}",
+            self.handle,
+            self.verdict,
+            self.item.as_deref().unwrap_or("-")
+        )
+    }
+}
+
+pub struct Engine {
+    pub cfg: Config,
+    pub dir: Directory,
+    pub kw: Keywords,
+    pub store: Store,
+    pub renderer: Renderer,
+    own: Mailbox,
+    domain: String,
+    seq: u64,
+    pub times: IngestTimes,
+    /// Results of sends the store could not record (its disk full, say):
+    /// recorded before anything else is sent, so that a mail the server
+    /// took is not sent again at every drain while the store is failing.
+    unrecorded: Vec<(i64, SendResult)>,
+    /// How many times the configuration was reloaded.
+    reloads: u64,
+    /// The daemon's note of the messages in hand (see [`crate::crashguard`]).
+    guard: Option<std::sync::Arc<CrashGuard>>,
+    /// The messages with deaths counted in the store: a count is forgotten
+    /// in the transaction that handles its message (it did not kill this
+    /// process), so counts neither pile up nor add up over coincidences.
+    crashed: std::collections::HashSet<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{n} sent mail(s) not yet recorded as sent, so nothing more is sent until they are: {error}")]
+    Unrecorded { n: usize, error: StoreError },
+    #[error("templates: {0}")]
+    Templates(String),
+    #[error("clock: {0}")]
+    Clock(String),
+    #[error("crash guard {path}: {err}")]
+    Guard { path: String, err: std::io::Error },
+}
+
+/// What the engine builds from its configuration.
+struct Parts {
+    dir: Directory,
+    kw: Keywords,
+    renderer: Renderer,
+    own: Mailbox,
+    domain: String,
+}
+
+impl Parts {
+    fn of(cfg: &Config) -> Result<Parts, EngineError> {
+        let mut kw = Keywords::default();
+        for (action, words) in &cfg.keywords {
+            if let Some(a) = action_from_key(action) {
+                for w in words {
+                    kw.add(a, w);
+                }
+            }
+        }
+        let tdir = cfg.templates.dir.as_deref().map(|d| cfg.resolve(d));
+        let renderer =
+            Renderer::new(tdir.as_deref()).map_err(|e| EngineError::Templates(e.to_string()))?;
+        let own = cfg.own_mailbox();
+        let domain = own
+            .address
+            .split_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "localhost".into());
+        Ok(Parts {
+            dir: Directory::from_config(cfg),
+            kw,
+            renderer,
+            own,
+            domain,
+        })
+    }
+}
+
+impl Engine {
+    pub fn new(cfg: Config) -> Result<Engine, EngineError> {
+        let store = Store::open(&cfg.store_path())?;
+        let Parts {
+            dir,
+            kw,
+            renderer,
+            own,
+            domain,
+        } = Parts::of(&cfg)?;
+        Ok(Engine {
+            cfg,
+            dir,
+            kw,
+            store,
+            renderer,
+            own,
+            domain,
+            seq: 0,
+            times: IngestTimes::default(),
+            unrecorded: vec![],
+            reloads: 0,
+            guard: None,
+            crashed: Default::default(),
+        })
+    }
+
+    /// Keeps the crash guard (`crossdesk run`, under the run lock): reads
+    /// what the last process had in hand when it died, counts those deaths
+    /// in the store, and from now on notes each message being read or
+    /// acted on. Messages in hand at [`crashguard::CONDEMN_AFTER`] deaths
+    /// are set aside unread when they come up. Returns the names of the
+    /// messages the last process died with, and their counts.
+    pub fn keep_crash_guard(&mut self) -> Result<Vec<(String, u32)>, EngineError> {
+        let store = self.cfg.store_path();
+        let (mut guard, left) = CrashGuard::open(&store).map_err(|err| EngineError::Guard {
+            path: crashguard::path_for(&store).display().to_string(),
+            err,
+        })?;
+        let mut died = vec![];
+        for name in left {
+            let n = self.store.bump_crash(&name)?;
+            tracing::warn!(name = %name, deaths = n,
+                "the last run stopped with this message in hand");
+            died.push((name, n));
+        }
+        let counts = self.store.crash_counts()?;
+        guard.condemn(
+            counts
+                .iter()
+                .filter(|(_, n)| *n >= crashguard::CONDEMN_AFTER)
+                .map(|(name, _)| name.clone()),
+        );
+        self.crashed = counts.into_iter().map(|(name, _)| name).collect();
+        self.guard = Some(std::sync::Arc::new(guard));
+        Ok(died)
+    }
+
+    /// Takes a new configuration while running (`crossdesk run` on
+    /// SIGHUP): departments and their members, keywords, templates,
+    /// limits, locale, digests, reminders and the calendar apply to what
+    /// comes next. The store, the source, the transport and the `[imap]`
+    /// and `[smtp]` sections stay as the daemon started with them (its
+    /// connections and its store were opened with those): the names of
+    /// those that changed come back, to be applied by a restart. A
+    /// configuration whose templates do not load changes nothing.
+    pub fn reload(&mut self, mut cfg: Config) -> Result<Vec<&'static str>, EngineError> {
+        let old = &self.cfg;
+        let mut later = vec![];
+        if cfg.store != old.store {
+            later.push("[store]");
+        }
+        if cfg.mail.source != old.mail.source {
+            later.push("mail.source");
+        }
+        if cfg.mail.transport != old.mail.transport {
+            later.push("mail.transport");
+        }
+        if cfg.imap != old.imap {
+            later.push("[imap]");
+        }
+        if cfg.smtp != old.smtp {
+            later.push("[smtp]");
+        }
+        cfg.store = old.store.clone();
+        cfg.mail.source = old.mail.source.clone();
+        cfg.mail.transport = old.mail.transport.clone();
+        cfg.imap = old.imap.clone();
+        cfg.smtp = old.smtp.clone();
+        cfg.base_dir = old.base_dir.clone();
+        let p = Parts::of(&cfg)?;
+        (self.dir, self.kw, self.renderer, self.own, self.domain) =
+            (p.dir, p.kw, p.renderer, p.own, p.domain);
+        self.cfg = cfg;
+        self.reloads += 1;
+        Ok(later)
+    }
+
+    /// How many times [`Engine::reload`] took a configuration.
+    pub fn reloads(&self) -> u64 {
+        self.reloads
+    }
+
+    /// The first-start watermark: recorded on the first call, then fixed.
+    pub fn watermark(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+        if let Some(v) = self.store.meta("watermark")? {
+            return Ok(DateTime::parse_from_rfc3339(&v)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)));
+        }
+        let w = self.cfg.watermark_time(now).ok().flatten();
+        self.store.set_meta(
+            "watermark",
+            &w.map(|t| t.to_rfc3339()).unwrap_or_else(|| "all".into()),
+        )?;
+        Ok(w)
+    }
+
+    pub fn own_address(&self) -> &str {
+        &self.own.address
+    }
+
+    /// What a parsing thread needs to classify mail as this engine does.
+    pub fn classifier(&self) -> Classifier {
+        Classifier {
+            kw: self.kw.clone(),
+            tz: self.cfg.tz(),
+            guard: self.guard.clone(),
+        }
+    }
+}
+
+/// The local date (configured zone) the daily cap counts in.
+fn local_day(cfg: &Config, now: DateTime<Utc>) -> String {
+    local_dates(cfg, now).1
+}
+
+/// The local date of `now`, and the same as text (`local_day`).
+fn local_dates(cfg: &Config, now: DateTime<Utc>) -> (NaiveDate, String) {
+    let d = now.with_timezone(&cfg.tz()).date_naive();
+    (d, d.format("%Y-%m-%d").to_string())
+}
