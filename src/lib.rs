@@ -11,6 +11,8 @@ pub mod directory;
 pub mod engine;
 pub mod ingest;
 pub mod mail;
+pub mod maildir;
+pub mod net;
 pub mod notify;
 pub mod report;
 pub mod schedule;

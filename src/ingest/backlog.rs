@@ -69,7 +69,7 @@ pub fn process_backlog(
                     Ok(parse_time)
                 },
             )
-            .map_err(|e| SourceError::Io(format!("cannot start the reader thread: {e}")))?;
+            .map_err(SourceError::Thread)?;
         let mut n = 0;
         let mut failed: Option<BacklogError> = None;
         while !stop() {

@@ -3,7 +3,7 @@
 //! crash between delivery and bookkeeping) leaves one file, not two.
 
 use super::{SendError, Transport};
-use crate::source::maildir::ensure_maildir;
+use crate::maildir::ensure_maildir;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -15,7 +15,8 @@ pub struct MaildirTransport {
 
 impl MaildirTransport {
     pub fn open(root: &std::path::Path) -> Result<MaildirTransport, SendError> {
-        ensure_maildir(root).map_err(|e| SendError::Transient(e.to_string()))?;
+        ensure_maildir(root)
+            .map_err(|(p, e)| SendError::Transient(format!("{}: {e}", p.display())))?;
         Ok(MaildirTransport {
             root: root.to_path_buf(),
             pending: 0,

@@ -185,10 +185,7 @@ impl SmtpSender {
         let (starttls, implicit) = match url.tls {
             TlsMode::None => (None, None),
             TlsMode::StartTls => (Some(starttls_params(&url, ca.as_deref())?), None),
-            TlsMode::Implicit => (
-                None,
-                Some(crate::source::imap::tls_connector(ca.as_deref())?),
-            ),
+            TlsMode::Implicit => (None, Some(crate::net::tls_connector(ca.as_deref())?)),
         };
         let creds = match &smtp.user {
             Some(user) => {

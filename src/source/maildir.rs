@@ -3,6 +3,7 @@
 //! the Maildir++ folder `.processed` (or `.rejected` when set aside).
 
 use super::{Disposition, RawMail, Source, SourceError, Stuck};
+use crate::maildir::ensure_maildir;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -20,23 +21,19 @@ pub struct MaildirSource {
 }
 
 fn io(ctx: &Path, e: std::io::Error) -> SourceError {
-    SourceError::Io(format!("{}: {e}", ctx.display()))
-}
-
-/// Creates `dir/{new,cur,tmp}` if missing.
-pub fn ensure_maildir(dir: &Path) -> Result<(), SourceError> {
-    for sub in ["new", "cur", "tmp"] {
-        let p = dir.join(sub);
-        std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
+    SourceError::Io {
+        path: ctx.to_path_buf(),
+        source: e,
     }
-    Ok(())
 }
 
 impl MaildirSource {
     pub fn open(root: &Path) -> Result<MaildirSource, SourceError> {
-        ensure_maildir(root)?;
-        ensure_maildir(&root.join(".processed"))?;
-        ensure_maildir(&root.join(".rejected"))?;
+        ensure_maildir(root).map_err(|(p, e)| io(&p, e))?;
+        for folder in [".processed", ".rejected"] {
+            let dir = root.join(folder);
+            ensure_maildir(&dir).map_err(|(p, e)| io(&p, e))?;
+        }
         Ok(MaildirSource {
             root: root.to_path_buf(),
             skip: HashSet::new(),

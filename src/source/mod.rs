@@ -30,10 +30,21 @@ pub enum Disposition {
     Leave,
 }
 
+/// Why a source could not hand out or acknowledge mail. Each is
+/// transient: the messages stay where they are and are tried again.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{0}")]
-    Io(String),
+    /// A file or directory of a Maildir source could not be read, listed
+    /// or renamed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The thread that reads ahead could not be started.
+    #[error("cannot start the reader thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// A batch stops growing at about this many bytes of mail (at least one
