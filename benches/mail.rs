@@ -207,7 +207,7 @@ fn replay_commands(lab: &Lab, user: &str, n: usize, batch: usize) -> Replay {
         };
         let mut chunks = vec![];
         let mut rest = &uids[..];
-        for c in crossdesk::source::imap::chunk_counts(uids.len(), batch) {
+        for c in crossdesk::ingest::imap::chunk_counts(uids.len(), batch) {
             let (these, after) = rest.split_at(c);
             chunks.push(set(these));
             rest = after;
@@ -346,10 +346,10 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
     *FOUND_OWN.lock().unwrap() = None;
     let cpu0 = cpu_now();
     let t = Instant::now();
-    rt.block_on(crossdesk::source::imap::run(
+    rt.block_on(crossdesk::ingest::imap::run(
         cfg.clone(),
         cfg.imap.clone().unwrap(),
-        crossdesk::source::imap::Shared {
+        crossdesk::ingest::imap::Wiring {
             engine: engine.clone(),
             kick: Arc::new(tokio::sync::Notify::new()),
             stop: rx,

@@ -4,11 +4,11 @@
 
 use crate::config::{Config, Endpoint};
 use crate::engine::{DrainStats, Engine};
+use crate::ingest::imap;
 use crate::ingest::process_backlog;
 use crate::send::maildir::MaildirTransport;
 use crate::send::smtp::SmtpSender;
 use crate::send::SendError;
-use crate::source::imap;
 use crate::source::maildir::MaildirSource;
 use crate::source::mutf7::{display_name, wire_name};
 use anyhow::Context;
@@ -165,7 +165,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
                     imap::run(
                         cfg2,
                         imap_cfg,
-                        imap::Shared {
+                        imap::Wiring {
                             engine,
                             kick,
                             stop,
@@ -578,7 +578,7 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
         let mut lines = vec![];
         let mut failed = false;
         if let (Endpoint::Imap, Some(i)) = (cfg.source(), &cfg.imap) {
-            match imap::connect(cfg, i).await {
+            match crate::source::imap::connect(cfg, i).await {
                 Ok(mut s) => {
                     // As the server names them (modified UTF-7).
                     let names: Vec<String> = match s.list(None, Some("*")).await {

@@ -266,6 +266,22 @@ impl Engine {
         &self.own.address
     }
 
+    /// The configuration in force (as last reloaded).
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// A source's cursor under its own `key` (an IMAP folder's UIDVALIDITY
+    /// and last UID done), kept in the store.
+    pub fn cursor(&self, key: &str) -> Result<Option<String>, EngineError> {
+        Ok(self.store.meta(key)?)
+    }
+
+    /// Records a source's cursor (see [`Engine::cursor`]).
+    pub fn set_cursor(&self, key: &str, value: &str) -> Result<(), EngineError> {
+        Ok(self.store.set_meta(key, value)?)
+    }
+
     /// What a parsing thread needs to classify mail as this engine does.
     pub fn classifier(&self) -> Classifier {
         Classifier {
