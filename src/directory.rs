@@ -2,7 +2,7 @@
 //! the config; every permission check in the core asks it.
 
 use crate::config::Config;
-use crate::mail::Mailbox;
+use crate::model::Mailbox;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]

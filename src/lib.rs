@@ -12,6 +12,7 @@ pub mod engine;
 pub mod ingest;
 pub mod mail;
 pub mod maildir;
+pub mod model;
 pub mod net;
 pub mod notify;
 pub mod report;

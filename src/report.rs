@@ -1,7 +1,7 @@
 //! How requirements are shown to an admin: `list` and `show`, as text or JSON.
 
 use crate::directory::Directory;
-use crate::workflow::state::{Event, Requirement};
+use crate::model::{Event, Requirement};
 use serde_json::{json, Value};
 use std::fmt::Write;
 

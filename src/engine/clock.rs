@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone)]
 pub struct ClockMail {
     pub key: String,
-    pub out: Option<crate::notify::Outgoing>,
+    pub out: Option<crate::model::Outgoing>,
     pub thread: ClockThread,
 }
 
@@ -22,7 +22,7 @@ pub enum ClockThread {
     /// The requirement's thread (reminders): its root, when the snapshot
     /// keeps it, else looked up.
     Req {
-        req: crate::workflow::model::ReqId,
+        req: crate::model::ReqId,
         root: Option<String>,
     },
     /// A department's digests form one thread of their own, indexed to no

@@ -1,7 +1,7 @@
 //! Message-IDs: ours name the item they are about, so that a reply finds
 //! its item without a look-up; a department's digests share one thread id.
 
-use crate::workflow::model::ItemId;
+use crate::model::ItemId;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 

@@ -12,11 +12,12 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::mail::classify::{classify, has_reply_prefix, Keywords};
 use crate::mail::filter::{auth_passes, screen, SetAside};
-use crate::mail::{Inbound, Mailbox};
+use crate::mail::Inbound;
+use crate::model::Mailbox;
+use crate::model::{Action, ItemId};
 use crate::source::{Disposition, RawMail};
 use crate::store::{StoreError, Tx};
 use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
-use crate::workflow::model::{Action, ItemId};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Borrowed pieces of the engine that one message's processing needs.
@@ -315,7 +316,7 @@ impl Acting<'_> {
         inb: &Inbound,
         message_id: &str,
         o: Outcome,
-        old: Option<&crate::workflow::state::Requirement>,
+        old: Option<&crate::model::Requirement>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let kept_root = o

@@ -25,7 +25,7 @@ use crate::config::{action_from_key, Config};
 use crate::crashguard::{self, CrashGuard};
 use crate::directory::Directory;
 use crate::mail::classify::Keywords;
-use crate::mail::Mailbox;
+use crate::model::Mailbox;
 use crate::notify::render::Renderer;
 use crate::source::Disposition;
 use crate::store::{SendResult, Store, StoreError};

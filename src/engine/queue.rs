@@ -2,9 +2,9 @@
 //! alike.
 
 use super::ids::new_message_id;
-use crate::mail::Mailbox;
+use crate::model::ItemId;
+use crate::model::Mailbox;
 use crate::store::{StoreError, Tx};
-use crate::workflow::model::ItemId;
 use chrono::{DateTime, Utc};
 
 /// How one outgoing mail is queued, for replies and the clock alike: the
@@ -24,7 +24,7 @@ impl OutboxWriter<'_> {
         &self,
         tx: &Tx,
         seq: &mut u64,
-        mut out: crate::notify::Outgoing,
+        mut out: crate::model::Outgoing,
         in_reply_to: Option<&str>,
         refs: &[String],
     ) -> Result<String, StoreError> {

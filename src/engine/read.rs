@@ -6,8 +6,8 @@ use crate::crashguard::{self, CrashGuard, Slot};
 use crate::mail::classify::{classify, Keywords};
 use crate::mail::parse::parse;
 use crate::mail::Inbound;
+use crate::model::Command;
 use crate::source::RawMail;
-use crate::workflow::model::Command;
 use std::time::Instant;
 
 /// One mail parsed, ready for [`Engine::ingest_parsed`].

@@ -4,10 +4,10 @@ use super::*;
 use crate::config::test_config;
 use crate::crashguard::Slot;
 use crate::mail::classify::classify;
+use crate::model::ItemId;
+use crate::model::{ReqId, TaskId};
 use crate::send::SendError;
 use crate::source::RawMail;
-use crate::workflow::model::ItemId;
-use crate::workflow::model::{ReqId, TaskId};
 
 /// A new requirement for rd from alice, with Message-ID `<{id}@corp.example>`.
 fn alice_req(handle: String, id: &str, subject: &str) -> RawMail {

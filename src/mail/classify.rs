@@ -113,7 +113,7 @@ mod tests;
 
 pub use date::parse_date;
 
-use crate::workflow::model::{Action, Command, FieldProblem, Fields, ItemId, ReqId, TaskId};
+use crate::model::{Action, Command, FieldProblem, Fields, ItemId, ReqId, TaskId};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 

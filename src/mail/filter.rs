@@ -385,7 +385,7 @@ fn norm_domain(d: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::Mailbox;
+    use crate::model::Mailbox;
 
     fn mail(headers: &[(&str, &str)]) -> Inbound {
         Inbound {

@@ -29,7 +29,8 @@ mod quotes;
 
 pub use quotes::strip_quotes;
 
-use super::{valid_address, Inbound, Mailbox};
+use super::Inbound;
+use crate::model::{valid_address, Mailbox};
 use body::{normalize, part_bytes, unflow};
 use header::{
     clean_text, decode_charset, decode_header, extract_ids, lookup_charset, quote_encoded_words,

@@ -21,10 +21,10 @@
 
 use super::Settings;
 use crate::directory::Department;
-use crate::mail::Mailbox;
-use crate::notify::{DeptCtx, DigestCtx, DigestRow, DigestSection, Kind, MailCtx, Outgoing};
-use crate::workflow::model::{ReqState, TaskState};
-use crate::workflow::state::{Requirement, Task};
+use crate::model::Mailbox;
+use crate::model::{DeptCtx, DigestCtx, DigestRow, DigestSection, Kind, MailCtx, Outgoing};
+use crate::model::{ReqState, TaskState};
+use crate::model::{Requirement, Task};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 

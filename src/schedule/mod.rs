@@ -98,9 +98,9 @@ pub fn now(tz: Tz) -> DateTime<Utc> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::mail::Mailbox;
-    use crate::workflow::model::{Priority, ReqId, ReqState, TaskId, TaskState};
-    use crate::workflow::state::{DeptStatus, Requirement, Task};
+    use crate::model::Mailbox;
+    use crate::model::{DeptStatus, Requirement, Task};
+    use crate::model::{Priority, ReqId, ReqState, TaskId, TaskState};
     use chrono::Weekday;
 
     pub fn d(s: &str) -> NaiveDate {

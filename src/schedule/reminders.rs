@@ -23,10 +23,10 @@ use super::digest::{req_active, task_open, task_working};
 use super::spec::Span;
 use super::Settings;
 use crate::directory::Directory;
-use crate::mail::Mailbox;
-use crate::notify::{DeptCtx, Kind, MailCtx, Outgoing, ReminderCtx, TaskCtx};
-use crate::workflow::model::{ReqId, TaskState};
-use crate::workflow::state::{Requirement, Task};
+use crate::model::Mailbox;
+use crate::model::{DeptCtx, Kind, MailCtx, Outgoing, ReminderCtx, TaskCtx};
+use crate::model::{ReqId, TaskState};
+use crate::model::{Requirement, Task};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 #[derive(Debug, Clone)]
@@ -318,8 +318,8 @@ fn mail(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ReqState;
     use crate::schedule::tests::*;
-    use crate::workflow::model::ReqState;
 
     fn keys(r: &Requirement, now: &str) -> Vec<String> {
         let dir = crate::directory::tests::sample();

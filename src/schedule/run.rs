@@ -8,8 +8,8 @@
 
 use super::{digest, reminders, slots, Settings};
 use crate::engine::{ClockMail, ClockThread, Engine, EngineError};
-use crate::mail::Mailbox;
-use crate::notify::Outgoing;
+use crate::model::Mailbox;
+use crate::model::Outgoing;
 use chrono::{DateTime, Utc};
 use std::time::{Duration, Instant};
 

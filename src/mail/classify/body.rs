@@ -2,8 +2,8 @@
 
 use super::date::parse_date_prefix;
 use super::{is_space, norm, parse_date, push_key, Cur};
-use crate::mail::Mailbox;
-use crate::workflow::model::{Action, FieldProblem, Fields, Milestone, Priority, TaskLine};
+use crate::model::Mailbox;
+use crate::model::{Action, FieldProblem, Fields, Milestone, Priority, TaskLine};
 use chrono::NaiveDate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +166,7 @@ fn clean_owner(raw: &str) -> String {
         if name.is_empty() || name.eq_ignore_ascii_case(addr) {
             return addr.to_string();
         }
-        if crate::mail::valid_address(name) {
+        if crate::model::valid_address(name) {
             return name.to_string();
         }
         return format!("{name} <{addr}>");

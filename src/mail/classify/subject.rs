@@ -1,7 +1,7 @@
 //! Subject scanning: prefixes, brackets, identifiers, percentages, title.
 
 use super::{is_space, push_key, read_id, Cur, Keywords};
-use crate::workflow::model::{Action, ItemId, UnknownKeyword};
+use crate::model::{Action, ItemId, UnknownKeyword};
 
 /// Reply/forward prefixes (lower-case), each followed by `:`/`：`.
 const PREFIXES: &[&str] = &[

@@ -1,9 +1,7 @@
 //! One test per rule of `classify` (see the module docs).
 
 use super::*;
-use crate::workflow::model::{
-    Action, FieldProblem, ItemId, Milestone, Priority, ReqId, TaskId, TaskLine,
-};
+use crate::model::{Action, FieldProblem, ItemId, Milestone, Priority, ReqId, TaskId, TaskLine};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()

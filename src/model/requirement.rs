@@ -1,8 +1,7 @@
 //! The stored shape of a requirement and its tasks: what `decide` reads and
 //! returns, and what the store persists.
 
-use super::model::{ItemId, Milestone, Priority, ReqId, ReqState, TaskId, TaskState};
-use crate::mail::Mailbox;
+use super::{ItemId, Mailbox, Milestone, Priority, ReqId, ReqState, TaskId, TaskState};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

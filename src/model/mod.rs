@@ -1,0 +1,14 @@
+//! The shared nouns of crossdesk, a pure leaf that imports nothing else of
+//! the crate: identifiers, actions and commands, requirement and task
+//! snapshots, mailboxes, and the description of an outgoing mail. Every
+//! layer speaks in these; none of them does I/O.
+
+mod command;
+mod mailbox;
+mod outgoing;
+mod requirement;
+
+pub use command::*;
+pub use mailbox::*;
+pub use outgoing::*;
+pub use requirement::*;
