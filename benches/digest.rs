@@ -8,10 +8,10 @@
 //!   BENCH_TASKS=20000 cargo bench --bench digest
 
 use chrono::{Duration, TimeZone, Utc};
+use crossdesk::clock::{run, ClockOpts};
 use crossdesk::config::Config;
 use crossdesk::engine::Engine;
 use crossdesk::mail::Mailbox;
-use crossdesk::schedule::run::{run, ClockOpts};
 use crossdesk::schedule::{digest, reminders};
 use crossdesk::workflow::model::{Priority, ReqId, ReqState, TaskId, TaskState};
 use crossdesk::workflow::state::{DeptStatus, Requirement, Task};

@@ -189,7 +189,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut g = lock(&e)?;
             let now = crate::schedule::now(g.cfg.tz());
-            crate::schedule::run::Clock::default().tick(&mut g, now)?;
+            crate::clock::Clock::default().tick(&mut g, now)?;
             Ok(())
         })
         .await??;
@@ -275,7 +275,7 @@ const CLOCK_TICK: Duration = Duration::from_secs(30);
 /// and tried again at the next one: what it did not commit is not lost,
 /// it is simply still due.
 async fn clock_loop(engine: Shared, kick: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    let mut clock = crate::schedule::run::Clock::default();
+    let mut clock = crate::clock::Clock::default();
     loop {
         if *stop.borrow() {
             return;

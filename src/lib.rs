@@ -4,6 +4,7 @@
 //! the outbox is rendered and sent afterwards. `mail` and `workflow` are
 //! pure; `store`, `source`, `send` and `engine` are the thin I/O shell.
 
+pub mod clock;
 pub mod config;
 pub mod crashguard;
 pub mod daemon;

@@ -1,16 +1,16 @@
 //! The clock: department digests on a schedule and personal reminders,
 //! computed from the requirement snapshots at a given `now`.
 //!
-//! The pure core (`calendar`, `spec`, `slots`, `digest`, `reminders`)
-//! takes `now` as an argument and touches no store; `run` is the thin
-//! shell that reads the open requirements, asks the core what is due, and
-//! records each exactly-once key in the same transaction that queues its
-//! mail.
+//! Pure: `calendar`, `spec`, `slots`, `digest` and `reminders` take `now`
+//! as an argument and touch no store. `crate::clock` is the thin shell
+//! that reads the open requirements, asks them what is due, and records
+//! each exactly-once key in the same transaction that queues its mail.
 
 pub mod calendar;
 pub mod digest;
 pub mod reminders;
-pub mod run;
+/// The clock's shell, under its older path.
+pub use crate::clock as run;
 pub mod slots;
 pub mod spec;
 

@@ -6,10 +6,9 @@
 //! reminder once per condition and period, across restarts and concurrent
 //! runs (the transaction is IMMEDIATE, so two processes serialize).
 
-use super::{digest, reminders, slots, Settings};
 use crate::engine::{ClockMail, ClockThread, Engine, EngineError};
-use crate::model::Mailbox;
-use crate::model::Outgoing;
+use crate::model::{Mailbox, Outgoing};
+use crate::schedule::{digest, reminders, slots, Settings};
 use chrono::{DateTime, Utc};
 use std::time::{Duration, Instant};
 
