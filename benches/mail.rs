@@ -339,7 +339,7 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
         .enable_all()
         .build()
         .unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let (_tx, rx) = crossdesk::shutdown::channel();
     *READY.lock().unwrap() = None;
     *FOUND.lock().unwrap() = None;
     *FOUND_CPU.lock().unwrap() = None;
@@ -349,7 +349,7 @@ fn imap_ingest(cfg: &Config) -> ImapRun {
     rt.block_on(crossdesk::ingest::imap::run(
         cfg.clone(),
         cfg.imap.clone().unwrap(),
-        crossdesk::ingest::imap::Wiring {
+        crossdesk::ingest::Wiring {
             engine: engine.clone(),
             kick: Arc::new(tokio::sync::Notify::new()),
             stop: rx,

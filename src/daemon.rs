@@ -4,18 +4,16 @@
 
 use crate::config::{Config, Endpoint};
 use crate::engine::{DrainStats, Engine};
-use crate::ingest::imap;
-use crate::ingest::process_backlog;
 use crate::send::maildir::MaildirTransport;
 use crate::send::smtp::SmtpSender;
 use crate::send::SendError;
-use crate::source::maildir::MaildirSource;
+use crate::shutdown::Shutdown;
 use crate::source::mutf7::{display_name, wire_name};
 use anyhow::Context;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 #[derive(Debug, Clone)]
 pub struct RunOpts {
@@ -88,7 +86,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         let now = crate::schedule::now(e.cfg.tz());
         e.watermark(now)?
     };
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = crate::shutdown::channel();
     // Listening before the "started" line: a SIGTERM from then on stops
     // the daemon cleanly.
     use tokio::signal::unix::{signal, SignalKind};
@@ -101,7 +99,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
             _ = int.recv() => {}
         }
         tracing::info!("stop requested; finishing the message in hand");
-        let _ = stop_tx.send(true);
+        stop_tx.request();
     });
     tokio::spawn(reload_on_hangup(hup, engine.clone(), cfg_file));
     tracing::info!(
@@ -115,69 +113,26 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
 
     // The source task.
     let src = {
-        let engine = engine.clone();
-        let kick = kick.clone();
-        let mut stop = stop_rx.clone();
-        let once = opts.once;
+        let wiring = crate::ingest::Wiring {
+            engine: engine.clone(),
+            kick: kick.clone(),
+            stop: stop_rx.clone(),
+            watermark,
+            once: opts.once,
+        };
         let poll = opts.poll;
         tokio::spawn(async move {
             match source {
-                Endpoint::Maildir(dir) => {
-                    let mut src = MaildirSource::open(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    loop {
-                        let e2 = engine.clone();
-                        let stop2 = stop.clone();
-                        let (s2, n) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                            let mut e = lock(&e2)?;
-                            let stopped = || *stop2.borrow();
-                            // `run --once` prints a line per message, like `ingest`.
-                            let n = process_backlog(
-                                &mut e,
-                                &mut src,
-                                watermark,
-                                &stopped,
-                                |reports| {
-                                    if once {
-                                        reports.iter().for_each(|r| println!("{r}"));
-                                    }
-                                },
-                            )?;
-                            Ok((src, n))
-                        })
-                        .await??;
-                        src = s2;
-                        if n > 0 {
-                            kick.notify_one();
-                        }
-                        if once || *stop.borrow() {
-                            return Ok(());
-                        }
-                        tokio::select! {
-                            _ = tokio::time::sleep(poll) => {}
-                            _ = stop.changed() => return Ok(()),
-                        }
-                    }
-                }
+                Endpoint::Maildir(dir) => crate::ingest::maildir::run(&dir, poll, wiring).await,
                 Endpoint::Imap => {
                     let imap_cfg = imap_cfg.ok_or_else(|| {
                         anyhow::anyhow!("mail.source = \"imap\" needs an [imap] section")
                     })?;
-                    imap::run(
-                        cfg2,
-                        imap_cfg,
-                        imap::Wiring {
-                            engine,
-                            kick,
-                            stop,
-                            watermark,
-                            once,
-                        },
-                    )
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    crate::ingest::imap::run(cfg2, imap_cfg, wiring).await
                 }
                 Endpoint::Smtp => unreachable!("smtp is not a source"),
             }
+            .map_err(|e| anyhow::anyhow!("{e}"))
         })
     };
 
@@ -217,13 +172,13 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
             Ok(stats) => log_drain(stats),
             Err(e) => tracing::error!("outbox: {e:#}"),
         }
-        if *stop.borrow() {
+        if stop.is_requested() {
             break;
         }
         tokio::select! {
             _ = kick.notified() => {}
             _ = tokio::time::sleep(poll) => {}
-            _ = stop.changed() => {}
+            _ = stop.requested() => {}
         }
     }
     let _ = clock.await;
@@ -274,10 +229,10 @@ const CLOCK_TICK: Duration = Duration::from_secs(30);
 /// `schedule::now`), then a kick to the sender. A failed tick is logged
 /// and tried again at the next one: what it did not commit is not lost,
 /// it is simply still due.
-async fn clock_loop(engine: Shared, kick: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+async fn clock_loop(engine: Shared, kick: Arc<Notify>, mut stop: Shutdown) {
     let mut clock = crate::clock::Clock::default();
     loop {
-        if *stop.borrow() {
+        if stop.is_requested() {
             return;
         }
         let e = engine.clone();
@@ -301,7 +256,7 @@ async fn clock_loop(engine: Shared, kick: Arc<Notify>, mut stop: watch::Receiver
         }
         tokio::select! {
             _ = tokio::time::sleep(CLOCK_TICK) => {}
-            _ = stop.changed() => return,
+            _ = stop.requested() => return,
         }
     }
 }
@@ -456,11 +411,7 @@ fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
 
 /// Sends every due outbox mail; stops early on a stop request (what is
 /// not sent stays queued). Nothing is sent while another process sends.
-async fn drain(
-    engine: &Shared,
-    sender: &Sender,
-    stop: &watch::Receiver<bool>,
-) -> anyhow::Result<DrainStats> {
+async fn drain(engine: &Shared, sender: &Sender, stop: &Shutdown) -> anyhow::Result<DrainStats> {
     if matches!(sender, Sender::None) {
         return Ok(DrainStats::default());
     }
@@ -494,7 +445,7 @@ async fn drain(
 async fn drain_smtp(
     engine: &Shared,
     smtp: &SmtpSender,
-    stop: &watch::Receiver<bool>,
+    stop: &Shutdown,
 ) -> anyhow::Result<DrainStats> {
     let mut stats = DrainStats::default();
     let (width, tz) = {
@@ -503,7 +454,7 @@ async fn drain_smtp(
         (w.max(1), e.cfg.tz())
     };
     loop {
-        if *stop.borrow() {
+        if stop.is_requested() {
             break;
         }
         let now = crate::schedule::now(tz);
@@ -519,7 +470,7 @@ async fn drain_smtp(
         // what was in flight, not everything this round sent before it.
         let mut all_retry = true;
         for chunk in due.chunks(width) {
-            if *stop.borrow() {
+            if stop.is_requested() {
                 break;
             }
             let answers: Vec<Result<Vec<String>, SendError>> =
@@ -661,7 +612,7 @@ pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (_tx, rx) = watch::channel(false);
+    let (_tx, rx) = crate::shutdown::channel();
     // The SMTP pool spawns its housekeeping on the runtime: build (and
     // drop) the sender inside it.
     let stats = rt.block_on(async {

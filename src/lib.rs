@@ -19,6 +19,7 @@ pub mod notify;
 pub mod report;
 pub mod schedule;
 pub mod send;
+pub mod shutdown;
 pub mod source;
 pub mod store;
 pub mod workflow;

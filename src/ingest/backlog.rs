@@ -2,7 +2,8 @@
 //! fetches and parses the next batch and moves what has committed, while
 //! this thread acts and commits.
 
-use crate::engine::{parse_batch, Engine, EngineError, Parsed, Report};
+use super::IngestError;
+use crate::engine::{parse_batch, Engine, Parsed, Report};
 use crate::source::{Disposition, RawMail, Source, SourceError};
 use chrono::{DateTime, Utc};
 use std::time::Instant;
@@ -21,7 +22,7 @@ pub fn process_backlog(
     watermark: Option<DateTime<Utc>>,
     stop: &dyn Fn() -> bool,
     mut on_batch: impl FnMut(&[Report]),
-) -> Result<usize, BacklogError> {
+) -> Result<usize, IngestError> {
     type Batch = Result<(Vec<RawMail>, Vec<Parsed>), SourceError>;
     let batch = engine.cfg.store.batch;
     let max_bytes = engine.cfg.limits.max_message_bytes;
@@ -71,7 +72,7 @@ pub fn process_backlog(
             )
             .map_err(SourceError::Thread)?;
         let mut n = 0;
-        let mut failed: Option<BacklogError> = None;
+        let mut failed: Option<IngestError> = None;
         while !stop() {
             // A closed channel: the reader stopped on an error (see join).
             let Ok(next) = batch_rx.recv() else { break };
@@ -115,12 +116,4 @@ pub fn process_backlog(
         engine.times.parse += read?;
         Ok(n)
     })
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BacklogError {
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error("source: {0}")]
-    Source(#[from] SourceError),
 }

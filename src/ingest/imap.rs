@@ -11,41 +11,23 @@
 //! already acted on, so it is only moved. A UIDVALIDITY change resets the
 //! cursor; the dedupe keys keep exactly-once.
 
-use super::IngestError;
+use super::{lock, IngestError, Wiring};
 use crate::config::{Config, ImapConfig};
-use crate::engine::{parse_batch, Engine, Report};
+use crate::engine::{parse_batch, Report};
 use crate::source::imap::{self, move_done, ms, ImapError, ImapSession, MoveTo};
 use crate::source::mutf7::wire_name;
 use crate::source::{Disposition, RawMail, Stuck, BATCH_BYTES};
-use chrono::{DateTime, Utc};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// A message of a committed batch, by UID, and where it goes.
 type Done = (u32, Disposition);
-
-fn lock(engine: &Mutex<Engine>) -> Result<MutexGuard<'_, Engine>, IngestError> {
-    engine.lock().map_err(|_| IngestError::Poisoned)
-}
-
-/// What the IMAP ingest needs from the rest of the daemon.
-pub struct Wiring {
-    pub engine: Arc<Mutex<Engine>>,
-    /// Wakes the outbox sender after a batch committed mail.
-    pub kick: Arc<tokio::sync::Notify>,
-    pub stop: watch::Receiver<bool>,
-    pub watermark: Option<DateTime<Utc>>,
-    /// Process what is there, then return (`run --once`).
-    pub once: bool,
-}
 
 /// The source task: reconnects with jittered exponential backoff until stopped.
 pub async fn run(cfg: Config, imap: ImapConfig, mut w: Wiring) -> Result<(), IngestError> {
     let mut backoff = Duration::from_secs(1);
     let mut stuck = (0, Stuck::default());
     loop {
-        if *w.stop.borrow() {
+        if w.stop.is_requested() {
             return Ok(());
         }
         match session_loop(&cfg, &imap, &mut w, &mut backoff, &mut stuck).await {
@@ -65,7 +47,7 @@ pub async fn run(cfg: Config, imap: ImapConfig, mut w: Wiring) -> Result<(), Ing
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = w.stop.changed() => return Ok(()),
+                    _ = w.stop.requested() => return Ok(()),
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(300));
             }
@@ -423,7 +405,7 @@ async fn session_loop(
             .into_iter()
             .chain(again.iter().map(|&u| vec![u]));
         for chunk in chunks {
-            if *w.stop.borrow() {
+            if w.stop.is_requested() {
                 break;
             }
             let t = std::time::Instant::now();
@@ -491,7 +473,7 @@ async fn session_loop(
         // session that fails right after it (a folder that does not exist,
         // a store that cannot be written) would log in every second.
         *backoff = Duration::from_secs(1);
-        if *w.stop.borrow() {
+        if w.stop.is_requested() {
             return Ok(());
         }
         if worked && !stalled {
@@ -505,7 +487,7 @@ async fn session_loop(
             if w.once || wait.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = w.stop.changed() => return Ok(()),
+                    _ = w.stop.requested() => return Ok(()),
                 }
                 continue;
             }
@@ -520,7 +502,7 @@ async fn session_loop(
             .map(|at| at.saturating_duration_since(std::time::Instant::now()))
             .unwrap_or(Duration::MAX);
         let poll = Duration::from_secs(imap.poll_seconds).min(until_stuck);
-        match imap::wait_for_news(s, &in_idle, has_idle, poll, &mut w.stop).await? {
+        match imap::wait_for_news(s, &in_idle, has_idle, poll, w.stop.requested()).await? {
             Some(again) => s = again,
             None => return Ok(()),
         }

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 /// Anything async-imap can talk over: plain TCP or TLS.
 pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
@@ -555,15 +554,16 @@ pub async fn open(cfg: &Config, imap: &ImapConfig) -> Result<Opened, ImapError> 
 }
 
 /// Waits for news on the selected folder: new mail (IDLE), or `poll` gone
-/// by (then a NOOP), or a stop asked for. Returns the session to go on
+/// by (then a NOOP), or `stop` resolving. Returns the session to go on
 /// with, or `None` once stopped (the session logged out).
 pub async fn wait_for_news(
     mut s: ImapSession,
     in_idle: &InIdle,
     has_idle: bool,
     poll: Duration,
-    stop: &mut watch::Receiver<bool>,
+    stop: impl std::future::Future<Output = ()>,
 ) -> Result<Option<ImapSession>, ImapError> {
+    tokio::pin!(stop);
     if has_idle {
         let mut idle = s.idle();
         idle.init().await?;
@@ -580,7 +580,7 @@ pub async fn wait_for_news(
                     if let Ok(r) = r { r?; }
                     false
                 }
-                _ = stop.changed() => true,
+                _ = &mut stop => true,
             };
             drop(interrupt);
             stopped
@@ -594,7 +594,7 @@ pub async fn wait_for_news(
     } else {
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
-            _ = stop.changed() => { let _ = s.logout().await; return Ok(None); }
+            _ = &mut stop => { let _ = s.logout().await; return Ok(None); }
         }
         s.noop().await?;
     }
