@@ -94,6 +94,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(tmp.path());
     let settings = cfg.clock_settings().unwrap();
+    let store_path = cfg.store_path();
     let mut engine = Engine::new(cfg).unwrap();
     let now = crossdesk::schedule::parse_local_time("2026-12-01 09:00", settings.tz).unwrap();
     let base = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
@@ -112,7 +113,10 @@ fn main() {
         rng_state % n
     };
     phase("setup: store the requirements (one transaction)", || {
-        let tx = engine.store.tx().unwrap();
+        // Written through a connection of its own: the engine's store is
+        // for reading.
+        let mut seed = crossdesk::store::Store::open(&store_path).unwrap();
+        let tx = seed.tx().unwrap();
         for i in 0..reqs_n {
             let from = rnd(DEPTS as u64) as usize;
             let t1 = (from + 1 + rnd(DEPTS as u64 - 1) as usize) % DEPTS;
@@ -231,7 +235,7 @@ fn main() {
     println!();
 
     let (reqs, load) = phase("clock: read + parse the open snapshots (open_reqs)", || {
-        engine.store.open_reqs().unwrap()
+        engine.store().open_reqs().unwrap()
     });
     let wanted: Vec<(String, String)> = (0..DEPTS)
         .map(|d| (format!("d{d}"), "2026-12-01 09:00".to_string()))
@@ -255,8 +259,11 @@ fn main() {
         || {
             let mut bytes = 0;
             for (i, d) in digests.into_iter().enumerate() {
-                let out = digest::mail(&engine.dir.depts[i], d, &own);
-                let p = engine.renderer.render_parts_on(&out, Some(today)).unwrap();
+                let out = digest::mail(&engine.directory().depts[i], d, &own);
+                let p = engine
+                    .renderer()
+                    .render_parts_on(&out, Some(today))
+                    .unwrap();
                 bytes += p.text.len() + p.html.len();
             }
             bytes
@@ -268,7 +275,7 @@ fn main() {
     let (_, rem_mails) = phase("clock: build their mails (Cond::reminder)", || {
         let mut n = 0usize;
         for c in &conds.due {
-            n += c.reminder(&reqs, &engine.dir).out.to.len();
+            n += c.reminder(&reqs, engine.directory()).out.to.len();
         }
         n
     });

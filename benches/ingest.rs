@@ -232,7 +232,7 @@ fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
             let _ = std::fs::copy(dir.path().join(f), keep.join(f));
         }
     }
-    let msgs = engine.store.messages().unwrap();
+    let msgs = engine.store().messages().unwrap();
     let applied = msgs
         .iter()
         .filter(|m| m.verdict.starts_with("applied"))
@@ -245,7 +245,7 @@ fn run(mails: &[Vec<u8>], batch: usize, drain: bool) -> Run {
         eprintln!("warning: only {applied} of {handled} messages were applied: {hist:?}");
     }
     Run {
-        times: engine.times,
+        times: engine.times(),
         core_s,
         drain_s,
         handled,

@@ -119,7 +119,7 @@ impl ClockReport {
 
 fn settings(engine: &Engine) -> Result<Settings, EngineError> {
     engine
-        .cfg
+        .config()
         .clock_settings()
         .map_err(|e| EngineError::Clock(e.to_string()))
 }
@@ -127,12 +127,12 @@ fn settings(engine: &Engine) -> Result<Settings, EngineError> {
 /// The clock's first start: recorded the first time it runs for real, so
 /// that no slot before it is ever sent.
 pub fn clock_start(engine: &Engine, now: DateTime<Utc>) -> Result<DateTime<Utc>, EngineError> {
-    if let Some(v) = engine.store.meta("clock_start")? {
+    if let Some(v) = engine.store().meta("clock_start")? {
         if let Ok(t) = DateTime::parse_from_rfc3339(&v) {
             return Ok(t.with_timezone(&Utc));
         }
     }
-    engine.store.set_meta("clock_start", &now.to_rfc3339())?;
+    engine.store().set_meta("clock_start", &now.to_rfc3339())?;
     Ok(now)
 }
 
@@ -150,7 +150,7 @@ pub fn run(
         Some(clock_start(engine, now)?)
     };
     if let Some(d) = &opts.dept {
-        if engine.dir.dept(d).is_none() {
+        if engine.directory().dept(d).is_none() {
             return Err(EngineError::Clock(format!(
                 "no department `{d}`; known: {}",
                 engine
@@ -166,7 +166,7 @@ pub fn run(
     // Which digests are due: cheap, no requirement read.
     let mut wanted: Vec<(usize, slots::Slot, String)> = vec![];
     if opts.digests {
-        for (i, dept) in engine.dir.depts.iter().enumerate() {
+        for (i, dept) in engine.directory().depts.iter().enumerate() {
             if opts.dept.as_deref().is_some_and(|d| d != dept.id) {
                 continue;
             }
@@ -189,7 +189,7 @@ pub fn run(
             let key = slots::digest_key(&dept.id, &slot);
             if started.is_some_and(|st| slot.at < st) {
                 rep.status = DigestStatus::BeforeStart;
-            } else if !opts.dry_run && engine.store.clock_sent(&key)? {
+            } else if !opts.dry_run && engine.store().clock_sent(&key)? {
                 rep.status = DigestStatus::AlreadySent;
             } else {
                 rep.status = DigestStatus::DryRun;
@@ -205,20 +205,20 @@ pub fn run(
     let t = Instant::now();
     // The JSON snapshots: building requirements from the mirror rows was
     // measured no faster (benches/digest.rs), and they lack fields.
-    let reqs = engine.store.open_reqs()?;
+    let reqs = engine.store().open_reqs()?;
     report.read = t.elapsed();
     report.open_reqs = reqs.len();
     let t = Instant::now();
     let own = Mailbox::new(None, engine.own_address());
     let labels: Vec<(&str, String)> = wanted
         .iter()
-        .map(|(i, slot, _)| (engine.dir.depts[*i].id.as_str(), slot.label()))
+        .map(|(i, slot, _)| (engine.directory().depts[*i].id.as_str(), slot.label()))
         .collect();
     let digests = digest::compute(&reqs, &labels, &s, now);
     let mut mails: Vec<ClockMail> = vec![];
     let mut digest_of_mail: Vec<usize> = vec![];
     for ((i, _, key), ctx) in wanted.iter().zip(digests) {
-        let dept = &engine.dir.depts[*i];
+        let dept = &engine.directory().depts[*i];
         let empty = ctx.is_empty();
         let out = digest::mail(dept, ctx, &own);
         let rep_i = report
@@ -246,12 +246,12 @@ pub fn run(
         let plan = reminders::conditions(&reqs, &s, now);
         report.next_check = plan.next_check;
         for c in plan.due {
-            if engine.store.clock_sent(&c.key)? {
+            if engine.store().clock_sent(&c.key)? {
                 continue;
             }
             report.reminders_due += 1;
             if opts.dry_run {
-                let r = c.reminder(&reqs, &engine.dir);
+                let r = c.reminder(&reqs, engine.directory());
                 report.reminder_mails.push((r.key, r.out));
             } else {
                 conds.push(c);
@@ -281,7 +281,7 @@ pub fn run(
         let mails: Vec<ClockMail> = chunk
             .iter()
             .map(|c| {
-                let r = c.reminder(&reqs, &engine.dir);
+                let r = c.reminder(&reqs, engine.directory());
                 ClockMail {
                     key: r.key,
                     out: (!opts.record_only).then_some(r.out),
@@ -334,7 +334,7 @@ impl Clock {
         engine: &mut Engine,
         now: DateTime<Utc>,
     ) -> Result<ClockReport, EngineError> {
-        let generation = (engine.store.generation()?, engine.reloads());
+        let generation = (engine.store().generation()?, engine.reloads());
         let reminders =
             self.generation != Some(generation) || self.next_check.is_none_or(|t| now >= t);
         let report = run(

@@ -83,7 +83,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         None
     } else {
         let e = lock(&engine)?;
-        let now = crate::schedule::now(e.cfg.tz());
+        let now = crate::schedule::now(e.config().tz());
         e.watermark(now)?
     };
     let (stop_tx, stop_rx) = crate::shutdown::channel();
@@ -143,7 +143,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         let e = engine.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut g = lock(&e)?;
-            let now = crate::schedule::now(g.cfg.tz());
+            let now = crate::schedule::now(g.config().tz());
             crate::clock::Clock::default().tick(&mut g, now)?;
             Ok(())
         })
@@ -159,7 +159,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     let poll = match &sender {
         Sender::Smtp(_) => Duration::from_secs(
             lock(&engine)?
-                .cfg
+                .config()
                 .smtp
                 .as_ref()
                 .map(|s| s.poll_seconds)
@@ -239,7 +239,7 @@ async fn clock_loop(engine: Shared, kick: Arc<Notify>, mut stop: Shutdown) {
         let mut c = std::mem::take(&mut clock);
         let r = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let mut g = lock(&e)?;
-            let now = crate::schedule::now(g.cfg.tz());
+            let now = crate::schedule::now(g.config().tz());
             let rep = c.tick(&mut g, now)?;
             Ok((c, rep.queued()))
         })
@@ -415,7 +415,7 @@ async fn drain(engine: &Shared, sender: &Sender, stop: &Shutdown) -> anyhow::Res
     if matches!(sender, Sender::None) {
         return Ok(DrainStats::default());
     }
-    let store = lock(engine)?.cfg.store_path();
+    let store = lock(engine)?.config().store_path();
     let Some(_sending) = send_lock(&store)? else {
         tracing::info!("another crossdesk process is sending the outbox; left to it");
         return Ok(DrainStats::default());
@@ -432,7 +432,7 @@ async fn drain(engine: &Shared, sender: &Sender, stop: &Shutdown) -> anyhow::Res
                 let mut g = lock(&e)?;
                 // The clock's "now" (CROSSDESK_NOW when fixed): mail queued
                 // at a fixed time is due at that time.
-                let now = crate::schedule::now(g.cfg.tz());
+                let now = crate::schedule::now(g.config().tz());
                 let stats = g.drain_outbox(&mut t, now)?;
                 Ok(stats)
             })
@@ -450,8 +450,13 @@ async fn drain_smtp(
     let mut stats = DrainStats::default();
     let (width, tz) = {
         let e = lock(engine)?;
-        let w = e.cfg.smtp.as_ref().map(|s| s.pool as usize).unwrap_or(1);
-        (w.max(1), e.cfg.tz())
+        let w = e
+            .config()
+            .smtp
+            .as_ref()
+            .map(|s| s.pool as usize)
+            .unwrap_or(1);
+        (w.max(1), e.config().tz())
     };
     loop {
         if stop.is_requested() {
@@ -616,7 +621,7 @@ pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
     // The SMTP pool spawns its housekeeping on the runtime: build (and
     // drop) the sender inside it.
     let stats = rt.block_on(async {
-        let sender = make_sender(&lock(&shared)?.cfg)?;
+        let sender = make_sender(lock(&shared)?.config())?;
         drain(&shared, &sender, &rx).await
     })?;
     let engine = Arc::try_unwrap(shared)

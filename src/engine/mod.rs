@@ -271,6 +271,32 @@ impl Engine {
         &self.cfg
     }
 
+    /// The departments and people, as last reloaded.
+    pub fn directory(&self) -> &Directory {
+        &self.dir
+    }
+
+    /// The store, for reading (the CLI's look-ups, the clock's snapshots):
+    /// what changes state goes through the engine's own methods.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The templates, as last reloaded.
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
+    }
+
+    /// Where ingest time went so far.
+    pub fn times(&self) -> IngestTimes {
+        self.times
+    }
+
+    /// Adds parse time spent outside the engine (a reader thread's).
+    pub(crate) fn add_parse_time(&mut self, d: std::time::Duration) {
+        self.times.parse += d;
+    }
+
     /// A source's cursor under its own `key` (an IMAP folder's UIDVALIDITY
     /// and last UID done), kept in the store.
     pub fn cursor(&self, key: &str) -> Result<Option<String>, EngineError> {

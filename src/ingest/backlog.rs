@@ -24,8 +24,8 @@ pub fn process_backlog(
     mut on_batch: impl FnMut(&[Report]),
 ) -> Result<usize, IngestError> {
     type Batch = Result<(Vec<RawMail>, Vec<Parsed>), SourceError>;
-    let batch = engine.cfg.store.batch;
-    let max_bytes = engine.cfg.limits.max_message_bytes;
+    let batch = engine.config().store.batch;
+    let max_bytes = engine.config().limits.max_message_bytes;
     let cl = engine.classifier();
     std::thread::scope(|scope| {
         // One batch parsed ahead; the acks of committed batches come back.
@@ -86,7 +86,7 @@ pub fn process_backlog(
             if mails.is_empty() {
                 break;
             }
-            let now = crate::schedule::now(engine.cfg.tz());
+            let now = crate::schedule::now(engine.config().tz());
             match engine.ingest_parsed(&mails, parsed, now, watermark) {
                 Ok(reports) => {
                     let acks = reports
@@ -113,7 +113,7 @@ pub fn process_backlog(
         if let Some(e) = failed {
             return Err(e);
         }
-        engine.times.parse += read?;
+        engine.add_parse_time(read?);
         Ok(n)
     })
 }
