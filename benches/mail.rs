@@ -567,7 +567,7 @@ fn imap_phase(lab: &Lab, cfg_path: &Path, work: &Path, n: usize, batch: usize, r
         }
         let r = imap_ingest(&c);
         let processed = lab.fetch("workflow", "Processed").len();
-        let msgs = r.engine.lock().unwrap().store.messages().unwrap();
+        let msgs = r.engine.lock().unwrap().store().messages().unwrap();
         let applied = msgs
             .iter()
             .filter(|m| m.verdict.starts_with("applied"))

@@ -154,7 +154,7 @@ pub fn run(
             return Err(EngineError::Clock(format!(
                 "no department `{d}`; known: {}",
                 engine
-                    .dir
+                    .directory()
                     .depts
                     .iter()
                     .map(|d| d.id.as_str())

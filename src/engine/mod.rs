@@ -69,15 +69,15 @@ impl std::fmt::Display for Report {
 }
 
 pub struct Engine {
-    pub cfg: Config,
-    pub dir: Directory,
-    pub kw: Keywords,
-    pub store: Store,
-    pub renderer: Renderer,
+    cfg: Config,
+    dir: Directory,
+    kw: Keywords,
+    store: Store,
+    renderer: Renderer,
     own: Mailbox,
     domain: String,
     seq: u64,
-    pub times: IngestTimes,
+    times: IngestTimes,
     /// Results of sends the store could not record (its disk full, say):
     /// recorded before anything else is sent, so that a mail the server
     /// took is not sent again at every drain while the store is failing.

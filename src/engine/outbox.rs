@@ -74,6 +74,16 @@ impl Engine {
             .collect())
     }
 
+    /// Puts a failed, bounced or suppressed mail back in the queue, due at
+    /// `now` with its retry window afresh (`crossdesk outbox retry`).
+    pub fn requeue(
+        &mut self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::Requeue, EngineError> {
+        Ok(self.store.requeue_mail(id, now)?)
+    }
+
     /// Records the results of one round of sends in one transaction,
     /// with any earlier results the store could not take. Results it
     /// cannot take now are kept (in memory: a restart may send those mails

@@ -9,8 +9,6 @@
 pub mod calendar;
 pub mod digest;
 pub mod reminders;
-/// The clock's shell, under its older path.
-pub use crate::clock as run;
 pub mod slots;
 pub mod spec;
 

@@ -1,0 +1,42 @@
+//! `crossdesk check [--connect]`: is the configuration usable, can the
+//! store be kept where it says, and (with `--connect`) do the servers
+//! answer.
+
+use super::EX_CONFIG;
+use anyhow::Result;
+use crossdesk::config::Config;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(cfg: &Config, file: &Path, connect: bool) -> Result<ExitCode> {
+    let store = cfg.store_path();
+    if let Err(why) = crossdesk::store::Store::check_writable(&store) {
+        eprintln!(
+            "crossdesk: {}: key `store.path`: the store {} cannot be kept there: {why}",
+            file.display(),
+            store.display()
+        );
+        return Ok(ExitCode::from(EX_CONFIG));
+    }
+    println!(
+        "{}: ok — {} departments, {} people, source {}, transport {}",
+        file.display(),
+        cfg.departments.len(),
+        cfg.departments
+            .iter()
+            .map(|d| d.leads.len() + d.members.len())
+            .sum::<usize>(),
+        cfg.mail.source,
+        cfg.mail.transport
+    );
+    if connect {
+        match crossdesk::daemon::check_connect(cfg) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(EX_CONFIG));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
