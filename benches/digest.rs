@@ -11,10 +11,10 @@ use chrono::{Duration, TimeZone, Utc};
 use crossdesk::clock::{run, ClockOpts};
 use crossdesk::config::Config;
 use crossdesk::engine::Engine;
-use crossdesk::mail::Mailbox;
+use crossdesk::model::{
+    DeptStatus, Mailbox, Priority, ReqId, ReqState, Requirement, Task, TaskId, TaskState,
+};
 use crossdesk::schedule::{digest, reminders};
-use crossdesk::workflow::model::{Priority, ReqId, ReqState, TaskId, TaskState};
-use crossdesk::workflow::state::{DeptStatus, Requirement, Task};
 use std::path::Path;
 use std::time::Instant;
 

@@ -1,8 +1,8 @@
 //! TOML configuration, validated at start with messages that name the file,
 //! the key and what is wrong.
 
-use crate::mail::Mailbox;
-use crate::workflow::model::Action;
+use crate::directory::{Department, Directory};
+use crate::model::{Action, Mailbox};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -529,6 +529,28 @@ pub enum Endpoint {
 }
 
 impl Config {
+    /// Who is who, as `[[departments]]` says.
+    pub fn directory(&self) -> Directory {
+        let cfg = self;
+        let mut depts = Vec::new();
+        for d in &cfg.departments {
+            let parse_all = |v: &Vec<String>| v.iter().filter_map(|s| Mailbox::parse(s)).collect();
+            depts.push(Department {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                aliases: d.aliases.clone(),
+                group: Mailbox::parse(&d.group).unwrap_or_else(|| Mailbox::new(None, &d.group)),
+                leads: parse_all(&d.leads),
+                members: parse_all(&d.members),
+                locale: d
+                    .locale
+                    .clone()
+                    .unwrap_or_else(|| cfg.locale.default.clone()),
+            });
+        }
+        Directory::new(depts, &cfg.locale.default)
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {

@@ -1,7 +1,7 @@
 //! Who is who: departments, their groups, leads and members. Built once from
-//! the config; every permission check in the core asks it.
+//! the config (`Config::directory`); every permission check in the core
+//! asks it.
 
-use crate::config::Config;
 use crate::model::Mailbox;
 use std::collections::HashMap;
 
@@ -42,26 +42,6 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn from_config(cfg: &Config) -> Directory {
-        let mut depts = Vec::new();
-        for d in &cfg.departments {
-            let parse_all = |v: &Vec<String>| v.iter().filter_map(|s| Mailbox::parse(s)).collect();
-            depts.push(Department {
-                id: d.id.clone(),
-                name: d.name.clone(),
-                aliases: d.aliases.clone(),
-                group: Mailbox::parse(&d.group).unwrap_or_else(|| Mailbox::new(None, &d.group)),
-                leads: parse_all(&d.leads),
-                members: parse_all(&d.members),
-                locale: d
-                    .locale
-                    .clone()
-                    .unwrap_or_else(|| cfg.locale.default.clone()),
-            });
-        }
-        Directory::new(depts, &cfg.locale.default)
-    }
-
     pub fn new(depts: Vec<Department>, default_locale: &str) -> Directory {
         let mut people: HashMap<String, Vec<usize>> = HashMap::new();
         let mut names = HashMap::new();

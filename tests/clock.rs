@@ -470,7 +470,7 @@ workdays = ["2026-10-11"]
 }
 
 /// Requirements that put a row in every section for rd (zh) and ops (en).
-fn every_section() -> Vec<crossdesk::workflow::state::Requirement> {
+fn every_section() -> Vec<crossdesk::model::Requirement> {
     let mk = |json: &str| serde_json::from_str(json).unwrap();
     let owner = |n: &str, a: &str| format!(r#"{{"name":"{n}","address":"{a}"}}"#);
     let task = |id: u32,
@@ -630,7 +630,7 @@ fn every_section() -> Vec<crossdesk::workflow::state::Requirement> {
 fn every_digest_section_renders_in_both_languages_with_bars_and_red_overdue_rows() {
     let cfg = config();
     let s = cfg.clock_settings().unwrap();
-    let dir = crossdesk::directory::Directory::from_config(&cfg);
+    let dir = cfg.directory();
     let r = Renderer::new(None).unwrap();
     let now = crossdesk::schedule::parse_local_time("2026-12-01 09:00", s.tz).unwrap();
     let reqs = every_section();
@@ -639,7 +639,7 @@ fn every_digest_section_renders_in_both_languages_with_bars_and_red_overdue_rows
         ("ops", "2026-12-01 09:00".to_string()),
     ];
     let ds = digest::compute(&reqs, &wanted, &s, now);
-    let own = crossdesk::mail::Mailbox::new(None, "workflow@corp.example");
+    let own = crossdesk::model::Mailbox::new(None, "workflow@corp.example");
     let expect: BTreeMap<&str, (&str, [&str; 8])> = BTreeMap::from([
         (
             "rd",
@@ -715,7 +715,7 @@ fn every_digest_section_renders_in_both_languages_with_bars_and_red_overdue_rows
 fn every_reminder_renders_in_both_languages() {
     let cfg = config();
     let s = cfg.clock_settings().unwrap();
-    let dir = crossdesk::directory::Directory::from_config(&cfg);
+    let dir = cfg.directory();
     let r = Renderer::new(None).unwrap();
     let now = crossdesk::schedule::parse_local_time("2026-12-01 09:00", s.tz).unwrap();
     let plan = reminders::due(&every_section(), &dir, &s, now);

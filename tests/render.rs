@@ -2,9 +2,9 @@
 //! `[id]`, escaping, headers, and the message parsed back.
 
 use chrono::{DateTime, NaiveDate};
-use crossdesk::mail::Mailbox;
+use crossdesk::model::Mailbox;
+use crossdesk::model::{DeptCtx, Kind, MailCtx, MilestoneCtx, Outgoing, TaskCtx, TranscriptLine};
 use crossdesk::notify::render::{Envelope, Renderer};
-use crossdesk::notify::{DeptCtx, Kind, MailCtx, MilestoneCtx, Outgoing, TaskCtx, TranscriptLine};
 use mail_parser::{MessageParser, MimeHeaders};
 use std::sync::OnceLock;
 

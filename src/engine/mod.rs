@@ -135,7 +135,7 @@ impl Parts {
             .map(|(_, d)| d.to_string())
             .unwrap_or_else(|| "localhost".into());
         Ok(Parts {
-            dir: Directory::from_config(cfg),
+            dir: cfg.directory(),
             kw,
             renderer,
             own,

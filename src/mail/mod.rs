@@ -5,8 +5,7 @@ pub mod classify;
 pub mod filter;
 pub mod parse;
 
-pub use crate::model::{valid_address, Mailbox};
-
+use crate::model::Mailbox;
 use serde::{Deserialize, Serialize};
 
 /// One incoming mail, decoded and cleaned. Every string here has had its

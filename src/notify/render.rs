@@ -16,8 +16,8 @@
 //! reused context that already holds `names`, and runs three compiled
 //! templates against it.
 
-use super::{Kind, Outgoing};
-use crate::mail::Mailbox;
+use crate::model::Mailbox;
+use crate::model::{Kind, Outgoing};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, RenderContext, ScopedJson, TemplateError,

@@ -8,10 +8,7 @@
 pub mod restore;
 mod schema;
 
-use crate::mail::Mailbox;
-use crate::notify::Outgoing;
-use crate::workflow::model::{ItemId, ReqId, TaskId};
-use crate::workflow::state::{Event, Requirement};
+use crate::model::{Event, ItemId, Mailbox, Outgoing, ReqId, Requirement, TaskId};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;

@@ -1,6 +1,5 @@
 use super::*;
-use crate::workflow::model::*;
-use crate::workflow::state::*;
+use crate::model::*;
 use chrono::{TimeZone, Timelike};
 
 fn req(id: u32) -> Requirement {
@@ -394,7 +393,7 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("t.db")).unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 1, 0, 0).unwrap();
-    let out = |kind: crate::notify::Kind, to: &str| crate::notify::Outgoing {
+    let out = |kind: crate::model::Kind, to: &str| crate::model::Outgoing {
         kind,
         to: vec![Mailbox::new(None, to)],
         cc: vec![Mailbox::new(Some("研发部"), "rd@corp.example")],
@@ -402,7 +401,7 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
         locale: "zh-CN".into(),
         ctx: Default::default(),
     };
-    use crate::notify::Kind;
+    use crate::model::Kind;
     let tx = s.tx().unwrap();
     for (i, (k, to, suppressed)) in [
         (Kind::Ack, "a@corp.example", false),
@@ -518,13 +517,13 @@ fn held_outbox_mail_is_written_in_order_and_buffers_carry_nothing_over() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("o.db")).unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 11, 27, 1, 0, 0).unwrap();
-    let out = |i: usize| crate::notify::Outgoing {
-        kind: crate::notify::Kind::Ack,
+    let out = |i: usize| crate::model::Outgoing {
+        kind: crate::model::Kind::Ack,
         to: vec![Mailbox::new(Some("张三"), &format!("u{i}@corp.example"))],
         cc: vec![],
         item: (!i.is_multiple_of(3)).then(|| format!("REQ-{i}")),
         locale: "zh-CN".into(),
-        ctx: crate::notify::MailCtx {
+        ctx: crate::model::MailCtx {
             title: format!("需求 {i} \"quoted\" \\ 标题"),
             ..Default::default()
         },
@@ -601,8 +600,8 @@ fn a_restored_store_numbers_past_a_gap_and_holds_its_queued_mail() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crossdesk.db");
     let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 1, 0, 0).unwrap();
-    let out = |to: &str| crate::notify::Outgoing {
-        kind: crate::notify::Kind::Ack,
+    let out = |to: &str| crate::model::Outgoing {
+        kind: crate::model::Kind::Ack,
         to: vec![Mailbox::new(None, to)],
         cc: vec![],
         item: Some("REQ-1".into()),
