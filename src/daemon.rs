@@ -68,7 +68,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     // would be fetched twice, and the logs would tell two stories).
     let store = cfg.store_path();
     // Before any task runs: a wait here (up to a second) holds up nothing.
-    let _running = run_lock(&store)?;
+    let _running = crate::store::locks::run_lock(&store)?;
     let source = cfg.source();
     let sender = make_sender(&cfg)?;
     let imap_cfg = cfg.imap.clone();
@@ -272,143 +272,6 @@ fn log_drain(s: DrainStats) {
     }
 }
 
-/// An advisory lock on `<store><suffix>`, which the kernel releases when
-/// the file is closed or the process dies. `Err(path)` inside: another
-/// process holds it.
-fn store_lock(
-    store: &std::path::Path,
-    suffix: &str,
-) -> anyhow::Result<Result<std::fs::File, std::path::PathBuf>> {
-    let path = crate::store::beside(store, suffix);
-    let failed = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(failed)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(failed)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Ok(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(Err(path)),
-        Err(std::fs::TryLockError::Error(e)) => Err(failed(e)),
-    }
-}
-
-/// The pid of the `crossdesk run` using this store, or None when none
-/// runs (its lock is free). The pid is "?" when the lock is held but its
-/// file does not say by whom.
-pub fn daemon_pid(store: &std::path::Path) -> anyhow::Result<Option<String>> {
-    let path = crate::store::beside(store, ".run-lock");
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => anyhow::bail!("{}: {e}", path.display()),
-    };
-    match file.try_lock_shared() {
-        Ok(()) => Ok(None),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let pid = std::fs::read_to_string(&path).unwrap_or_default();
-            Ok(Some(match pid.trim() {
-                "" => "?".to_string(),
-                p => p.to_string(),
-            }))
-        }
-        Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("{}: {e}", path.display()),
-    }
-}
-
-/// For `crossdesk restore`: the store's run lock, so that no daemon uses
-/// the store or starts while its file is replaced, and its send lock, so
-/// that no other process sends from it meanwhile. Both go when the files
-/// are dropped.
-pub fn lock_for_restore(store: &std::path::Path) -> anyhow::Result<(std::fs::File, std::fs::File)> {
-    let Ok(run) = take_run_lock(store)? else {
-        let pid = daemon_pid(store)?.unwrap_or_else(|| "?".into());
-        anyhow::bail!(
-            "crossdesk run (pid {pid}) uses {}; stop it first (systemctl stop crossdesk)",
-            store.display()
-        );
-    };
-    let Ok(send) = store_lock(store, ".send-lock")? else {
-        anyhow::bail!(
-            "another crossdesk process is sending the outbox of {}; try again when it is done",
-            store.display()
-        );
-    };
-    Ok((run, send))
-}
-
-/// One process sends the outbox at a time: two drains at once (a daemon,
-/// and `crossdesk outbox` or an MTA's `ingest` beside it) could both pick
-/// a due mail and send it twice. A drain holds `<store>.send-lock`.
-/// `None`: another process holds it.
-fn send_lock(store: &std::path::Path) -> anyhow::Result<Option<std::fs::File>> {
-    Ok(store_lock(store, ".send-lock")?.ok())
-}
-
-/// Another `crossdesk run` uses the store: `run` exits with EX_TEMPFAIL,
-/// so that a wrapper (cron's `run --once`) can tell busy from broken.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Busy(String);
-
-/// The store's run lock, taken exclusively. `crossdesk status` holds it
-/// shared for a moment: whoever meets that tries again for up to a
-/// second rather than taking it for a daemon. `Err(path)` inside: a
-/// daemon holds it.
-fn take_run_lock(
-    store: &std::path::Path,
-) -> anyhow::Result<Result<std::fs::File, std::path::PathBuf>> {
-    let mut lock = store_lock(store, ".run-lock")?;
-    for _ in 0..20 {
-        if lock.is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        lock = store_lock(store, ".run-lock")?;
-    }
-    Ok(lock)
-}
-
-/// `crossdesk run` holds `<store>.run-lock` (with its pid in it) for as
-/// long as it runs; a second `run` on the same store is refused.
-fn run_lock(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    use std::io::{Read, Seek, Write};
-    match take_run_lock(store)? {
-        Ok(mut file) => {
-            let path = store.display();
-            let wrote = file
-                .set_len(0)
-                .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
-                .and_then(|_| writeln!(file, "{}", std::process::id()));
-            if let Err(e) = wrote {
-                // The lock is what counts; the pid is for the message.
-                tracing::warn!("{path}.run-lock: cannot write the pid: {e}");
-            }
-            Ok(file)
-        }
-        Err(path) => {
-            let mut pid = String::new();
-            let _ = std::fs::File::open(&path).and_then(|mut f| f.read_to_string(&mut pid));
-            let pid = match pid.trim() {
-                "" => String::new(),
-                p => format!(" (pid {p})"),
-            };
-            Err(Busy(format!(
-                "another `crossdesk run`{pid} is using the store {}; stop it first \
-                 (it holds {})",
-                store.display(),
-                path.display()
-            ))
-            .into())
-        }
-    }
-}
-
 /// Sends every due outbox mail; stops early on a stop request (what is
 /// not sent stays queued). Nothing is sent while another process sends.
 async fn drain(engine: &Shared, sender: &Sender, stop: &Shutdown) -> anyhow::Result<DrainStats> {
@@ -416,7 +279,7 @@ async fn drain(engine: &Shared, sender: &Sender, stop: &Shutdown) -> anyhow::Res
         return Ok(DrainStats::default());
     }
     let store = lock(engine)?.config().store_path();
-    let Some(_sending) = send_lock(&store)? else {
+    let Some(_sending) = crate::store::locks::send_lock(&store)? else {
         tracing::info!("another crossdesk process is sending the outbox; left to it");
         return Ok(DrainStats::default());
     };

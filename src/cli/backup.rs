@@ -31,7 +31,7 @@ pub fn backup(cfg: Config, path: &Path) -> Result<ExitCode> {
 
 pub fn restore(cfg: Config, path: &Path, gap: Option<u32>) -> Result<ExitCode> {
     let store = cfg.store_path();
-    let _locks = crossdesk::daemon::lock_for_restore(&store)?;
+    let _locks = crossdesk::store::locks::lock_for_restore(&store)?;
     let now = crossdesk::schedule::now(cfg.tz());
     let r = crossdesk::store::restore::restore(path, &store, gap, now)?;
     println!(

@@ -17,7 +17,12 @@ pub fn run(cfg: Config, once: bool, backfill: bool, poll: u64) -> Result<ExitCod
     );
     match r {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.downcast_ref::<crossdesk::daemon::Busy>().is_some() => {
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crossdesk::store::LockError>(),
+                Some(crossdesk::store::LockError::Busy(_))
+            ) =>
+        {
             eprintln!("crossdesk: {e}");
             Ok(ExitCode::from(EX_TEMPFAIL))
         }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 pub fn run(cfg: Config, json: bool) -> Result<ExitCode> {
     let store = cfg.store_path();
-    let pid = crossdesk::daemon::daemon_pid(&store)?;
+    let pid = crossdesk::store::locks::daemon_pid(&store)?;
     // 3 when no daemon uses the store, as LSB's status.
     let code = if pid.is_some() {
         ExitCode::SUCCESS

@@ -1,0 +1,147 @@
+//! What the CLI and the clock read: requirements, their history, status
+//! counts, set-aside mail, recorded messages.
+
+use super::*;
+
+impl Store {
+    pub fn load_req(&self, id: ReqId) -> Result<Option<Requirement>> {
+        load_req(&self.conn, id)
+    }
+
+    /// Requirements, newest first, optionally filtered by state and department.
+    pub fn list_reqs(&self, state: Option<&str>, dept: Option<&str>) -> Result<Vec<Requirement>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT data FROM requirements r
+             WHERE (?1 IS NULL OR r.state = ?1)
+               AND (?2 IS NULL OR r.requester_dept = ?2
+                    OR EXISTS (SELECT 1 FROM req_depts d WHERE d.req = r.id AND d.dept = ?2))
+             ORDER BY r.id",
+        )?;
+        let rows = st.query_map(params![state, dept], |r| r.get::<_, String>(0))?;
+        let mut v = vec![];
+        for data in rows {
+            v.push(serde_json::from_str(&data?)?);
+        }
+        Ok(v)
+    }
+
+    /// Every requirement still open (the clock's input), by id. Closed,
+    /// cancelled and rejected ones are skipped through the state index.
+    pub fn open_reqs(&self) -> Result<Vec<Requirement>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT data FROM requirements
+             WHERE state IN ('proposed', 'clarifying', 'confirmed', 'in_progress', 'delivered')
+             ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        let mut v = vec![];
+        for data in rows {
+            v.push(serde_json::from_str(&data?)?);
+        }
+        Ok(v)
+    }
+
+    pub fn events(&self, req: ReqId) -> Result<Vec<Event>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT req, task, kind, actor, message_id, at, detail FROM events
+             WHERE req = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([req.0], |r| {
+            Ok((
+                r.get::<_, Option<u32>>(0)?,
+                r.get::<_, Option<u32>>(1)?,
+                Event {
+                    item: ItemId::Req(req),
+                    kind: r.get(2)?,
+                    actor: r.get(3)?,
+                    message_id: r.get(4)?,
+                    at: parse_ts(&r.get::<_, String>(5)?),
+                    detail: r.get(6)?,
+                },
+            ))
+        })?;
+        let mut v = vec![];
+        for row in rows {
+            let (rq, task, mut e) = row?;
+            e.item = item_from(rq, task).unwrap_or(ItemId::Req(req));
+            v.push(e);
+        }
+        Ok(v)
+    }
+
+    pub fn status(&self) -> Result<StoreStatus> {
+        let (messages, last_message_at) =
+            self.conn
+                .query_row("SELECT COUNT(*), MAX(at) FROM messages", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        let (set_aside, set_aside_waiting) = self.conn.query_row(
+            "SELECT COUNT(*), COUNT(*) - COUNT(released_at) FROM set_aside",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut st = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM requirements GROUP BY state")?;
+        let requirements = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(StoreStatus {
+            messages,
+            last_message_at,
+            requirements,
+            set_aside,
+            set_aside_waiting,
+            outbox: self.outbox_status()?,
+        })
+    }
+
+    pub fn set_aside_list(&self) -> Result<Vec<SetAsideRecord>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT key, class, detail, sender, subject, at, released_at IS NOT NULL
+             FROM set_aside ORDER BY at, key",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(SetAsideRecord {
+                key: r.get(0)?,
+                class: r.get(1)?,
+                detail: r.get(2)?,
+                sender: r.get(3)?,
+                subject: r.get(4)?,
+                at: r.get(5)?,
+                released: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The raw bytes of a set-aside message not yet released.
+    pub fn set_aside_raw(&self, key: &str) -> Result<Option<(Vec<u8>, bool)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT raw, released_at IS NOT NULL FROM set_aside WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn messages(&self) -> Result<Vec<MessageRecord>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT key, message_id, sender, subject, verdict, req, task, at FROM messages ORDER BY rowid",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(MessageRecord {
+                key: r.get(0)?,
+                message_id: r.get(1)?,
+                sender: r.get(2)?,
+                subject: r.get(3)?,
+                verdict: r.get(4)?,
+                item: item_from(r.get(5)?, r.get(6)?).map(|i| i.to_string()),
+                at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
