@@ -15,7 +15,7 @@ pub mod mail;
 pub mod maildir;
 pub mod model;
 pub mod net;
-pub mod notify;
+pub mod render;
 pub mod report;
 pub mod schedule;
 pub mod send;

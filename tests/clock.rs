@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use crossdesk::config::Config;
-use crossdesk::notify::render::Renderer;
+use crossdesk::render::Renderer;
 use crossdesk::schedule::{digest, reminders};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     // The pure core.
     &["schedule", "workflow"],
     &["config"],
-    &["render", "notify", "report"],
+    &["render", "report"],
     // The thin I/O shell.
     &["store"],
     &["crashguard", "source", "send"],

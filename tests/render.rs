@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate};
 use crossdesk::model::Mailbox;
 use crossdesk::model::{DeptCtx, Kind, MailCtx, MilestoneCtx, Outgoing, TaskCtx, TranscriptLine};
-use crossdesk::notify::render::{Envelope, Renderer};
+use crossdesk::render::{Envelope, Renderer};
 use mail_parser::{MessageParser, MimeHeaders};
 use std::sync::OnceLock;
 

@@ -26,7 +26,7 @@ use crate::crashguard::{self, CrashGuard};
 use crate::directory::Directory;
 use crate::mail::classify::Keywords;
 use crate::model::Mailbox;
-use crate::notify::render::Renderer;
+use crate::render::Renderer;
 use crate::source::Disposition;
 use crate::store::{SendResult, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};

@@ -3,7 +3,7 @@
 //! results the store could not take held until it can.
 
 use super::{Engine, EngineError};
-use crate::notify::render::Envelope;
+use crate::render::Envelope;
 use crate::send::{SendError, Transport};
 use crate::store::SendResult;
 use chrono::{DateTime, Utc};

@@ -1,0 +1,381 @@
+//! `Outgoing` → RFC 5322 bytes through the handlebars templates.
+//!
+//! Templates live in `templates/<locale>/` (see `templates/README.md`): one
+//! file per [`Kind`] holding three sections (subject, text, html), shared
+//! partials (`_*.hbs`, text and html sections) and `names.toml`, the
+//! translations of the codes the core puts in a [`MailCtx`](crate::model::MailCtx).
+//! All of them are compiled into the binary, so it runs with no files
+//! around; any file can be overridden by one of the same relative path in a
+//! directory given to [`Renderer::new`].
+//!
+//! Each locale gets two registries, because escaping is a registry setting:
+//! subject and text render with no escaping (`<` stays `<`; they are not
+//! HTML), html escapes every `{{ }}`. Everything is compiled once at start
+//! (partials called without arguments are inlined then, see
+//! `inline_partials`); rendering a mail serializes its `MailCtx` into a
+//! reused context that already holds `names`, and runs three compiled
+//! templates against it.
+//!
+//! `load` reads and compiles the templates of each locale, `fill` prepares
+//! a mail's context, `helpers` are the templates' handlebars helpers,
+//! `headers` builds the message around the rendered parts.
+
+mod fill;
+mod headers;
+mod helpers;
+mod load;
+#[cfg(test)]
+mod tests;
+
+use fill::*;
+use headers::*;
+use helpers::*;
+use load::*;
+
+use crate::model::Mailbox;
+use crate::model::{Kind, Outgoing};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, RenderContext, ScopedJson, TemplateError,
+};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{MultiPart, SinglePart};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The locale used when an `Outgoing` asks for one we have no templates
+/// for (after tolerant matching: `zh`, `zh_cn`, `zh-Hans` → `zh-CN`,
+/// `en-US` → `en`). Chinese, because the deployment this is built for is a
+/// Chinese company whose handbook is the source of the process; change it
+/// with [`Renderer::with_fallback`].
+pub const DEFAULT_FALLBACK: &str = "zh-CN";
+
+/// Longest subject we produce (characters, before the `[id] ` prefix). A
+/// requirement title is whatever someone typed; nobody reads past this.
+const MAX_SUBJECT_CHARS: usize = 200;
+
+/// References kept: the thread's root plus the most recent ones. Clients
+/// thread on the root and the parent; hundreds of ids only bloat headers.
+const MAX_REFERENCES_TAIL: usize = 10;
+
+/// Section markers of a template file, each alone on its line.
+const MARK_SUBJECT: &str = "--- subject ---";
+const MARK_TEXT: &str = "--- text ---";
+const MARK_HTML: &str = "--- html ---";
+
+macro_rules! builtin_locale {
+    ($loc:literal) => {
+        (
+            $loc,
+            &[
+                builtin_locale!(@f $loc, "names.toml"),
+                builtin_locale!(@f $loc, "_layout.hbs"),
+                builtin_locale!(@f $loc, "_summary.hbs"),
+                builtin_locale!(@f $loc, "_task.hbs"),
+                builtin_locale!(@f $loc, "_tasks.hbs"),
+                builtin_locale!(@f $loc, "_milestones.hbs"),
+                builtin_locale!(@f $loc, "_transcript.hbs"),
+                builtin_locale!(@f $loc, "_footer.hbs"),
+                builtin_locale!(@f $loc, "_guide.hbs"),
+                builtin_locale!(@f $loc, "ack.hbs"),
+                builtin_locale!(@f $loc, "dept_new.hbs"),
+                builtin_locale!(@f $loc, "confirmed.hbs"),
+                builtin_locale!(@f $loc, "clarify.hbs"),
+                builtin_locale!(@f $loc, "rejected.hbs"),
+                builtin_locale!(@f $loc, "assigned.hbs"),
+                builtin_locale!(@f $loc, "accepted.hbs"),
+                builtin_locale!(@f $loc, "declined.hbs"),
+                builtin_locale!(@f $loc, "plan.hbs"),
+                builtin_locale!(@f $loc, "progress.hbs"),
+                builtin_locale!(@f $loc, "blocked.hbs"),
+                builtin_locale!(@f $loc, "done.hbs"),
+                builtin_locale!(@f $loc, "verify_request.hbs"),
+                builtin_locale!(@f $loc, "closed.hbs"),
+                builtin_locale!(@f $loc, "cancelled.hbs"),
+                builtin_locale!(@f $loc, "comment.hbs"),
+                builtin_locale!(@f $loc, "notice.hbs"),
+                builtin_locale!(@f $loc, "refusal.hbs"),
+                builtin_locale!(@f $loc, "help.hbs"),
+                builtin_locale!(@f $loc, "digest.hbs"),
+                builtin_locale!(@f $loc, "reminder.hbs"),
+            ],
+        )
+    };
+    (@f $loc:literal, $file:literal) => {
+        (
+            $file,
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/templates/",
+                $loc,
+                "/",
+                $file
+            )),
+        )
+    };
+}
+
+type FileSet = &'static [(&'static str, &'static str)];
+
+/// The built-in templates: (locale, [(file name, contents)]).
+const BUILTIN: &[(&str, FileSet)] = &[builtin_locale!("zh-CN"), builtin_locale!("en")];
+
+/// Why templates could not be loaded or a mail could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {msg}")]
+    Format { file: String, msg: String },
+    #[error("{file}: {source}")]
+    Template {
+        file: String,
+        source: Box<TemplateError>,
+    },
+    #[error("{file}: {source}")]
+    Names {
+        file: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("locale {locale}: no template for kind `{kind}` ({locale}/{kind}.hbs)")]
+    MissingKind { locale: String, kind: &'static str },
+    #[error("locale {0:?} has no templates (have: {1})")]
+    UnknownLocale(String, String),
+    #[error("rendering {template} ({locale}): {source}")]
+    Render {
+        locale: String,
+        template: String,
+        source: Box<handlebars::RenderError>,
+    },
+    #[error("building the mail context: {0}")]
+    Context(#[from] serde_json::Error),
+    #[error("address {address:?} cannot be used in a header: {msg}")]
+    Address { address: String, msg: String },
+    #[error("Message-ID {0:?} is not a valid id (printable ASCII, no spaces or <>)")]
+    MessageId(String),
+    #[error("building the message: {0}")]
+    Message(#[from] lettre::error::Error),
+}
+
+/// The three rendered parts of one mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The locale actually used (after matching and fallback).
+    pub locale: String,
+    /// One line, `[<id>] ` first when the mail is about an item.
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What the shell knows about a mail beyond its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The daemon, with its display name; also used as Reply-To.
+    pub from: Mailbox,
+    /// Without `<>`.
+    pub message_id: String,
+    /// The mail being answered, without `<>`.
+    pub in_reply_to: Option<String>,
+    /// The thread, oldest first, without `<>`.
+    pub references: Vec<String>,
+    /// The Date header, in the configured time zone; its date is also
+    /// "today" for marking overdue tasks.
+    pub date: DateTime<FixedOffset>,
+}
+
+struct Locale {
+    /// Subject and text: no escaping.
+    plain: Handlebars<'static>,
+    /// Html: every `{{ }}` escaped.
+    html: Handlebars<'static>,
+    /// `names.toml` as JSON, in every context as `names`.
+    names: Value,
+    /// A context holding only `names`, lent to one render at a time.
+    scratch: Mutex<Option<Context>>,
+}
+
+fn names_only(names: &Value) -> Context {
+    let mut root = Map::new();
+    root.insert("names".into(), names.clone());
+    Context::from(Value::Object(root))
+}
+
+/// Compiled templates for every locale.
+pub struct Renderer {
+    locales: BTreeMap<String, Locale>,
+    fallback: String,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("locales", &self.locales.keys().collect::<Vec<_>>())
+            .field("fallback", &self.fallback)
+            .finish()
+    }
+}
+
+impl Renderer {
+    /// Built-in templates (every file is compiled in, so the binary works
+    /// with no files around), each overridable by a file of the same
+    /// relative path under `dir` (`<dir>/zh-CN/ack.hbs`). An override of
+    /// `names.toml` is merged key by key over the built-in one. A locale
+    /// directory under `dir` that is not built in (`<dir>/ja/`) adds a
+    /// locale; it must then hold every kind and a `names.toml`. Extra
+    /// `_*.hbs` files become partials. Fails on any template that does not
+    /// compile, so a bad override stops the daemon at start, not at the
+    /// first mail.
+    pub fn new(dir: Option<&Path>) -> Result<Renderer, RenderError> {
+        let mut locales = BTreeMap::new();
+        for (loc, files) in BUILTIN {
+            let over = dir.map(|d| d.join(loc)).filter(|d| d.is_dir());
+            locales.insert(loc.to_string(), load_locale(loc, files, over.as_deref())?);
+        }
+        if let Some(dir) = dir {
+            let entries = std::fs::read_dir(dir).map_err(|source| RenderError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| RenderError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+                let path = entry.path();
+                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                if path.is_dir() && !locales.contains_key(name) && path.join("names.toml").is_file()
+                {
+                    locales.insert(name.to_string(), load_locale(name, &[], Some(&path))?);
+                }
+            }
+        }
+        Ok(Renderer {
+            locales,
+            fallback: DEFAULT_FALLBACK.to_string(),
+        })
+    }
+
+    /// Sets the locale used when an `Outgoing` names one we do not have.
+    pub fn with_fallback(mut self, locale: &str) -> Result<Renderer, RenderError> {
+        let found = self.match_locale(locale).ok_or_else(|| {
+            RenderError::UnknownLocale(locale.to_string(), self.locales().join(", "))
+        })?;
+        self.fallback = found.to_string();
+        Ok(self)
+    }
+
+    /// The locales templates exist for (`en`, `zh-CN`, …).
+    pub fn locales(&self) -> Vec<String> {
+        self.locales.keys().cloned().collect()
+    }
+
+    /// The locale a requested one renders in: exact, then case- and
+    /// separator-insensitive (`zh_cn`), then by language (`zh-Hans` and
+    /// `zh-TW` → `zh-CN`, `en-GB` → `en`), then the fallback.
+    pub fn resolve_locale(&self, wanted: &str) -> &str {
+        self.match_locale(wanted).unwrap_or(&self.fallback)
+    }
+
+    fn match_locale(&self, wanted: &str) -> Option<&str> {
+        let wanted = wanted.trim();
+        if let Some((k, _)) = self.locales.get_key_value(wanted) {
+            return Some(k);
+        }
+        let norm = |s: &str| s.replace('_', "-").to_ascii_lowercase();
+        let w = norm(wanted);
+        if w.is_empty() {
+            return None;
+        }
+        if let Some(k) = self.locales.keys().find(|k| norm(k) == w) {
+            return Some(k);
+        }
+        let lang = |s: &str| s.split('-').next().unwrap_or("").to_string();
+        let wl = match lang(&w).as_str() {
+            "cn" | "chinese" => "zh".to_string(),
+            l => l.to_string(),
+        };
+        self.locales
+            .keys()
+            .find(|k| lang(&norm(k)) == wl)
+            .map(|k| k.as_str())
+    }
+
+    /// Renders subject, text and html for an `Outgoing` in `out.locale`
+    /// (see [`Renderer::resolve_locale`]). No task is marked overdue: that
+    /// needs today's date, see [`Renderer::render_parts_on`].
+    pub fn render_parts(&self, out: &Outgoing) -> Result<Rendered, RenderError> {
+        self.render_parts_on(out, None)
+    }
+
+    /// As [`Renderer::render_parts`], with today's date (in the configured
+    /// time zone) so that open tasks and requirements past their `due` are
+    /// marked overdue.
+    pub fn render_parts_on(
+        &self,
+        out: &Outgoing,
+        today: Option<NaiveDate>,
+    ) -> Result<Rendered, RenderError> {
+        let locale_name = self.resolve_locale(&out.locale);
+        let loc = self.locales.get(locale_name).ok_or_else(|| {
+            RenderError::UnknownLocale(locale_name.to_string(), self.locales().join(", "))
+        })?;
+        // The context is reused: it keeps `names` between mails and only
+        // the mail's own fields come and go (cloning the few hundred
+        // translations per mail was a third of the rendering time).
+        let mut ctx = loc
+            .scratch
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .unwrap_or_else(|| names_only(&loc.names));
+        let result = self.render_in(&mut ctx, loc, locale_name, out, today);
+        if let Some(obj) = ctx.data_mut().as_object_mut() {
+            obj.retain(|k, _| k == "names");
+        }
+        if let Ok(mut slot) = loc.scratch.lock() {
+            slot.get_or_insert(ctx);
+        }
+        result
+    }
+
+    fn render_in(
+        &self,
+        ctx: &mut Context,
+        loc: &Locale,
+        locale_name: &str,
+        out: &Outgoing,
+        today: Option<NaiveDate>,
+    ) -> Result<Rendered, RenderError> {
+        if let Some(obj) = ctx.data_mut().as_object_mut() {
+            fill(obj, out, locale_name, today)?;
+        }
+        let ctx = &*ctx;
+        let kind = out.kind.name();
+        let run = |reg: &Handlebars<'static>, part: &str| {
+            let name = format!("{kind}.{part}");
+            reg.render_with_context(&name, ctx)
+                .map_err(|e| RenderError::Render {
+                    locale: locale_name.to_string(),
+                    template: name,
+                    source: Box::new(e),
+                })
+        };
+        let subject = tidy_subject(&run(&loc.plain, "subject")?, out.item.as_deref());
+        let text = tidy_text(&run(&loc.plain, "text")?);
+        let html = run(&loc.html, "html")?;
+        Ok(Rendered {
+            locale: locale_name.to_string(),
+            subject,
+            text,
+            html,
+        })
+    }
+}
