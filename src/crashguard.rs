@@ -31,9 +31,10 @@ use std::sync::Mutex;
 /// More than one: a `kill -9` or a power cut may land on any message once.
 pub const CONDEMN_AFTER: u32 = 3;
 
-/// What a slot holds: the message being read, or the one acted on.
+/// Why a message is in hand: being read, or acted on (each has its slot
+/// in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
+pub enum Stage {
     Read = 0,
     Act = 1,
 }
@@ -118,7 +119,7 @@ impl CrashGuard {
     }
 
     /// Notes that the message `name` is in hand in `slot`.
-    pub fn hold(&self, slot: Slot, name: &str) {
+    pub fn hold(&self, slot: Stage, name: &str) {
         let bytes = name.as_bytes();
         let n = bytes.len().min(SLOT_BYTES - 4);
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -130,7 +131,7 @@ impl CrashGuard {
     }
 
     /// Notes that `slot` holds no message.
-    pub fn release(&self, slot: Slot) {
+    pub fn release(&self, slot: Stage) {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let i = slot as usize * SLOT_BYTES;
         map[i..i + 4].copy_from_slice(&0u32.to_le_bytes());
@@ -147,8 +148,8 @@ mod tests {
         let store = dir.path().join("s.db");
         let (g, left) = CrashGuard::open(&store).unwrap();
         assert!(left.is_empty());
-        g.hold(Slot::Read, "7|100|00ff");
-        g.hold(Slot::Act, "6|90|0aaa");
+        g.hold(Stage::Read, "7|100|00ff");
+        g.hold(Stage::Act, "6|90|0aaa");
         // Dropped without releasing: as a process that died.
         drop(g);
         let (g, left) = CrashGuard::open(&store).unwrap();
@@ -156,8 +157,8 @@ mod tests {
             left,
             vec!["7|100|00ff".to_string(), "6|90|0aaa".to_string()]
         );
-        g.hold(Slot::Act, "8|1|0001");
-        g.release(Slot::Act);
+        g.hold(Stage::Act, "8|1|0001");
+        g.release(Stage::Act);
         drop(g);
         // Opening empties the slots: each death is read once.
         let (_g, left) = CrashGuard::open(&store).unwrap();
@@ -170,7 +171,7 @@ mod tests {
         let store = dir.path().join("s.db");
         let (g, _) = CrashGuard::open(&store).unwrap();
         let long = "x".repeat(5000);
-        g.hold(Slot::Read, &long);
+        g.hold(Stage::Read, &long);
         drop(g);
         let (_g, left) = CrashGuard::open(&store).unwrap();
         assert_eq!(left, vec!["x".repeat(SLOT_BYTES - 4)]);

@@ -23,9 +23,9 @@ pub struct RunOpts {
     pub poll: Duration,
 }
 
-type Shared = Arc<Mutex<Engine>>;
+type SharedEngine = Arc<Mutex<Engine>>;
 
-fn lock(e: &Shared) -> anyhow::Result<std::sync::MutexGuard<'_, Engine>> {
+fn lock(e: &SharedEngine) -> anyhow::Result<std::sync::MutexGuard<'_, Engine>> {
     e.lock()
         .map_err(|_| anyhow::anyhow!("engine lock poisoned"))
 }
@@ -78,7 +78,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     // Under the run lock: what the last run had in hand when it died is
     // counted, and what this one reads and acts on is noted.
     eng.keep_crash_guard()?;
-    let engine: Shared = Arc::new(Mutex::new(eng));
+    let engine: SharedEngine = Arc::new(Mutex::new(eng));
     let watermark = if opts.backfill {
         None
     } else {
@@ -195,7 +195,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
 /// A file that does not load leaves the running configuration as it was.
 async fn reload_on_hangup(
     mut hup: tokio::signal::unix::Signal,
-    engine: Shared,
+    engine: SharedEngine,
     file: std::path::PathBuf,
 ) {
     while hup.recv().await.is_some() {
@@ -229,7 +229,7 @@ const CLOCK_TICK: Duration = Duration::from_secs(30);
 /// `schedule::now`), then a kick to the sender. A failed tick is logged
 /// and tried again at the next one: what it did not commit is not lost,
 /// it is simply still due.
-async fn clock_loop(engine: Shared, kick: Arc<Notify>, mut stop: Shutdown) {
+async fn clock_loop(engine: SharedEngine, kick: Arc<Notify>, mut stop: Shutdown) {
     let mut clock = crate::clock::Clock::default();
     loop {
         if stop.is_requested() {
@@ -274,7 +274,11 @@ fn log_drain(s: DrainStats) {
 
 /// Sends every due outbox mail; stops early on a stop request (what is
 /// not sent stays queued). Nothing is sent while another process sends.
-async fn drain(engine: &Shared, sender: &Sender, stop: &Shutdown) -> anyhow::Result<DrainStats> {
+async fn drain(
+    engine: &SharedEngine,
+    sender: &Sender,
+    stop: &Shutdown,
+) -> anyhow::Result<DrainStats> {
     if matches!(sender, Sender::None) {
         return Ok(DrainStats::default());
     }
@@ -306,7 +310,7 @@ async fn drain(engine: &Shared, sender: &Sender, stop: &Shutdown) -> anyhow::Res
 }
 
 async fn drain_smtp(
-    engine: &Shared,
+    engine: &SharedEngine,
     smtp: &SmtpSender,
     stop: &Shutdown,
 ) -> anyhow::Result<DrainStats> {
@@ -476,7 +480,7 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
 /// Sends what the outbox holds that is due through the configured
 /// transport, outside the daemon (for `ingest`, `release`, `outbox`).
 pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
-    let shared: Shared = Arc::new(Mutex::new(engine));
+    let shared: SharedEngine = Arc::new(Mutex::new(engine));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

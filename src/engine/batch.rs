@@ -8,7 +8,7 @@ use super::message::Acting;
 use super::read::debug_abort;
 use super::read::{panic_text, parse_batch, parse_guarded, Parsed};
 use super::{local_dates, Engine, EngineError, Report};
-use crate::crashguard::Slot;
+use crate::crashguard::Stage;
 use crate::mail::filter::SetAside;
 use crate::source::{Disposition, RawMail};
 use crate::store::{Store, StoreError};
@@ -68,7 +68,7 @@ impl Engine {
         for (m, p) in mails.iter().zip(parsed) {
             let t0 = p.started;
             if let (Some(g), Some(n)) = (&guard, &p.name) {
-                g.hold(Slot::Act, n);
+                g.hold(Stage::Act, n);
             }
             #[cfg(debug_assertions)]
             debug_abort(&p);
@@ -78,7 +78,7 @@ impl Engine {
                 ctx.act_on(&mut tx, m, p, now, watermark, false)
             }));
             if let Some(g) = &guard {
-                g.release(Slot::Act);
+                g.release(Stage::Act);
             }
             match one {
                 Ok(Ok(mut rep)) => {

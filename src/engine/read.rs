@@ -2,7 +2,7 @@
 //! thread, with a panic in the parser costing one message, and the crash
 //! guard's note of the message in hand.
 
-use crate::crashguard::{self, CrashGuard, Slot};
+use crate::crashguard::{self, CrashGuard, Stage};
 use crate::mail::classify::{classify, Keywords};
 use crate::mail::parse::parse;
 use crate::mail::Inbound;
@@ -59,7 +59,7 @@ pub fn parse_batch(mails: &[RawMail], max_bytes: usize, cl: Option<&Classifier>)
                         condemned: true,
                     };
                 }
-                g.hold(Slot::Read, n);
+                g.hold(Stage::Read, n);
             }
             let inbound = if m.raw.len() > max_bytes {
                 Err(format!(
@@ -78,7 +78,7 @@ pub fn parse_batch(mails: &[RawMail], max_bytes: usize, cl: Option<&Classifier>)
                 _ => None,
             };
             if let Some(g) = guard {
-                g.release(Slot::Read);
+                g.release(Stage::Read);
             }
             Parsed {
                 inbound,

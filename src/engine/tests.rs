@@ -2,7 +2,7 @@ use super::ids::new_message_id;
 use super::read::PANIC_ON;
 use super::*;
 use crate::config::test_config;
-use crate::crashguard::Slot;
+use crate::crashguard::Stage;
 use crate::mail::classify::classify;
 use crate::model::ItemId;
 use crate::model::{ReqId, TaskId};
@@ -252,7 +252,7 @@ fn a_message_the_daemon_died_with_three_times_is_set_aside_unread() {
             assert_eq!(died, vec![(poison.clone(), death - 1)]);
         }
         // Dies acting on it: the note stays, the engine goes.
-        e.guard.as_ref().unwrap().hold(Slot::Act, &poison);
+        e.guard.as_ref().unwrap().hold(Stage::Act, &poison);
         drop(e);
     }
     let mut e = Engine::new(cfg.clone()).unwrap();
@@ -310,7 +310,7 @@ fn a_death_count_goes_when_its_message_is_handled() {
     let name = crashguard::fingerprint("1", &mails[0].raw);
     let mut e = Engine::new(cfg.clone()).unwrap();
     e.keep_crash_guard().unwrap();
-    e.guard.as_ref().unwrap().hold(Slot::Read, &name);
+    e.guard.as_ref().unwrap().hold(Stage::Read, &name);
     drop(e);
     let mut e = Engine::new(cfg.clone()).unwrap();
     assert_eq!(e.keep_crash_guard().unwrap(), vec![(name.clone(), 1)]);

@@ -25,7 +25,7 @@ impl Store {
 }
 
 const SAVE_REQ: Sql = Sql {
-    slot: Slot::SaveReq,
+    slot: Stmt::SaveReq,
     text: "INSERT INTO requirements(id, title, requester, requester_dept, state, due, priority,
              created_at, updated_at, data)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -34,12 +34,12 @@ const SAVE_REQ: Sql = Sql {
              updated_at = excluded.updated_at, data = excluded.data",
 };
 const SAVE_REQ_DEPT: Sql = Sql {
-    slot: Slot::SaveReqDept,
+    slot: Stmt::SaveReqDept,
     text: "INSERT INTO req_depts(req, dept, confirmed) VALUES (?1, ?2, ?3)
            ON CONFLICT(req, dept) DO UPDATE SET confirmed = excluded.confirmed",
 };
 const SAVE_TASK: Sql = Sql {
-    slot: Slot::SaveTask,
+    slot: Stmt::SaveTask,
     text: "INSERT INTO tasks(req, n, owner, assigner, dept, title, due, state, progress,
              blocked, last_report, created_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -72,14 +72,14 @@ pub struct Tx<'a> {
 
 /// A statement held for a transaction's life (see [`Tx::held`]).
 pub(super) struct Sql {
-    slot: Slot,
+    slot: Stmt,
     pub(super) text: &'static str,
 }
 
 /// Where a transaction holds each hot statement: one variant per `Sql`, so
 /// that no two statements can share a place.
 #[derive(Clone, Copy)]
-enum Slot {
+enum Stmt {
     Seen,
     RecordMessage,
     ThreadItem,
@@ -96,7 +96,7 @@ enum Slot {
     SaveTask,
 }
 
-const HELD: usize = Slot::SaveTask as usize + 1;
+const HELD: usize = Stmt::SaveTask as usize + 1;
 /// Each with the text it was prepared from (checked in debug builds).
 type Held<'a> = [std::cell::OnceCell<(
     &'static str,
@@ -104,16 +104,16 @@ type Held<'a> = [std::cell::OnceCell<(
 )>; HELD];
 
 const SEEN: Sql = Sql {
-    slot: Slot::Seen,
+    slot: Stmt::Seen,
     text: "SELECT verdict FROM messages WHERE key = ?1",
 };
 const THREAD_ITEM: Sql = Sql {
-    slot: Slot::ThreadItem,
+    slot: Stmt::ThreadItem,
     text: "SELECT req, task FROM messages
            WHERE key = ?1 AND req IS NOT NULL AND verdict LIKE 'applied:%'",
 };
 const ADD_EVENT: Sql = Sql {
-    slot: Slot::AddEvent,
+    slot: Stmt::AddEvent,
     text: "INSERT INTO events(req, task, kind, actor, message_id, at, detail)
            VALUES (?, ?, ?, ?, ?, ?, ?)",
 };
@@ -137,7 +137,7 @@ fn rows_sql(
 fn add_events_sql() -> Sql {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Sql {
-        slot: Slot::AddEvents,
+        slot: Stmt::AddEvents,
         text: rows_sql(
             &T,
             "INSERT INTO events(req, task, kind, actor, message_id, at, detail)",
@@ -155,7 +155,7 @@ const MESSAGE_UPSERT: &str = "ON CONFLICT(key) DO UPDATE SET verdict = excluded.
 fn record_messages_sql() -> Sql {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Sql {
-        slot: Slot::RecordMessages,
+        slot: Stmt::RecordMessages,
         text: rows_sql(&T, MESSAGE_COLS, 8, MESSAGE_UPSERT),
     }
 }
@@ -163,7 +163,7 @@ fn record_messages_sql() -> Sql {
 fn record_message_sql() -> Sql {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Sql {
-        slot: Slot::RecordMessage,
+        slot: Stmt::RecordMessage,
         text: T.get_or_init(|| format!("{MESSAGE_COLS} VALUES (?,?,?,?,?,?,?,?) {MESSAGE_UPSERT}")),
     }
 }
@@ -171,7 +171,7 @@ const MAIL_COLS: &str = "INSERT INTO outbox(message_id, kind, item, payload, in_
     created_at, status, next_attempt_at)";
 
 const QUEUE_MAIL: Sql = Sql {
-    slot: Slot::QueueMail,
+    slot: Stmt::QueueMail,
     text: "INSERT INTO outbox(message_id, kind, item, payload, in_reply_to, refs,
              created_at, status, next_attempt_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -180,20 +180,20 @@ const QUEUE_MAIL: Sql = Sql {
 fn queue_mails_sql() -> Sql {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     Sql {
-        slot: Slot::QueueMails,
+        slot: Stmt::QueueMails,
         text: rows_sql(&T, MAIL_COLS, 9, ""),
     }
 }
 const READ_RCPT: Sql = Sql {
-    slot: Slot::ReadRcpt,
+    slot: Stmt::ReadRcpt,
     text: "SELECT n FROM rcpt_day WHERE rcpt = ?1 AND day = ?2",
 };
 pub(super) const LOAD_REQ: Sql = Sql {
-    slot: Slot::LoadReq,
+    slot: Stmt::LoadReq,
     text: "SELECT data FROM requirements WHERE id = ?1",
 };
 const RECORD_CLOCK: Sql = Sql {
-    slot: Slot::RecordClock,
+    slot: Stmt::RecordClock,
     text: "INSERT OR IGNORE INTO clock_sent(key, at) VALUES (?1, ?2)",
 };
 
