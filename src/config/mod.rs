@@ -162,12 +162,20 @@ impl Config {
     }
 
     /// The watermark for a first start at `now`: `None` means "all mail".
+    /// `"start"` is the second before the start's own: an IMAP
+    /// INTERNALDATE has whole seconds, and a Maildir file's time comes from
+    /// the kernel's coarse clock, a few milliseconds behind; mail that
+    /// arrives just after the start must not count as older than it.
     pub fn watermark_time(
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ConfigError> {
         match self.mail.watermark.as_str() {
-            "start" => Ok(Some(now)),
+            "start" => {
+                use chrono::{DurationRound, TimeDelta};
+                let second = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now);
+                Ok(Some(second - TimeDelta::seconds(1)))
+            }
             "all" => Ok(None),
             s => chrono::DateTime::parse_from_rfc3339(s)
                 .map(|t| Some(t.with_timezone(&chrono::Utc)))

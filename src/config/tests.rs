@@ -223,3 +223,26 @@ fn bad_config_names_file_key_and_problem() {
     .to_string();
     assert!(e.contains("mail.source"), "{e}");
 }
+
+#[test]
+fn the_start_watermark_lets_mail_of_the_start_s_own_second_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::from_str(
+        &GOOD.replace("[mail]\n", "[mail]\nwatermark = \"start\"\n"),
+        "t.toml",
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(cfg.mail.watermark, "start");
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-04T03:46:04.666Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let w = cfg.watermark_time(start).unwrap().unwrap();
+    // An INTERNALDATE of the start's own second (whole seconds), and a
+    // file time a few milliseconds behind the start: both newer.
+    let internaldate = chrono::DateTime::parse_from_rfc3339("2026-12-04T03:46:04Z").unwrap();
+    assert!(internaldate > w, "{internaldate} > {w}");
+    assert!(start - chrono::TimeDelta::milliseconds(5) > w);
+    // Mail from well before the start is still older.
+    assert!(start - chrono::TimeDelta::seconds(3) < w);
+}
