@@ -146,6 +146,7 @@ fn run_story(lang_zh: bool, steps: &[Step]) {
 }
 
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn english_story_over_imap_and_smtp() {
     run_story(
         false,
@@ -207,6 +208,7 @@ fn english_story_over_imap_and_smtp() {
 }
 
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn chinese_story_over_imap_and_smtp() {
     run_story(
         true,
@@ -273,6 +275,7 @@ fn chinese_story_over_imap_and_smtp() {
 /// `ingest` (the MTA-pipe path) with the SMTP transport: the reply goes out
 /// through Postfix at once (the SMTP pool must live inside the runtime).
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn ingest_with_the_smtp_transport_sends_through_postfix() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -312,6 +315,7 @@ fn ingest_with_the_smtp_transport_sends_through_postfix() {
 /// directory order: every answer finds the requirement it answers. The
 /// server orders it (UID SORT by arrival).
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn backlog_is_acted_on_in_arrival_order() {
     arrival_order(true);
 }
@@ -319,6 +323,7 @@ fn backlog_is_acted_on_in_arrival_order() {
 /// The same on a server without SORT: the daemon fetches every message's
 /// INTERNALDATE and orders the backlog itself.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn backlog_is_acted_on_in_arrival_order_without_sort() {
     arrival_order(false);
 }
@@ -534,6 +539,7 @@ fn arrival_order(sort: bool) {
 /// connections): the second connection a backlog asks for is refused, and
 /// the first one moves everything itself.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn a_server_allowing_one_connection_gets_the_backlog_moved_on_the_first() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -558,6 +564,7 @@ fn a_server_allowing_one_connection_gets_the_backlog_moved_on_the_first() {
 /// TLS both ways: IMAPS and SMTP with STARTTLS against the lab's own CA
 /// (`ca_file`), checked with `check --connect` and a real send.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn imaps_and_smtp_starttls_with_a_private_ca() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -620,6 +627,7 @@ fn imaps_and_smtp_starttls_with_a_private_ca() {
 /// UID EXPUNGE instead, on the main connection and on the second one a
 /// backlog gets, and nothing is acted on twice.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn a_server_without_move_gets_copy_store_expunge() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -664,6 +672,7 @@ fn a_server_without_move_gets_copy_store_expunge() {
 /// one recipient (550 at RCPT) and the mail still reaches the others; the
 /// outbox row is sent, with the refusal kept as its note.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn a_recipient_refused_for_good_does_not_stop_the_others() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -749,6 +758,7 @@ fn a_recipient_refused_for_good_does_not_stop_the_others() {
 /// they are delivered. Mail that was sent, or does not exist, is not put
 /// back, and says so.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn mail_that_failed_for_good_is_listed_and_sent_again_when_put_back() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -839,6 +849,7 @@ fn mail_that_failed_for_good_is_listed_and_sent_again_when_put_back() {
 /// and the replies stay queued with the refusal as their error rather than
 /// failing for good; with the password right, they go out.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn smtp_auth_refused_keeps_the_mail_queued_until_the_password_is_right() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -942,6 +953,7 @@ fn in_two_minutes() -> String {
 /// past `[smtp] timeout_seconds` the try is a transient failure, the mail
 /// stays queued with the reason, and it goes out once the relay answers.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn a_relay_that_stops_answering_times_out_and_the_mail_waits() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -993,6 +1005,7 @@ fn a_relay_that_stops_answering_times_out_and_the_mail_waits() {
 /// folder, the processed and the rejected one. IMAP names them in
 /// modified UTF-7 (RFC 3501 5.1.3) on the wire and on disk.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn folders_named_in_chinese_are_watched_and_filled() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -1054,6 +1067,7 @@ fn folders_named_in_chinese_are_watched_and_filled() {
 /// as some webmail providers' IMAP): the daemon polls, orders a backlog by
 /// the dates it fetches, and moves with COPY, \Deleted and EXPUNGE.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn a_server_with_only_imap4rev1_is_polled_and_emptied() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -1085,6 +1099,7 @@ fn a_server_with_only_imap4rev1_is_polled_and_emptied() {
 /// mail waits on the retry schedule with an error that says what to
 /// check, and goes out once the url asks for STARTTLS.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn a_relay_that_requires_tls_keeps_the_mail_queued_until_the_url_asks_for_it() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start("corp.test");
@@ -1138,6 +1153,7 @@ fn a_relay_that_requires_tls_keeps_the_mail_queued_until_the_url_asks_for_it() {
 /// second lab has it): IMAP hides the format, and the daemon finds the
 /// backlog, is told of later mail by IDLE, and moves each message once.
 #[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
 fn an_mdbox_mailbox_is_watched_and_emptied() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start_with("corp.test", &[("LAB_MDBOX_USERS", "workflow")]);
