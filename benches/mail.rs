@@ -312,7 +312,7 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 /// One IMAP ingest of the workflow inbox by `run --once`'s loop.
 struct ImapRun {
     /// From "backlog" (ordered, next: the first FETCH of bodies) to the end
-    /// of the last move: the "from the first FETCH".
+    /// of the last move: the ingest measured "from the first FETCH".
     from_fetch: Duration,
     /// From "imap ready" (next: UID SORT) to the end of the last move.
     from_ready: Duration,

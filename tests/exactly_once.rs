@@ -1,6 +1,7 @@
 //! "Each incoming message is acted on exactly once … across crashes and
 //! restarts"; "a reply is committed to an outbox in the same transaction and
-//! sent at least once" (PROTOCOL.md, Guarantees) — through the real binary.
+//! sent at least once" (docs/protocol.md#exactly-once, #at-least-once) —
+//! through the real binary.
 //!
 //! - The same files ingested twice: the second time changes nothing and
 //!   sends nothing.

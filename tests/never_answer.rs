@@ -1,4 +1,4 @@
-//! "Mail it must never act on or answer" (PROTOCOL.md), through the real
+//! "Mail it must never act on or answer" (docs/protocol.md#never-answer), through the real
 //! binary: one test per class. Each message would be a valid command about
 //! REQ-1 if it were not for its signal; it must change nothing, send
 //! nothing, and be listed by `set-aside --json` with its class. A wrongly

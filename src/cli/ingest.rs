@@ -59,7 +59,7 @@ pub fn run(cfg: Config, files: Vec<PathBuf>) -> Result<ExitCode> {
     }
     // The mail is stored; a send failure leaves it queued for the next run.
     if let Err(e) = drain(engine) {
-        tracing::warn!("outbox not drained: {e:#}");
+        tracing::warn!(target: "crossdesk", "outbox not drained: {e:#}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,7 @@ pub const EX_CONFIG: u8 = 78;
     about = "Email-driven cross-department workflow daemon",
     long_about = "crossdesk watches one mailbox, understands tagged subjects such as \
                   [REQ], 【确认】 RE: [REQ-42], keeps every requirement and task in SQLite \
-                  and answers with templated mail. See README.md for the email protocol."
+                  and answers with templated mail. See docs/protocol.md for the email protocol."
 )]
 pub struct Cli {
     /// Configuration file (TOML).
@@ -208,7 +208,9 @@ pub fn existing_store(cfg: Config) -> Result<Engine> {
 pub fn drain(engine: Engine) -> Result<Engine> {
     let (engine, s) = crossdesk::daemon::drain_now(engine)?;
     if s.sent + s.retry + s.failed > 0 {
+        // The target the line had before the CLI had modules of its own.
         tracing::info!(
+            target: "crossdesk",
             sent = s.sent,
             retry = s.retry,
             failed = s.failed,

@@ -203,7 +203,7 @@ fn default_weekend() -> Vec<String> {
     vec!["Sat".into(), "Sun".into()]
 }
 
-/// Sender authentication (PROTOCOL.md): when `trusted_server` is set, the
+/// Sender authentication (docs/protocol.md#authentication): when `trusted_server` is set, the
 /// topmost `Authentication-Results` from it must show dkim or spf pass.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

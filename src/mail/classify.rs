@@ -1,8 +1,8 @@
 //! Subject tags, identifiers and body fields → `Command` (pure: no I/O, no
 //! clock; `today` is the local date in the configured time zone).
 //!
-//! The rules, in the order they are applied (PROTOCOL.md "Identifiers",
-//! "Subject tags", "Body fields"):
+//! The rules, in the order they are applied (docs/protocol.md#identifiers,
+//! #tags, #body-fields):
 //!
 //! **Normalisation.** Before matching, full-width ASCII (U+FF01..U+FF5E) is
 //! mapped to ASCII, U+3000 / NBSP / zero-width spaces to a space and the
@@ -117,7 +117,7 @@ use crate::model::{Action, Command, FieldProblem, Fields, ItemId, ReqId, TaskId}
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
-/// The default keyword table of PROTOCOL.md, in table order.
+/// The default keyword table (docs/protocol.md#keywords), in table order.
 const DEFAULT_KEYWORDS: &[(Action, &[&str])] = &[
     (Action::NewReq, &["REQ", "REQUEST", "需求"]),
     (Action::Confirm, &["CONFIRM", "ACK", "确认"]),
@@ -138,7 +138,8 @@ const DEFAULT_KEYWORDS: &[(Action, &[&str])] = &[
     (Action::Notice, &["NOTICE", "通知"]),
 ];
 
-/// Keyword sets: the defaults of PROTOCOL.md plus a company's own words.
+/// Keyword sets: the defaults (docs/protocol.md#keywords) plus a company's
+/// own words (docs/protocol.md#custom-keywords).
 #[derive(Debug, Clone)]
 pub struct Keywords {
     /// Normalised word (full-width mapped, lower-cased, no spaces) → action.

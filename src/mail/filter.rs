@@ -1,4 +1,4 @@
-//! The "never act on or answer" rules of PROTOCOL.md (pure).
+//! The "never act on or answer" rules (docs/protocol.md#never-answer), pure.
 //!
 //! `screen` looks for exactly the signals PROTOCOL lists, nothing more —
 //! over-filtering is as bad as a loop. Checks run in this order and the first

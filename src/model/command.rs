@@ -80,7 +80,7 @@ impl ItemId {
     }
 }
 
-/// Every action of PROTOCOL.md's subject-tag table.
+/// Every action of the subject-tag table (docs/protocol.md#keywords).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -334,7 +334,7 @@ pub enum FieldProblem {
     BadLine { line: String, why: String },
 }
 
-/// The body fields (PROTOCOL.md "Body fields"), as written.
+/// The body fields (docs/protocol.md#body-fields), as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fields {
     /// Target departments as written (ids, names or aliases); resolved

@@ -1,7 +1,7 @@
 //! A department's digest: what its group should know this morning, as
 //! sections of rows, computed from the requirement snapshots at `now`.
 //!
-//! Sections (PROTOCOL.md, "digests"):
+//! Sections (docs/protocol.md#digests):
 //! - `awaiting_confirmation`: requirements asking this department that it
 //!   has not confirmed yet;
 //! - `awaiting_acceptance`: its tasks not yet accepted by their owner;

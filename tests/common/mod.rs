@@ -434,7 +434,8 @@ pub enum Lang {
     En,
 }
 
-/// Checks every promise PROTOCOL.md makes about any outgoing mail.
+/// Checks every promise docs/protocol.md makes about any outgoing mail
+/// (#auto-submitted, #identifiers).
 pub fn assert_well_formed(s: &Sent, incoming_mid: Option<&str>) {
     let what = format!("{} mail {} ({})", s.kind, s.message_id, s.subject);
     assert!(s.delivered, "{what}: no file in the outbox ({})", s.status);

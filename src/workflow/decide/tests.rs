@@ -1,5 +1,5 @@
-//! The state machine, one test per rule of PROTOCOL.md ("Subject tags",
-//! "States", "What the daemon sends"): every allowed transition, every
+//! The state machine, one test per rule of docs/protocol.md (#keywords,
+//! #states, #sends, #refusals): every allowed transition, every
 //! refusal. Table-driven where a rule spans many (action, state) pairs.
 //!
 //! The cast (`directory::tests::sample()`):
