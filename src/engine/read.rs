@@ -10,7 +10,7 @@ use crate::model::Command;
 use crate::source::RawMail;
 use std::time::Instant;
 
-/// One mail parsed, ready for [`Engine::ingest_parsed`].
+/// One mail parsed, ready for [`Engine::ingest_parsed`](super::Engine::ingest_parsed).
 pub struct Parsed {
     /// The message, or why it cannot be read (it is then set aside).
     pub inbound: Result<Inbound, String>,

@@ -513,7 +513,8 @@ async fn uid_sort_arrival(s: &mut ImapSession, from: u32) -> Result<Option<Vec<u
 /// folders there, the watched folder selected.
 pub struct Opened {
     pub session: ImapSession,
-    /// Set while the session waits in IDLE (see [`Watchdog`]).
+    /// Set while the session waits in IDLE (its watchdog then lets the
+    /// server stay silent).
     pub in_idle: InIdle,
     pub to: MoveTo,
     pub has_idle: bool,
