@@ -697,3 +697,38 @@ fn write_samples() {
         }
     }
 }
+
+/// docs/protocol.md#never-own: our own mail that comes back is set aside,
+/// even through a relay that rewrote its From and dropped Auto-Submitted.
+#[test]
+fn our_own_mail_is_known_after_a_relay_rewrote_it() {
+    let r = renderer();
+    let out = outgoing(Kind::Confirmed, "zh-CN", full_ctx());
+    let bytes = r.render_message(&out, &envelope()).unwrap();
+    let raw = String::from_utf8_lossy(&bytes);
+    assert!(raw.contains("X-Loop: workflow@corp.example\r\n"), "{raw}");
+    let rewritten: String = raw
+        .split("\r\n")
+        .filter(|l| {
+            !l.starts_with("Auto-Submitted:") && !l.starts_with("X-Auto-Response-Suppress:")
+        })
+        .map(|l| {
+            if l.starts_with("From:") {
+                "From: alice@corp.example".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let inbound = crossdesk::mail::parse::parse(rewritten.as_bytes()).unwrap();
+    assert_eq!(
+        inbound.from.as_ref().map(|f| f.address.as_str()),
+        Some("alice@corp.example")
+    );
+    let why = crossdesk::mail::filter::screen(&inbound, "workflow@corp.example");
+    assert!(
+        matches!(why, Some(crossdesk::mail::filter::SetAside::OwnMail(_))),
+        "{why:?}"
+    );
+}

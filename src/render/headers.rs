@@ -45,8 +45,11 @@ impl Renderer {
             .raw_header(raw("Auto-Submitted", out.kind.auto_submitted()))
             .raw_header(raw("X-Auto-Response-Suppress", "All"))
             .raw_header(raw("X-Crossdesk-Kind", out.kind.name()));
-        // Our own loop marker: the filter recognises our mail by it even when
-        // a relay rewrote the From.
+        // Our own loop marker: `X-Loop` names the workflow address, by which
+        // the filter (and procmail, Request Tracker) knows our mail even when
+        // a relay rewrote the From and dropped Auto-Submitted.
+        // `X-Crossdesk-Id` names the item the mail is about.
+        b = b.raw_header(raw("X-Loop", &env.from.address));
         if let Some(id) = out.item.as_deref().and_then(clean_msg_id) {
             b = b.raw_header(raw("X-Crossdesk-Id", id));
         }
