@@ -201,14 +201,20 @@ fn each_layer_imports_only_layers_below_it() {
     );
 }
 
+/// The library's lines that `wrong` picks, as `file: code`.
+fn lines_where(wrong: impl Fn(&Line) -> bool) -> Vec<String> {
+    library_lines()
+        .into_iter()
+        .filter(|l| wrong(l))
+        .map(|l| format!("{}: {}", l.file, l.code.trim()))
+        .collect()
+}
+
 #[test]
 fn the_pure_core_does_no_io() {
-    let wrong: Vec<String> = library_lines()
-        .into_iter()
-        .filter(|l| PURE.contains(&l.module.as_str()))
-        .filter(|l| IO.iter().any(|io| l.code.contains(io)))
-        .map(|l| format!("{}: {}", l.file, l.code.trim()))
-        .collect();
+    let wrong = lines_where(|l| {
+        PURE.contains(&l.module.as_str()) && IO.iter().any(|io| l.code.contains(io))
+    });
     assert!(
         wrong.is_empty(),
         "I/O in the pure core:\n{}",
@@ -218,11 +224,7 @@ fn the_pure_core_does_no_io() {
 
 #[test]
 fn sql_lives_in_the_store() {
-    let wrong: Vec<String> = library_lines()
-        .into_iter()
-        .filter(|l| l.module != "store" && l.code.contains("rusqlite"))
-        .map(|l| format!("{}: {}", l.file, l.code.trim()))
-        .collect();
+    let wrong = lines_where(|l| l.module != "store" && l.code.contains("rusqlite"));
     assert!(
         wrong.is_empty(),
         "rusqlite outside the store:\n{}",
