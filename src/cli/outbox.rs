@@ -5,7 +5,7 @@ use super::{drain, existing_store};
 use anyhow::{bail, Result};
 use crossdesk::config::Config;
 use crossdesk::engine::Engine;
-use crossdesk::store::{Requeue, OUTBOX_STATUSES};
+use crossdesk::store::{OutboxStatus, Requeue, OUTBOX_STATUSES};
 use std::process::ExitCode;
 
 pub fn send(cfg: Config) -> Result<ExitCode> {
@@ -92,10 +92,14 @@ pub fn retry(cfg: Config, ids: Vec<i64>, failed: bool) -> Result<ExitCode> {
 }
 
 fn print_counts(engine: &Engine) -> Result<()> {
-    let s = engine.store().outbox_status()?;
-    println!(
+    println!("{}", counts_line(&engine.store().outbox_status()?));
+    Ok(())
+}
+
+/// `outbox: 2 queued, 0 sent, …`, as `outbox` and `status` print it.
+pub fn counts_line(s: &OutboxStatus) -> String {
+    format!(
         "outbox: {} queued, {} sent, {} failed, {} suppressed, {} bounced",
         s.queued, s.sent, s.failed, s.suppressed, s.bounced
-    );
-    Ok(())
+    )
 }

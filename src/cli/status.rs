@@ -72,11 +72,7 @@ pub fn run(cfg: Config, json: bool) -> Result<ExitCode> {
             reqs.join(", ")
         }
     );
-    let o = &st.outbox;
-    println!(
-        "outbox: {} queued, {} sent, {} failed, {} suppressed, {} bounced",
-        o.queued, o.sent, o.failed, o.suppressed, o.bounced
-    );
+    println!("{}", super::outbox::counts_line(&st.outbox));
     println!(
         "set aside: {} ({} not released)",
         st.set_aside, st.set_aside_waiting
