@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         Cmd::Restore { path, gap } => cli::backup::restore(cfg, &path, gap),
         Cmd::List { state, dept, json } => cli::list::list(cfg, state, dept, json),
         Cmd::Show { id, json } => cli::list::show(cfg, &id, json),
+        Cmd::Files { id, out, json } => cli::files::files(cfg, &id, out.as_deref(), json),
+        Cmd::Gc { dry_run } => cli::files::gc(cfg, dry_run),
         Cmd::SetAside { json } => cli::set_aside::list(cfg, json),
         Cmd::Release { key } => cli::set_aside::release(cfg, &key),
         Cmd::Digest {

@@ -1,12 +1,38 @@
 //! How requirements are shown to an admin: `list` and `show`, as text or JSON.
 
 use crate::directory::Directory;
-use crate::model::{Event, Requirement};
+use crate::model::{human_size, Event, FileRef, ItemId, Requirement};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
-/// The `show --json` / `list --json` object.
-pub fn req_json(dir: &Directory, r: &Requirement, events: Option<&[Event]>) -> Value {
+/// A file as recorded: the mail it came with, the item that mail was on.
+#[derive(Debug, Clone)]
+pub struct ItemFile {
+    pub message_id: String,
+    pub item: ItemId,
+    pub file: FileRef,
+}
+
+fn file_json(f: &ItemFile) -> Value {
+    json!({
+        "name": f.file.name,
+        "type": f.file.content_type,
+        "size": f.file.size,
+        "sha256": f.file.sha256,
+        "kept": f.file.is_kept(),
+        "note": f.file.note,
+        "item": f.item.to_string(),
+        "message_id": f.message_id,
+    })
+}
+
+/// The `show --json` / `list --json` object; with `events`, the history
+/// and the files (on the requirement, each task and each event).
+pub fn req_json(
+    dir: &Directory,
+    r: &Requirement,
+    events: Option<(&[Event], &[ItemFile])>,
+) -> Value {
     let mut v = json!({
         "id": r.id.to_string(),
         "title": r.title,
@@ -43,7 +69,7 @@ pub fn req_json(dir: &Directory, r: &Requirement, events: Option<&[Event]>) -> V
             "date": m.date.to_string(), "title": m.title, "owner": m.owner,
         })).collect::<Vec<_>>(),
     });
-    if let Some(ev) = events {
+    if let Some((ev, files)) = events {
         v["events"] = ev
             .iter()
             .map(|e| {
@@ -54,9 +80,22 @@ pub fn req_json(dir: &Directory, r: &Requirement, events: Option<&[Event]>) -> V
                     "message_id": e.message_id,
                     "at": e.at.to_rfc3339(),
                     "detail": e.detail,
+                    "files": files.iter().filter(|f| f.message_id == e.message_id)
+                        .map(file_json).collect::<Vec<_>>(),
                 })
             })
             .collect();
+        v["files"] = files.iter().map(file_json).collect();
+        if let Some(tasks) = v["tasks"].as_array_mut() {
+            for (t, tv) in r.tasks.iter().zip(tasks.iter_mut()) {
+                let item = ItemId::Task(t.id);
+                tv["files"] = files
+                    .iter()
+                    .filter(|f| f.item == item)
+                    .map(file_json)
+                    .collect();
+            }
+        }
     }
     v
 }
@@ -94,7 +133,7 @@ pub fn req_table(reqs: &[Requirement]) -> String {
 }
 
 /// The full human view of one requirement.
-pub fn req_text(r: &Requirement, events: &[Event]) -> String {
+pub fn req_text(r: &Requirement, events: &[Event], files: &[ItemFile]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}  {}", r.id, r.title);
     let _ = writeln!(s, "  state      {}", r.state.as_str());
@@ -141,6 +180,23 @@ pub fn req_text(r: &Requirement, events: &[Event]) -> String {
                     .as_ref()
                     .map(|o| format!(" ({o})"))
                     .unwrap_or_default()
+            );
+        }
+    }
+    if !files.is_empty() {
+        let _ = writeln!(s, "  files:");
+        for f in files {
+            let state = match (&f.file.sha256, &f.file.note) {
+                (Some(sha), _) => format!("sha256:{}", &sha[..sha.len().min(12)]),
+                (None, note) => format!("NOT KEPT ({})", note.as_deref().unwrap_or("-")),
+            };
+            let _ = writeln!(
+                s,
+                "    {:<9} {:>9}  {:<20}  {}",
+                f.item.to_string(),
+                human_size(f.file.size),
+                state,
+                f.file.name
             );
         }
     }

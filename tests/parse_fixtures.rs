@@ -394,12 +394,12 @@ fn every_fixture_parses_to_control_free_strings() {
 
 #[test]
 fn oversized_message_is_refused() {
-    let big = vec![b'x'; 25 * 1024 * 1024 + 1];
+    let big = vec![b'x'; crossdesk::mail::parse::MAX_MESSAGE_SIZE + 1];
     assert_eq!(
         parse(&big),
         Err(ParseError::TooLarge {
             size: big.len(),
-            limit: 25 * 1024 * 1024
+            limit: 64 * 1024 * 1024
         })
     );
 }

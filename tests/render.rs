@@ -108,6 +108,7 @@ fn outgoing(kind: Kind, locale: &str, ctx: MailCtx) -> Outgoing {
         item,
         locale: locale.into(),
         ctx,
+        attachments: vec![],
     }
 }
 
@@ -118,6 +119,7 @@ fn envelope() -> Envelope {
         in_reply_to: Some("in-9@corp.example".into()),
         references: vec!["root@corp.example".into(), "in-9@corp.example".into()],
         date: DateTime::parse_from_rfc3339("2026-12-20T09:30:00+08:00").unwrap(),
+        files: vec![],
     }
 }
 

@@ -1,4 +1,5 @@
-//! `crossdesk backup FILE` (a consistent copy while the daemon runs) and
+//! `crossdesk backup FILE` (a consistent copy while the daemon runs, its
+//! kept files in `FILE.files`) and
 //! `crossdesk restore FILE` (put back with the daemon stopped, without
 //! giving out a number twice or sending mail twice).
 
@@ -7,13 +8,22 @@ use anyhow::{bail, Context, Result};
 use crossdesk::clock::{ClockOpts, DigestStatus};
 use crossdesk::config::Config;
 use crossdesk::engine::Engine;
-use std::path::Path;
+use crossdesk::store::FileStore;
+use std::path::{Path, PathBuf};
+
+/// Where a backup's files go: `<backup>.files` beside it.
+fn files_beside(backup: &Path) -> PathBuf {
+    let mut p = backup.as_os_str().to_owned();
+    p.push(".files");
+    PathBuf::from(p)
+}
 use std::process::ExitCode;
 
 pub fn backup(cfg: Config, path: &Path) -> Result<ExitCode> {
     if path.exists() {
         bail!("{} exists; give a new file", path.display());
     }
+    let files = FileStore::new(cfg.files_dir());
     let engine = existing_store(cfg)?;
     engine
         .store()
@@ -26,6 +36,28 @@ pub fn backup(cfg: Config, path: &Path) -> Result<ExitCode> {
         path.display(),
         engine.store().schema_version()?
     );
+    // Read after the copy: records are only ever added, so this names
+    // every file the copy names (and perhaps a few more).
+    let referenced = engine.store().referenced_files()?;
+    if !referenced.is_empty() {
+        let target = FileStore::new(files_beside(path));
+        let (copied, missing) = files
+            .copy_to(&target, &referenced)
+            .with_context(|| format!("copying files to {}", target.dir().display()))?;
+        println!("copied {copied} kept files to {}", target.dir().display());
+        if !missing.is_empty() {
+            for m in &missing {
+                eprintln!(
+                    "missing: {m} is recorded but not in {}",
+                    files.dir().display()
+                );
+            }
+            bail!(
+                "{} recorded file(s) are missing from the store's files",
+                missing.len()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -34,6 +66,28 @@ pub fn restore(cfg: Config, path: &Path, gap: Option<u32>) -> Result<ExitCode> {
     let _locks = crossdesk::store::locks::lock_for_restore(&store)?;
     let now = crossdesk::schedule::now(cfg.tz());
     let r = crossdesk::store::restore::restore(path, &store, gap, now)?;
+    let files = FileStore::new(cfg.files_dir());
+    let referenced = crossdesk::store::Store::open(&store)?.referenced_files()?;
+    let from = FileStore::new(files_beside(path));
+    let absent: std::collections::BTreeSet<String> = referenced
+        .iter()
+        .filter(|s| !files.has(s))
+        .cloned()
+        .collect();
+    if !absent.is_empty() {
+        let (copied, missing) = from
+            .copy_to(&files, &absent)
+            .with_context(|| format!("copying files to {}", files.dir().display()))?;
+        println!("restored {copied} kept files to {}", files.dir().display());
+        if !missing.is_empty() {
+            eprintln!(
+                "warning: {} recorded file(s) are neither in {} nor in {}",
+                missing.len(),
+                from.dir().display(),
+                files.dir().display()
+            );
+        }
+    }
     println!(
         "restored {} to {} (schema version {}; its last message recorded at {})",
         path.display(),

@@ -48,11 +48,28 @@ pub fn show(cfg: Config, id: &str, json: bool) -> Result<ExitCode> {
         }
     }
     let events = engine.store().events(item.req())?;
+    let files = item_files(engine.store(), item.req())?;
     if json {
-        let v = crossdesk::report::req_json(engine.directory(), &req, Some(&events));
+        let v = crossdesk::report::req_json(engine.directory(), &req, Some((&events, &files)));
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", crossdesk::report::req_text(&req, &events));
+        print!("{}", crossdesk::report::req_text(&req, &events, &files));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The files recorded for a requirement, as `report` shows them.
+pub fn item_files(
+    store: &crossdesk::store::Store,
+    req: crossdesk::model::ReqId,
+) -> Result<Vec<crossdesk::report::ItemFile>> {
+    Ok(store
+        .files(req)?
+        .into_iter()
+        .map(|f| crossdesk::report::ItemFile {
+            message_id: f.message_id,
+            item: f.item,
+            file: f.file,
+        })
+        .collect())
 }

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod check;
 pub mod digest;
+pub mod files;
 pub mod ingest;
 pub mod list;
 pub mod outbox;
@@ -88,6 +89,25 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The files that came with a requirement (REQ-n) or task (REQ-n.m):
+    /// listed, or written to a directory with `--out` (a name taken
+    /// already gets ` (2)`).
+    Files {
+        id: String,
+        /// Write the kept files here (created if needed).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove kept files that no record names any longer (left by a crash
+    /// between writing a file and recording it), and temporary leftovers.
+    /// Refused while the daemon runs; files younger than an hour are left.
+    Gc {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Validate the configuration and say what is wrong.
     Check {
         /// Also log in to IMAP (listing the folders) and EHLO the SMTP server.
@@ -139,7 +159,8 @@ pub enum Cmd {
         json: bool,
     },
     /// Write a consistent copy of the store to a new file, while the
-    /// daemon runs (SQLite's VACUUM INTO: a snapshot, compacted). To
+    /// daemon runs (SQLite's VACUUM INTO: a snapshot, compacted), and its
+    /// kept files to `FILE.files`. To
     /// restore: stop the daemon, `crossdesk restore FILE`, start it.
     Backup {
         /// The new file (it must not exist).

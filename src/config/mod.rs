@@ -55,6 +55,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub templates: TemplatesConfig,
+    #[serde(default)]
+    pub files: FilesConfig,
     /// Department digests on a schedule.
     #[serde(default)]
     pub digest: DigestConfig,
@@ -152,6 +154,18 @@ impl Config {
 
     pub fn store_path(&self) -> PathBuf {
         self.resolve(&self.store.path)
+    }
+
+    /// Where kept files go: `[files] dir`, else `<store>.files` beside the store.
+    pub fn files_dir(&self) -> PathBuf {
+        match &self.files.dir {
+            Some(d) => self.resolve(d),
+            None => {
+                let mut p = self.store_path().into_os_string();
+                p.push(".files");
+                PathBuf::from(p)
+            }
+        }
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {

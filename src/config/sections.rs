@@ -235,7 +235,46 @@ fn default_cap() -> u32 {
     200
 }
 fn default_max_size() -> usize {
-    25 * 1024 * 1024
+    40 * 1024 * 1024
+}
+
+/// The files that come with the work (docs/protocol.md#files).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Where kept files go; default: beside the store (`<store>.files`).
+    pub dir: Option<String>,
+    /// A larger attachment is not kept (the reply says so).
+    #[serde(default = "default_max_file")]
+    pub max_file_bytes: u64,
+    /// Attachments of one mail beyond this total are not kept.
+    #[serde(default = "default_max_mail_files")]
+    pub max_mail_bytes: u64,
+    /// An outgoing mail attaches its files up to this total; above it the
+    /// mail lists them and says how to fetch them.
+    #[serde(default = "default_attach_max")]
+    pub attach_max_bytes: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            dir: None,
+            max_file_bytes: default_max_file(),
+            max_mail_bytes: default_max_mail_files(),
+            attach_max_bytes: default_attach_max(),
+        }
+    }
+}
+
+fn default_max_file() -> u64 {
+    30 * 1024 * 1024
+}
+fn default_max_mail_files() -> u64 {
+    40 * 1024 * 1024
+}
+fn default_attach_max() -> u64 {
+    10 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

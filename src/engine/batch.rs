@@ -183,6 +183,7 @@ impl Engine {
             kw: &self.kw,
             own: &self.own,
             domain: &self.domain,
+            files: &self.files,
             seq: &mut self.seq,
         };
         (&mut self.store, ctx)

@@ -13,10 +13,10 @@ use crate::directory::Directory;
 use crate::mail::classify::{classify, has_reply_prefix, Keywords};
 use crate::mail::filter::{auth_passes, screen, SetAside};
 use crate::mail::Inbound;
-use crate::model::Mailbox;
 use crate::model::{Action, ItemId};
+use crate::model::{FileCtx, FileRef, Kind, Mailbox, Outgoing};
 use crate::source::{Disposition, RawMail};
-use crate::store::{StoreError, Tx};
+use crate::store::{FileStore, StoreError, Tx};
 use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -31,6 +31,7 @@ pub(super) struct Acting<'a> {
     pub(super) kw: &'a Keywords,
     pub(super) own: &'a Mailbox,
     pub(super) domain: &'a str,
+    pub(super) files: &'a FileStore,
     pub(super) seq: &'a mut u64,
 }
 
@@ -297,7 +298,17 @@ impl Acting<'_> {
             Verdict::Help => "help".into(),
         };
         let item = outcome.item;
-        self.commit(tx, &inb, &message_id, outcome, loaded.as_ref(), now)?;
+        // The files of a mail that is acted on, kept (and synced) before
+        // the transaction that records them commits.
+        let files = match (&outcome.verdict, item) {
+            (Verdict::Applied(a), Some(it)) if !inb.attachments.is_empty() => {
+                let files = self.keep_files(&inb, &m.raw)?;
+                tx.record_files(&message_id, it, a.as_str(), &files, now)?;
+                files
+            }
+            _ => vec![],
+        };
+        self.commit(tx, &inb, &message_id, outcome, loaded.as_ref(), &files, now)?;
         tx.record_message(
             &key,
             inb.message_id.as_deref(),
@@ -310,15 +321,146 @@ impl Acting<'_> {
         Ok(self.report(m, &key, verdict, item, Disposition::Processed))
     }
 
+    /// Keeps the attachments of a mail within `[files]`' limits; a file
+    /// over a limit is listed with why it was not kept.
+    fn keep_files(&self, inb: &Inbound, raw: &[u8]) -> Result<Vec<FileRef>, StoreError> {
+        let limits = &self.cfg.files;
+        let mut total = 0u64;
+        let mut out = Vec::with_capacity(inb.attachments.len());
+        for a in &inb.attachments {
+            let bytes = a.bytes(raw);
+            let size = bytes.len() as u64;
+            let note = if size > limits.max_file_bytes {
+                Some("too_large")
+            } else if total + size > limits.max_mail_bytes {
+                Some("mail_too_large")
+            } else {
+                None
+            };
+            let sha256 = match note {
+                Some(_) => None,
+                None => {
+                    total += size;
+                    Some(self.files.put(&bytes).map_err(|err| StoreError::File {
+                        path: self.files.dir().display().to_string(),
+                        err,
+                    })?)
+                }
+            };
+            if let Some(n) = note {
+                tracing::warn!(name = %a.name, size, note = n, "attachment not kept");
+            }
+            out.push(FileRef {
+                name: a.name.clone(),
+                content_type: a.content_type.clone(),
+                size,
+                sha256,
+                note: note.map(str::to_string),
+            });
+        }
+        Ok(out)
+    }
+
+    /// What an outgoing mail carries of the files: the mail's own kept
+    /// files go with every notification it causes (listed only in the
+    /// acknowledgement to its sender), the verify request carries the
+    /// deliverables of the done tasks, and files not kept are listed to
+    /// the sender. Attached up to `[files] attach_max_bytes` in total;
+    /// above, listed with how to fetch them.
+    fn with_files(
+        &self,
+        tx: &Tx,
+        out: &mut Outgoing,
+        files: &[FileRef],
+        sender: &str,
+    ) -> Result<(), StoreError> {
+        let to_sender = out.to.iter().any(|m| m.address == sender);
+        let carried: Vec<FileRef> = match out.kind {
+            Kind::VerifyRequest => {
+                let req = crate::model::ItemId::parse(&out.ctx.req_id);
+                let mut v = match req {
+                    Some(id) => tx.deliverables(id.req())?,
+                    None => vec![],
+                };
+                let mut seen = std::collections::HashSet::new();
+                v.retain(|f| seen.insert((f.sha256.clone(), f.name.clone())));
+                v
+            }
+            Kind::Refusal | Kind::Help | Kind::NotKept => vec![],
+            _ => files.iter().filter(|f| f.is_kept()).cloned().collect(),
+        };
+        if to_sender || out.kind == Kind::NotKept {
+            out.ctx.files_not_kept = files
+                .iter()
+                .filter(|f| !f.is_kept())
+                .map(FileCtx::of)
+                .collect();
+        }
+        if carried.is_empty() {
+            return Ok(());
+        }
+        out.ctx.files = carried.iter().map(FileCtx::of).collect();
+        if out.kind == Kind::Ack {
+            // The requester's own files: a receipt, not a copy.
+            return Ok(());
+        }
+        let total: u64 = carried.iter().map(|f| f.size).sum();
+        if total <= self.cfg.files.attach_max_bytes {
+            out.ctx.files_attached = true;
+            out.attachments = carried;
+        } else {
+            out.ctx.files_fetch = true;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn commit(
         &mut self,
         tx: &mut Tx,
         inb: &Inbound,
         message_id: &str,
-        o: Outcome,
+        mut o: Outcome,
         old: Option<&crate::model::Requirement>,
+        files: &[FileRef],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let sender = inb.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+        {
+            if files.iter().any(|f| !f.is_kept())
+                && !o
+                    .mails
+                    .iter()
+                    .any(|m| m.to.iter().any(|t| t.address == sender))
+            {
+                if let Some(first) = o.mails.first() {
+                    let mut ctx = crate::model::MailCtx {
+                        id: first.ctx.id.clone(),
+                        req_id: first.ctx.req_id.clone(),
+                        title: first.ctx.title.clone(),
+                        action: first.ctx.action.clone(),
+                        orig_subject: inb.subject.clone(),
+                        workflow_address: self.own.address.clone(),
+                        ..Default::default()
+                    };
+                    ctx.transcript = first.ctx.transcript.clone();
+                    o.mails.push(Outgoing {
+                        kind: Kind::NotKept,
+                        to: vec![self.dir.person(sender)],
+                        cc: vec![],
+                        item: first.item.clone(),
+                        locale: self.dir.locale_of(sender).to_string(),
+                        ctx,
+                        attachments: vec![],
+                    });
+                }
+            }
+            for out in &mut o.mails {
+                if !files.is_empty() || out.kind == Kind::VerifyRequest {
+                    self.with_files(tx, out, files, sender)?;
+                }
+            }
+        }
         let kept_root = o
             .req
             .as_ref()

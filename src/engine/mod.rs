@@ -28,7 +28,7 @@ use crate::mail::classify::Keywords;
 use crate::model::Mailbox;
 use crate::render::Renderer;
 use crate::source::Disposition;
-use crate::store::{SendResult, Store, StoreError};
+use crate::store::{FileStore, SendResult, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// What became of one incoming message.
@@ -73,6 +73,8 @@ pub struct Engine {
     dir: Directory,
     kw: Keywords,
     store: Store,
+    /// Where attachments are kept (`[files] dir`).
+    files: FileStore,
     renderer: Renderer,
     own: Mailbox,
     domain: String,
@@ -155,6 +157,7 @@ impl Engine {
             domain,
         } = Parts::of(&cfg)?;
         Ok(Engine {
+            files: FileStore::new(cfg.files_dir()),
             cfg,
             dir,
             kw,
@@ -228,11 +231,15 @@ impl Engine {
         if cfg.smtp != old.smtp {
             later.push("[smtp]");
         }
+        if cfg.files.dir != old.files.dir {
+            later.push("[files] dir");
+        }
         cfg.store = old.store.clone();
         cfg.mail.source = old.mail.source.clone();
         cfg.mail.transport = old.mail.transport.clone();
         cfg.imap = old.imap.clone();
         cfg.smtp = old.smtp.clone();
+        cfg.files.dir = old.files.dir.clone();
         cfg.base_dir = old.base_dir.clone();
         let p = Parts::of(&cfg)?;
         (self.dir, self.kw, self.renderer, self.own, self.domain) =

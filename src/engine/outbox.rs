@@ -3,7 +3,7 @@
 //! results the store could not take held until it can.
 
 use super::{Engine, EngineError};
-use crate::render::Envelope;
+use crate::render::{Envelope, OutFile};
 use crate::send::{SendError, Transport};
 use crate::store::SendResult;
 use chrono::{DateTime, Utc};
@@ -44,13 +44,15 @@ impl Engine {
         Ok(due
             .into_iter()
             .map(|m| {
-                let env = Envelope {
+                let files = self.attachments(&m.out);
+                let env = files.map(|files| Envelope {
                     from: self.own.clone(),
                     message_id: m.message_id.clone(),
                     in_reply_to: m.in_reply_to.clone(),
                     references: m.references.clone(),
                     date: m.created_at.with_timezone(&tz).fixed_offset(),
-                };
+                    files,
+                });
                 let rcpts = m
                     .out
                     .to
@@ -60,10 +62,11 @@ impl Engine {
                     .collect();
                 Prepared {
                     id: m.id,
-                    bytes: self
-                        .renderer
-                        .render_message(&m.out, &env)
-                        .map_err(|e| format!("render: {e}")),
+                    bytes: env.and_then(|env| {
+                        self.renderer
+                            .render_message(&m.out, &env)
+                            .map_err(|e| format!("render: {e}"))
+                    }),
                     message_id: m.message_id,
                     rcpts,
                     attempts: m.attempts,
@@ -72,6 +75,26 @@ impl Engine {
                 }
             })
             .collect())
+    }
+
+    /// The kept files a mail attaches, read and checked against their
+    /// digests; a missing or damaged file fails the mail with its name.
+    fn attachments(&self, out: &crate::model::Outgoing) -> Result<Vec<OutFile>, String> {
+        out.attachments
+            .iter()
+            .map(|f| {
+                let sha = f.sha256.as_deref().unwrap_or("");
+                let bytes = self
+                    .files
+                    .read(sha)
+                    .map_err(|e| format!("file {} ({sha}): {e}", f.name))?;
+                Ok(OutFile {
+                    name: f.name.clone(),
+                    content_type: f.content_type.clone(),
+                    bytes,
+                })
+            })
+            .collect()
     }
 
     /// Puts a failed, bounced or suppressed mail back in the queue, due at

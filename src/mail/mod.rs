@@ -45,6 +45,38 @@ pub struct Inbound {
     pub bounced_message_id: Option<String>,
     /// Size of the raw message in bytes.
     pub size: usize,
+    /// The files the sender attached (not the body, not images the HTML
+    /// body shows), in order; their bytes stay in the raw message.
+    pub attachments: Vec<Attachment>,
+}
+
+/// How an attachment's bytes are encoded in the raw message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransferEncoding {
+    #[default]
+    Identity,
+    Base64,
+    QuotedPrintable,
+}
+
+/// One attached file: its name as the sender's client wrote it (decoded,
+/// path and control characters removed), its MIME type, and where its
+/// encoded bytes are in the raw message (`Attachment::bytes` decodes them
+/// when the file is kept, so a batch of parsed mails holds no file twice).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub start: usize,
+    pub end: usize,
+    pub encoding: TransferEncoding,
+}
+
+impl Attachment {
+    /// The decoded bytes, read from the raw message this was parsed from.
+    pub fn bytes<'a>(&self, raw: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        parse::attachment_bytes(self, raw)
+    }
 }
 
 impl Inbound {

@@ -22,15 +22,17 @@
 //! offsets, so the substitution never shows; a bounce's quoted original is
 //! found by its (neutralised) part type and read with a header-only scan.
 
+mod attach;
 mod body;
 mod header;
 mod html;
 mod quotes;
 
+pub(crate) use attach::attachment_bytes;
 pub use quotes::strip_quotes;
 
 use super::Inbound;
-use crate::model::{valid_address, Mailbox};
+use crate::model::{sha256_hex, valid_address, Mailbox};
 use body::{normalize, part_bytes, unflow};
 use header::{
     clean_text, decode_charset, decode_header, extract_ids, lookup_charset, quote_encoded_words,
@@ -50,8 +52,10 @@ pub enum ParseError {
     TooLarge { size: usize, limit: usize },
 }
 
-/// Largest message accepted (25 MiB), checked before any parsing.
-pub const MAX_MESSAGE_SIZE: usize = 25 * 1024 * 1024;
+/// Largest message parsed at all (64 MiB), checked before any parsing;
+/// `[limits] max_message_bytes` sets the limit acted on (40 MiB unless
+/// configured: a 25 MB attachment is 34 MB in base64).
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// Most References ids kept (the first, the root, plus the newest ones).
 const MAX_REFERENCES: usize = 200;
@@ -370,6 +374,7 @@ fn build(raw: &[u8], msg: &mail_parser::Message<'_>, defused: bool) -> Result<In
     };
 
     inb.body = strip_quotes(&body_text(raw, msg, defused));
+    inb.attachments = attach::attachments(msg, raw);
 
     let from_local = inb
         .from
@@ -475,18 +480,6 @@ fn rfc3339(d: &mail_parser::DateTime) -> Option<String> {
         .and_local_timezone(tz)
         .single()?;
     Some(dt.to_rfc3339())
-}
-
-fn sha256_hex(raw: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(raw);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
 }
 
 // ---------------------------------------------------------------- body

@@ -4,11 +4,13 @@
 //! layer speaks in these; none of them does I/O.
 
 mod command;
+mod file;
 mod mailbox;
 mod outgoing;
 mod requirement;
 
 pub use command::*;
+pub use file::*;
 pub use mailbox::*;
 pub use outgoing::*;
 pub use requirement::*;

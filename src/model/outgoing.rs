@@ -54,10 +54,13 @@ pub enum Kind {
     Digest,
     /// The clock: a personal reminder (or an escalation to the lead).
     Reminder,
+    /// Acted on, but attachments over a limit were not kept → the sender,
+    /// when no other mail of the action goes to them.
+    NotKept,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Ack,
         Kind::DeptNew,
         Kind::Confirmed,
@@ -79,6 +82,7 @@ impl Kind {
         Kind::Help,
         Kind::Digest,
         Kind::Reminder,
+        Kind::NotKept,
     ];
 
     /// The template file stem: `templates/<locale>/<name>.hbs`.
@@ -105,6 +109,7 @@ impl Kind {
             Kind::Help => "help",
             Kind::Digest => "digest",
             Kind::Reminder => "reminder",
+            Kind::NotKept => "not_kept",
         }
     }
 
@@ -112,7 +117,7 @@ impl Kind {
     /// were not a direct answer are `auto-generated` (RFC 3834).
     pub fn auto_submitted(&self) -> &'static str {
         match self {
-            Kind::Ack | Kind::Refusal | Kind::Help => "auto-replied",
+            Kind::Ack | Kind::Refusal | Kind::Help | Kind::NotKept => "auto-replied",
             _ => "auto-generated",
         }
     }
@@ -243,6 +248,41 @@ pub struct MailCtx {
     /// Why a reminder is sent (Kind::Reminder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reminder: Option<ReminderCtx>,
+    /// The files that come with this mail, by name and size.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileCtx>,
+    /// `files` are attached.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub files_attached: bool,
+    /// `files` are too large together to attach: the mail says how to
+    /// fetch them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub files_fetch: bool,
+    /// Files of the mail this one answers that were not kept (`note` says why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files_not_kept: Vec<FileCtx>,
+}
+
+/// A file as a mail lists it: `note` is a code (`too_large`,
+/// `mail_too_large`; texts in `names.toml`, `[file_note]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileCtx {
+    pub name: String,
+    /// Human-readable (`1.2 MB`).
+    pub size: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+impl FileCtx {
+    pub fn of(f: &super::FileRef) -> FileCtx {
+        FileCtx {
+            name: f.name.clone(),
+            size: super::human_size(f.size),
+            note: f.note.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// One line of a digest section: a task (`REQ-3.1`) or a requirement
@@ -345,4 +385,7 @@ pub struct Outgoing {
     /// Locale chosen by the core from the primary recipient (`zh-CN`, `en`).
     pub locale: String,
     pub ctx: MailCtx,
+    /// Kept files to attach when the mail is sent (the shell sets these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<super::FileRef>,
 }

@@ -56,7 +56,15 @@ impl Renderer {
         let body = MultiPart::alternative()
             .singlepart(SinglePart::plain(parts.text))
             .singlepart(SinglePart::html(parts.html));
-        let mut msg = b.multipart(body)?;
+        let mut msg = if env.files.is_empty() {
+            b.multipart(body)?
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for f in &env.files {
+                mixed = mixed.singlepart(file_part(f));
+            }
+            b.multipart(mixed)?
+        };
         // lettre's Date header is always UTC; keep the configured offset so
         // that the raw header reads as local time. ASCII only, no injection.
         let date = env.date.to_rfc2822();
@@ -73,6 +81,37 @@ impl Renderer {
     pub fn render_message(&self, out: &Outgoing, env: &Envelope) -> Result<Vec<u8>, RenderError> {
         Ok(self.build_message(out, env)?.formatted())
     }
+}
+
+/// One attached file. The name is written twice, as the clients people
+/// use read it: RFC 2231 (`filename*=utf-8''…`) in Content-Disposition,
+/// and an RFC 2047 word in Content-Type's `name` (what older Outlook and
+/// Foxmail show). The bytes go in base64 whatever they are, so a text file
+/// arrives byte for byte (no line-end rewriting).
+fn file_part(f: &OutFile) -> SinglePart {
+    use lettre::message::header::{ContentDisposition, ContentTransferEncoding, ContentType};
+    use lettre::message::Body;
+    let name = one_line(&f.name);
+    let ascii_safe = name
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    let quoted = if ascii_safe {
+        name.clone()
+    } else {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+        format!("=?UTF-8?B?{b64}?=")
+    };
+    let ctype = ContentType::parse(&format!("{}; name=\"{quoted}\"", f.content_type))
+        .or_else(|_| ContentType::parse(&format!("application/octet-stream; name=\"{quoted}\"")))
+        .unwrap_or(ContentType::parse("application/octet-stream").expect("a valid type"));
+    SinglePart::builder()
+        .header(ctype)
+        .header(ContentDisposition::attachment(&name))
+        .body(
+            Body::new_with_encoding(f.bytes.clone(), ContentTransferEncoding::Base64)
+                .unwrap_or_else(Body::new),
+        )
 }
 
 /// A custom header through lettre's encoder (RFC 2047 and folding: a value

@@ -78,6 +78,7 @@ macro_rules! builtin_locale {
                 builtin_locale!(@f $loc, "_milestones.hbs"),
                 builtin_locale!(@f $loc, "_transcript.hbs"),
                 builtin_locale!(@f $loc, "_footer.hbs"),
+                builtin_locale!(@f $loc, "_files.hbs"),
                 builtin_locale!(@f $loc, "_guide.hbs"),
                 builtin_locale!(@f $loc, "ack.hbs"),
                 builtin_locale!(@f $loc, "dept_new.hbs"),
@@ -100,6 +101,7 @@ macro_rules! builtin_locale {
                 builtin_locale!(@f $loc, "help.hbs"),
                 builtin_locale!(@f $loc, "digest.hbs"),
                 builtin_locale!(@f $loc, "reminder.hbs"),
+                builtin_locale!(@f $loc, "not_kept.hbs"),
             ],
         )
     };
@@ -187,6 +189,16 @@ pub struct Envelope {
     /// The Date header, in the configured time zone; its date is also
     /// "today" for marking overdue tasks.
     pub date: DateTime<FixedOffset>,
+    /// Files to attach, read by the shell from where they are kept.
+    pub files: Vec<OutFile>,
+}
+
+/// A file attached to an outgoing mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 struct Locale {

@@ -300,6 +300,7 @@ pub fn mail(dept: &Department, digest: DigestCtx, own: &Mailbox) -> Outgoing {
             workflow_address: own.address.clone(),
             ..MailCtx::default()
         },
+        attachments: vec![],
     }
 }
 

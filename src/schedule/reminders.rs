@@ -312,6 +312,7 @@ fn mail(
             reminder: Some(rc),
             ..MailCtx::default()
         },
+        attachments: vec![],
     }
 }
 

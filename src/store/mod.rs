@@ -9,6 +9,7 @@
 //! digests query). Incoming dedupe keys, events, state and the outbox commit
 //! together, so a crash leaves either all of a message's effects or none.
 
+mod files;
 pub mod locks;
 mod meta;
 mod outbox;
@@ -17,6 +18,7 @@ pub mod restore;
 mod schema;
 mod tx;
 
+pub use files::{sha256_hex, FileStore, StoredFile};
 pub use locks::LockError;
 pub use outbox::SendResult;
 pub use tx::Tx;
@@ -41,6 +43,8 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("cannot create {path}: {err}")]
     Dir { path: String, err: std::io::Error },
+    #[error("keeping a file in {path}: {err}")]
+    File { path: String, err: std::io::Error },
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -144,6 +144,26 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN requeued_at TEXT;
     "#,
+    // 5: the files of acted-on mail, one row per file per mail and item;
+    // the bytes are kept on disk by digest (`store::files`). `sha256` is
+    // NULL for a file that was not kept, `note` then says why.
+    r#"
+    CREATE TABLE files (
+        message_id TEXT NOT NULL,
+        req INTEGER NOT NULL,
+        task INTEGER,
+        n INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT,
+        note TEXT,
+        at TEXT NOT NULL,
+        PRIMARY KEY (message_id, req, n)
+    );
+    CREATE INDEX files_req ON files(req);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -400,6 +400,7 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
         item: Some("REQ-1".into()),
         locale: "zh-CN".into(),
         ctx: Default::default(),
+        attachments: vec![],
     };
     use crate::model::Kind;
     let tx = s.tx().unwrap();
@@ -527,6 +528,7 @@ fn held_outbox_mail_is_written_in_order_and_buffers_carry_nothing_over() {
             title: format!("需求 {i} \"quoted\" \\ 标题"),
             ..Default::default()
         },
+        attachments: vec![],
     };
     let queue = |tx: &Tx, range: std::ops::Range<usize>| {
         for i in range {
@@ -607,6 +609,7 @@ fn a_restored_store_numbers_past_a_gap_and_holds_its_queued_mail() {
         item: Some("REQ-1".into()),
         locale: "zh-CN".into(),
         ctx: Default::default(),
+        attachments: vec![],
     };
     let mut s = Store::open(&path).unwrap();
     let tx = s.tx().unwrap();

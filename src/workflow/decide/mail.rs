@@ -172,6 +172,7 @@ impl<'a, 'b> Decider<'a, 'b> {
             item: (!ctx.id.is_empty()).then(|| ctx.id.clone()),
             locale,
             ctx,
+            attachments: vec![],
         }
     }
 
