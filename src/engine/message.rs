@@ -414,6 +414,53 @@ impl Acting<'_> {
         Ok(())
     }
 
+    /// The files of an acted-on mail into the mails it causes (see
+    /// [`Acting::with_files`]); a sender none of them answers hears of the
+    /// files that were not kept in a mail of its own.
+    fn files_into_mails(
+        &self,
+        tx: &Tx,
+        inb: &Inbound,
+        mails: &mut Vec<Outgoing>,
+        files: &[FileRef],
+    ) -> Result<(), StoreError> {
+        let sender = inb.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+        if files.iter().any(|f| !f.is_kept())
+            && !mails
+                .iter()
+                .any(|m| m.to.iter().any(|t| t.address == sender))
+        {
+            let note = mails.first().map(|first| {
+                let ctx = crate::model::MailCtx {
+                    id: first.ctx.id.clone(),
+                    req_id: first.ctx.req_id.clone(),
+                    title: first.ctx.title.clone(),
+                    action: first.ctx.action.clone(),
+                    orig_subject: inb.subject.clone(),
+                    workflow_address: self.own.address.clone(),
+                    transcript: first.ctx.transcript.clone(),
+                    ..Default::default()
+                };
+                Outgoing {
+                    kind: Kind::NotKept,
+                    to: vec![self.dir.person(sender)],
+                    cc: vec![],
+                    item: first.item.clone(),
+                    locale: self.dir.locale_of(sender).to_string(),
+                    ctx,
+                    attachments: vec![],
+                }
+            });
+            mails.extend(note);
+        }
+        for out in mails.iter_mut() {
+            if !files.is_empty() || out.kind == Kind::VerifyRequest {
+                self.with_files(tx, out, files, sender)?;
+            }
+        }
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &mut self,
@@ -425,42 +472,7 @@ impl Acting<'_> {
         files: &[FileRef],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let sender = inb.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
-        {
-            if files.iter().any(|f| !f.is_kept())
-                && !o
-                    .mails
-                    .iter()
-                    .any(|m| m.to.iter().any(|t| t.address == sender))
-            {
-                if let Some(first) = o.mails.first() {
-                    let mut ctx = crate::model::MailCtx {
-                        id: first.ctx.id.clone(),
-                        req_id: first.ctx.req_id.clone(),
-                        title: first.ctx.title.clone(),
-                        action: first.ctx.action.clone(),
-                        orig_subject: inb.subject.clone(),
-                        workflow_address: self.own.address.clone(),
-                        ..Default::default()
-                    };
-                    ctx.transcript = first.ctx.transcript.clone();
-                    o.mails.push(Outgoing {
-                        kind: Kind::NotKept,
-                        to: vec![self.dir.person(sender)],
-                        cc: vec![],
-                        item: first.item.clone(),
-                        locale: self.dir.locale_of(sender).to_string(),
-                        ctx,
-                        attachments: vec![],
-                    });
-                }
-            }
-            for out in &mut o.mails {
-                if !files.is_empty() || out.kind == Kind::VerifyRequest {
-                    self.with_files(tx, out, files, sender)?;
-                }
-            }
-        }
+        self.files_into_mails(tx, inb, &mut o.mails, files)?;
         let kept_root = o
             .req
             .as_ref()
