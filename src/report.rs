@@ -13,7 +13,8 @@ pub struct ItemFile {
     pub file: FileRef,
 }
 
-fn file_json(f: &ItemFile) -> Value {
+/// One file as `show --json` and `files --json` print it.
+pub fn file_json(f: &ItemFile) -> Value {
     json!({
         "name": f.file.name,
         "type": f.file.content_type,

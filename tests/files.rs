@@ -25,7 +25,7 @@ fn sent_files() -> BTreeMap<String, String> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    crossdesk::store::sha256_hex(bytes)
+    crossdesk::model::sha256_hex(bytes)
 }
 
 /// (name, sha256) of each attachment of a delivered mail.

@@ -8,16 +8,14 @@ use anyhow::{bail, Context, Result};
 use crossdesk::clock::{ClockOpts, DigestStatus};
 use crossdesk::config::Config;
 use crossdesk::engine::Engine;
-use crossdesk::store::FileStore;
+use crossdesk::store::{beside, FileStore};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 /// Where a backup's files go: `<backup>.files` beside it.
 fn files_beside(backup: &Path) -> PathBuf {
-    let mut p = backup.as_os_str().to_owned();
-    p.push(".files");
-    PathBuf::from(p)
+    beside(backup, ".files")
 }
-use std::process::ExitCode;
 
 pub fn backup(cfg: Config, path: &Path) -> Result<ExitCode> {
     if path.exists() {
@@ -67,7 +65,29 @@ pub fn restore(cfg: Config, path: &Path, gap: Option<u32>) -> Result<ExitCode> {
     let now = crossdesk::schedule::now(cfg.tz());
     let r = crossdesk::store::restore::restore(path, &store, gap, now)?;
     let files = FileStore::new(cfg.files_dir());
-    let referenced = crossdesk::store::Store::open(&store)?.referenced_files()?;
+    println!(
+        "restored {} to {} (schema version {}; its last message recorded at {})",
+        path.display(),
+        store.display(),
+        r.schema,
+        r.last_message_at.as_deref().unwrap_or("-")
+    );
+    println!(
+        "new requirements are numbered from REQ-{}: the backup's last is REQ-{}, and the {} numbers after it are skipped (they may have been given out after the backup was taken)",
+        r.next_req(),
+        r.last_req,
+        r.gap
+    );
+    if r.held > 0 {
+        println!(
+            "{} outbox mails queued in the backup are held as failed, as most were likely sent since: `crossdesk outbox list --status failed` lists them, `crossdesk outbox retry ID` sends one",
+            r.held
+        );
+    }
+    let mut engine = Engine::new(cfg)?;
+    // The files the restored store names that the files directory lacks,
+    // from beside the backup.
+    let referenced = engine.store().referenced_files()?;
     let from = FileStore::new(files_beside(path));
     let absent: std::collections::BTreeSet<String> = referenced
         .iter()
@@ -88,28 +108,8 @@ pub fn restore(cfg: Config, path: &Path, gap: Option<u32>) -> Result<ExitCode> {
             );
         }
     }
-    println!(
-        "restored {} to {} (schema version {}; its last message recorded at {})",
-        path.display(),
-        store.display(),
-        r.schema,
-        r.last_message_at.as_deref().unwrap_or("-")
-    );
-    println!(
-        "new requirements are numbered from REQ-{}: the backup's last is REQ-{}, and the {} numbers after it are skipped (they may have been given out after the backup was taken)",
-        r.next_req(),
-        r.last_req,
-        r.gap
-    );
-    if r.held > 0 {
-        println!(
-            "{} outbox mails queued in the backup are held as failed, as most were likely sent since: `crossdesk outbox list --status failed` lists them, `crossdesk outbox retry ID` sends one",
-            r.held
-        );
-    }
     // Digests and reminders due now: the lost store may have sent
     // them, so they are recorded as sent rather than sent again.
-    let mut engine = Engine::new(cfg)?;
     let clock = crossdesk::clock::run(
         &mut engine,
         now,

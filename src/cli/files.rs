@@ -27,17 +27,7 @@ pub fn files(cfg: Config, id: &str, out: Option<&Path>, json: bool) -> Result<Ex
     }
     let Some(dir) = out else {
         if json {
-            let v: Vec<_> = rows
-                .iter()
-                .map(|f| {
-                    serde_json::json!({
-                        "item": f.item.to_string(), "message_id": f.message_id,
-                        "name": f.file.name, "type": f.file.content_type,
-                        "size": f.file.size, "sha256": f.file.sha256,
-                        "kept": f.file.is_kept(), "note": f.file.note,
-                    })
-                })
-                .collect();
+            let v: Vec<_> = rows.iter().map(crossdesk::report::file_json).collect();
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else if rows.is_empty() {
             println!("{item} has no files");

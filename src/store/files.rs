@@ -8,8 +8,7 @@
 //! no row names (removed by `crossdesk gc`), never a row without its file.
 
 use super::{parse_ts, ts, Result, Store, Tx};
-pub use crate::model::sha256_hex;
-use crate::model::{FileRef, ItemId, ReqId};
+use crate::model::{sha256_hex, FileRef, ItemId, ReqId};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use std::collections::BTreeSet;

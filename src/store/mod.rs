@@ -18,7 +18,7 @@ pub mod restore;
 mod schema;
 mod tx;
 
-pub use files::{sha256_hex, FileStore, StoredFile};
+pub use files::{FileStore, StoredFile};
 pub use locks::LockError;
 pub use outbox::SendResult;
 pub use tx::Tx;
