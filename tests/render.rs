@@ -288,6 +288,13 @@ fn html_is_escaped_and_text_is_verbatim() {
     ctx.note = "a <b>bold</b> claim\nline two".into();
     ctx.actor = "Mallory <img src=x onerror=alert(1)> <m@corp.example>".into();
     ctx.tasks[0].title = "<i>task</i>".into();
+    ctx.history = vec![crossdesk::model::HistoryCtx {
+        at: "2026-11-26 10:00".into(),
+        item: "REQ-1".into(),
+        kind: "comment".into(),
+        actor: "m@corp.example".into(),
+        detail: "<script>x</script>".into(),
+    }];
     for locale in ["zh-CN", "en"] {
         for kind in Kind::ALL {
             let p = r
@@ -297,7 +304,7 @@ fn html_is_escaped_and_text_is_verbatim() {
             assert!(!p.html.contains("<b>bold"), "{locale}/{}", kind.name());
             assert!(!p.html.contains("<i>task"), "{locale}/{}", kind.name());
             assert!(!p.html.contains("<img"), "{locale}/{}", kind.name());
-            if kind != Kind::Help {
+            if !matches!(kind, Kind::Help | Kind::Mine) {
                 assert!(p.subject.contains("<script>alert('x')</script> & co"));
             }
         }

@@ -17,7 +17,7 @@ use crate::model::{Action, ItemId};
 use crate::model::{FileCtx, FileRef, Kind, Mailbox, Outgoing};
 use crate::source::{Disposition, RawMail};
 use crate::store::{FileStore, StoreError, Tx};
-use crate::workflow::decide::{decide, Ctx, Outcome, Request, Target, Verdict};
+use crate::workflow::decide::{decide, Ctx, LookData, Outcome, Request, Target, Verdict};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Borrowed pieces of the engine that one message's processing needs.
@@ -246,10 +246,7 @@ impl Acting<'_> {
         }
         // Find the item: the subject's identifier, else the thread headers.
         let mut found = cmd.target;
-        if found.is_none()
-            && cmd.action != Some(Action::NewReq)
-            && cmd.action != Some(Action::Notice)
-        {
+        if found.is_none() && !cmd.action.is_some_and(|a| a.about_no_item()) {
             found = thread_lookup(tx, &inb.thread_ids(), self.domain)?;
             if found.is_some() && cmd.action.is_none() && cmd.unknown_keyword.is_none() {
                 cmd.action = Some(Action::Comment);
@@ -277,12 +274,17 @@ impl Acting<'_> {
         let message_id = inb.message_id.clone().unwrap_or_else(|| key.clone());
         let kw = self.kw;
         let words = move |a: Action| kw.words_for(a);
+        let look = match cmd.action {
+            Some(a) if a.is_lookup() => Some(self.look_data(tx, a, &loaded, &sender, now)?),
+            _ => None,
+        };
         let ctx = Ctx {
             dir: self.dir,
             workflow: self.own,
             now,
             today,
             keywords_for: &words,
+            look: look.as_ref(),
         };
         let req = Request {
             cmd: &cmd,
@@ -296,6 +298,7 @@ impl Acting<'_> {
             Verdict::Applied(a) => format!("applied:{}", a.as_str()),
             Verdict::Refused(r) => format!("refused:{}", r.code()),
             Verdict::Help => "help".into(),
+            Verdict::Lookup(a) => format!("lookup:{}", a.as_str()),
         };
         let item = outcome.item;
         // The files of a mail that is acted on, kept (and synced) before
@@ -319,6 +322,57 @@ impl Acting<'_> {
             now,
         )?;
         Ok(self.report(m, &key, verdict, item, Disposition::Processed))
+    }
+
+    /// What a look-up shows besides the requirement: its history and files
+    /// (`[SHOW]`, `[FILES]`), or what waits on the sender (`[MINE]`).
+    fn look_data(
+        &self,
+        tx: &Tx,
+        a: Action,
+        req: &Option<crate::model::Requirement>,
+        sender: &Mailbox,
+        now: DateTime<Utc>,
+    ) -> Result<LookData, StoreError> {
+        let mut look = LookData {
+            events: vec![],
+            files: vec![],
+            mine: None,
+            attach_max: self.cfg.files.attach_max_bytes,
+            tz: self.cfg.tz(),
+        };
+        match (a, req) {
+            (Action::Show | Action::Files, Some(r)) => {
+                if a == Action::Show {
+                    look.events = tx.events(r.id)?;
+                }
+                look.files = tx
+                    .files(r.id)?
+                    .into_iter()
+                    .map(|f| (f.item, f.file))
+                    .collect();
+            }
+            (Action::Mine, _) => {
+                // The clock's settings were validated at start and reload.
+                if let Ok(s) = self.cfg.clock_settings() {
+                    let depts: Vec<&str> = self
+                        .dir
+                        .depts_of(&sender.address)
+                        .map(|d| d.id.as_str())
+                        .collect();
+                    let reqs = tx.open_reqs()?;
+                    look.mine = Some(crate::schedule::digest::mine(
+                        &reqs,
+                        &sender.address,
+                        &depts,
+                        &s,
+                        now,
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(look)
     }
 
     /// Keeps the attachments of a mail within `[files]`' limits; a file

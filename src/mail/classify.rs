@@ -136,6 +136,10 @@ const DEFAULT_KEYWORDS: &[(Action, &[&str])] = &[
     (Action::Close, &["CLOSE", "VERIFIED", "验收", "关闭"]),
     (Action::Cancel, &["CANCEL", "取消"]),
     (Action::Notice, &["NOTICE", "通知"]),
+    (Action::Show, &["SHOW", "查询"]),
+    (Action::Files, &["FILES", "附件"]),
+    (Action::Mine, &["MINE", "我的", "待办"]),
+    (Action::Help, &["HELP", "帮助"]),
 ];
 
 /// Keyword sets: the defaults (docs/protocol.md#keywords) plus a company's

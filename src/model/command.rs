@@ -101,10 +101,18 @@ pub enum Action {
     Close,
     Cancel,
     Notice,
+    /// `[SHOW REQ-42]`: look an item up (docs/protocol.md#look-ups-by-mail).
+    Show,
+    /// `[FILES REQ-42]`: an item's files.
+    Files,
+    /// `[MINE]`: what waits on the sender.
+    Mine,
+    /// `[HELP]`: the protocol in short.
+    Help,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 19] = [
         Action::NewReq,
         Action::Comment,
         Action::Confirm,
@@ -120,6 +128,10 @@ impl Action {
         Action::Close,
         Action::Cancel,
         Action::Notice,
+        Action::Show,
+        Action::Files,
+        Action::Mine,
+        Action::Help,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -139,7 +151,27 @@ impl Action {
             Action::Close => "close",
             Action::Cancel => "cancel",
             Action::Notice => "notice",
+            Action::Show => "show",
+            Action::Files => "files",
+            Action::Mine => "mine",
+            Action::Help => "help",
         }
+    }
+
+    /// Look-ups: they answer the sender and change nothing.
+    pub fn is_lookup(&self) -> bool {
+        matches!(
+            self,
+            Action::Show | Action::Files | Action::Mine | Action::Help
+        )
+    }
+
+    /// Actions about no item (a thread's item is not looked for).
+    pub fn about_no_item(&self) -> bool {
+        matches!(
+            self,
+            Action::NewReq | Action::Notice | Action::Mine | Action::Help
+        )
     }
 
     /// Actions that act on a task (`REQ-n.m`) rather than a requirement.

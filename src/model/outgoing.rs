@@ -57,10 +57,16 @@ pub enum Kind {
     /// Acted on, but attachments over a limit were not kept → the sender,
     /// when no other mail of the action goes to them.
     NotKept,
+    /// `[SHOW]`: an item's state, tasks, plan, history and files → the sender.
+    Show,
+    /// `[FILES]`: an item's files (in parts within the attachment limit) → the sender.
+    Files,
+    /// `[MINE]`: what waits on the sender → the sender.
+    Mine,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 25] = [
         Kind::Ack,
         Kind::DeptNew,
         Kind::Confirmed,
@@ -83,6 +89,9 @@ impl Kind {
         Kind::Digest,
         Kind::Reminder,
         Kind::NotKept,
+        Kind::Show,
+        Kind::Files,
+        Kind::Mine,
     ];
 
     /// The template file stem: `templates/<locale>/<name>.hbs`.
@@ -110,6 +119,9 @@ impl Kind {
             Kind::Digest => "digest",
             Kind::Reminder => "reminder",
             Kind::NotKept => "not_kept",
+            Kind::Show => "show",
+            Kind::Files => "files",
+            Kind::Mine => "mine",
         }
     }
 
@@ -117,7 +129,13 @@ impl Kind {
     /// were not a direct answer are `auto-generated` (RFC 3834).
     pub fn auto_submitted(&self) -> &'static str {
         match self {
-            Kind::Ack | Kind::Refusal | Kind::Help | Kind::NotKept => "auto-replied",
+            Kind::Ack
+            | Kind::Refusal
+            | Kind::Help
+            | Kind::NotKept
+            | Kind::Show
+            | Kind::Files
+            | Kind::Mine => "auto-replied",
             _ => "auto-generated",
         }
     }
@@ -261,6 +279,37 @@ pub struct MailCtx {
     /// Files of the mail this one answers that were not kept (`note` says why).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files_not_kept: Vec<FileCtx>,
+    /// Kept files too large for any mail (`[FILES]`): fetched by the admin.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files_too_large: Vec<FileCtx>,
+    /// `[FILES]` answers in parts: this is part `part` of `parts` (0: one mail).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub part: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub parts: u32,
+    /// An item's history, oldest first (`[SHOW]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryCtx>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One event of an item's history as a mail shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryCtx {
+    /// Local time: `2026-12-01 09:30`.
+    pub at: String,
+    /// `REQ-42` or `REQ-42.1`.
+    pub item: String,
+    /// The event's kind: an action code (`confirm`, …) or `lookup`.
+    pub kind: String,
+    /// Who (display form).
+    pub actor: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 /// A file as a mail lists it: `note` is a code (`too_large`,

@@ -80,6 +80,8 @@ macro_rules! builtin_locale {
                 builtin_locale!(@f $loc, "_footer.hbs"),
                 builtin_locale!(@f $loc, "_files.hbs"),
                 builtin_locale!(@f $loc, "_guide.hbs"),
+                builtin_locale!(@f $loc, "_history.hbs"),
+                builtin_locale!(@f $loc, "_sections.hbs"),
                 builtin_locale!(@f $loc, "ack.hbs"),
                 builtin_locale!(@f $loc, "dept_new.hbs"),
                 builtin_locale!(@f $loc, "confirmed.hbs"),
@@ -102,6 +104,9 @@ macro_rules! builtin_locale {
                 builtin_locale!(@f $loc, "digest.hbs"),
                 builtin_locale!(@f $loc, "reminder.hbs"),
                 builtin_locale!(@f $loc, "not_kept.hbs"),
+                builtin_locale!(@f $loc, "show.hbs"),
+                builtin_locale!(@f $loc, "files.hbs"),
+                builtin_locale!(@f $loc, "mine.hbs"),
             ],
         )
     };

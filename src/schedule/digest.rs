@@ -176,38 +176,121 @@ pub fn compute(
     wanted
         .iter()
         .zip(buckets)
-        .map(|((_, slot), b)| {
-            let mut total = 0;
-            let sections = b
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut picks)| {
-                    picks.sort_unstable_by_key(|p| p.order());
-                    let n = picks.len();
-                    total += n;
-                    let rows = picks
-                        .iter()
-                        .take(s.max_rows)
-                        .map(|p| row(p, today, s))
-                        .collect();
-                    DigestSection {
-                        key: SECTIONS[i].to_string(),
-                        rows,
-                        more: n.saturating_sub(s.max_rows),
-                        total: n,
-                    }
-                })
+        .map(|((_, slot), b)| finish(b, &SECTIONS, slot, today, s))
+        .collect()
+}
+
+/// Sections from their picks: sorted, cut at `max_rows`, rows built.
+fn finish<const N: usize>(
+    b: [Vec<Pick>; N],
+    keys: &[&str; N],
+    slot: &str,
+    today: NaiveDate,
+    s: &Settings,
+) -> DigestCtx {
+    let mut total = 0;
+    let sections = b
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut picks)| {
+            picks.sort_unstable_by_key(|p| p.order());
+            let n = picks.len();
+            total += n;
+            let rows = picks
+                .iter()
+                .take(s.max_rows)
+                .map(|p| row(p, today, s))
                 .collect();
-            DigestCtx {
-                slot: slot.clone(),
-                date: slot.get(..10).unwrap_or(slot).to_string(),
-                sections,
-                total,
-                report_every: s.report_every,
-                due_soon: s.due_soon,
+            DigestSection {
+                key: keys[i].to_string(),
+                rows,
+                more: n.saturating_sub(s.max_rows),
+                total: n,
             }
         })
-        .collect()
+        .collect();
+    DigestCtx {
+        slot: slot.to_string(),
+        date: slot.get(..10).unwrap_or(slot).to_string(),
+        sections,
+        total,
+        report_every: s.report_every,
+        due_soon: s.due_soon,
+    }
+}
+
+/// The sections of a `[MINE]` answer (docs/protocol.md#look-ups-by-mail).
+pub const MINE_SECTIONS: [&str; 4] = [
+    "to_accept",
+    "my_tasks",
+    "awaiting_confirmation",
+    "my_requests",
+];
+
+/// What waits on one person (`[MINE]`), as of `now`: tasks of theirs to
+/// accept, their tasks being worked on (with the last report and due),
+/// requirements waiting for the confirmation of a department of theirs
+/// (`depts`), and their own open requirements with their state.
+pub fn mine(
+    reqs: &[Requirement],
+    person: &str,
+    depts: &[&str],
+    s: &Settings,
+    now: DateTime<Utc>,
+) -> DigestCtx {
+    let today = s.local_date(now);
+    let cal = &s.calendar;
+    let mut b: [Vec<Pick>; 4] = Default::default();
+    for req in reqs {
+        let active = req_active(req);
+        if active
+            && req
+                .depts
+                .iter()
+                .any(|d| !d.confirmed && depts.contains(&d.id.as_str()))
+        {
+            b[2].push(Pick {
+                req,
+                task: None,
+                sort: req.created_at.timestamp(),
+                days: Some(cal.workdays_between(s.local_date(req.created_at), today)),
+            });
+        }
+        if req.state.is_open() && req.requester.address == person {
+            b[3].push(Pick {
+                req,
+                task: None,
+                sort: 0,
+                days: None,
+            });
+        }
+        if !active {
+            continue;
+        }
+        for t in req.tasks.iter().filter(|t| t.owner.address == person) {
+            if t.state == TaskState::Assigned {
+                let waited = cal.workdays_between(s.local_date(t.created_at), today);
+                b[0].push(Pick {
+                    req,
+                    task: Some(t),
+                    sort: t.created_at.timestamp(),
+                    days: Some(waited),
+                });
+            } else if task_working(t) {
+                b[1].push(Pick {
+                    req,
+                    task: Some(t),
+                    sort: t.due.map_or(i64::MAX, |d| i64::from(d.num_days_from_ce_())),
+                    days: None,
+                });
+            }
+        }
+    }
+    let slot = now
+        .with_timezone(&s.tz)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    finish(b, &MINE_SECTIONS, &slot, today, s)
 }
 
 /// `NaiveDate::num_days_from_ce` without importing `Datelike` everywhere.
@@ -324,6 +407,106 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn mine_lists_what_waits_on_one_person() {
+        let alice = "alice@corp.example";
+        // REQ-1: sales asks rd; alice has one task to accept and one being worked on.
+        let mut r1 = req(1, "sales", &["rd"], "2026-11-23 09:00");
+        r1.state = ReqState::InProgress;
+        r1.depts[0].confirmed = true;
+        r1.tasks = vec![
+            task(
+                &r1,
+                1,
+                "rd",
+                "alice",
+                TaskState::Assigned,
+                None,
+                "2026-11-24 09:00",
+            ),
+            task(
+                &r1,
+                2,
+                "rd",
+                "alice",
+                TaskState::InProgress,
+                Some("2026-12-03"),
+                "2026-11-24 09:00",
+            ),
+            task(
+                &r1,
+                3,
+                "rd",
+                "zhangsan",
+                TaskState::Assigned,
+                None,
+                "2026-11-24 09:00",
+            ),
+            task(
+                &r1,
+                4,
+                "rd",
+                "alice",
+                TaskState::Done,
+                None,
+                "2026-11-24 09:00",
+            ),
+        ];
+        r1.tasks[1].last_report = Some(sh("2026-11-25 17:00"));
+        // REQ-2: ops asks rd, not confirmed yet: waits on rd, alice's department.
+        let r2 = req(2, "ops", &["rd"], "2026-11-25 09:00");
+        // REQ-3: to ops only: not alice's.
+        let r3 = req(3, "sales", &["ops"], "2026-11-25 09:00");
+        // REQ-4: raised by zhangsan (rd), open; REQ-5 the same, closed.
+        let r4 = req(4, "rd", &["ops"], "2026-11-25 09:00");
+        let mut r5 = req(5, "rd", &["ops"], "2026-11-25 09:00");
+        r5.state = ReqState::Closed;
+        let reqs = [r1, r2, r3, r4, r5];
+        let d = mine(&reqs, alice, &["rd"], &settings(), sh("2026-11-26 10:00"));
+        let got: Vec<(&str, Vec<&str>)> = d
+            .sections
+            .iter()
+            .map(|s| {
+                (
+                    s.key.as_str(),
+                    s.rows.iter().map(|r| r.id.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("to_accept", vec!["REQ-1.1"]),
+                ("my_tasks", vec!["REQ-1.2"]),
+                ("awaiting_confirmation", vec!["REQ-2"]),
+                ("my_requests", vec![]),
+            ]
+        );
+        assert_eq!(d.total, 3);
+        assert_eq!(d.slot, "2026-11-26 10:00");
+        let t = &d.sections[1].rows[0];
+        assert_eq!(t.last_report.as_deref(), Some("2026-11-25"));
+        assert_eq!(t.due.as_deref(), Some("2026-12-03"));
+        assert_eq!(d.sections[0].rows[0].days, Some(2));
+        // zhangsan's own open requirement, and his task to accept.
+        let z = mine(
+            &reqs,
+            "zhangsan@corp.example",
+            &["rd"],
+            &settings(),
+            sh("2026-11-26 10:00"),
+        );
+        let ids = |i: usize| {
+            z.sections[i]
+                .rows
+                .iter()
+                .map(|r| r.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(0), ["REQ-1.3"]);
+        assert_eq!(ids(3), ["REQ-4"]);
     }
 
     #[test]

@@ -201,6 +201,11 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Every file row of a requirement (its tasks' included), oldest first.
+    pub fn files(&self, req: ReqId) -> Result<Vec<StoredFile>> {
+        files_where(&self.tx, req, "")
+    }
+
     /// The kept files sent with `[DONE]` on the requirement's tasks: what
     /// the verify request carries.
     pub fn deliverables(&self, req: ReqId) -> Result<Vec<FileRef>> {

@@ -28,45 +28,11 @@ impl Store {
     /// Every requirement still open (the clock's input), by id. Closed,
     /// cancelled and rejected ones are skipped through the state index.
     pub fn open_reqs(&self) -> Result<Vec<Requirement>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT data FROM requirements
-             WHERE state IN ('proposed', 'clarifying', 'confirmed', 'in_progress', 'delivered')
-             ORDER BY id",
-        )?;
-        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-        let mut v = vec![];
-        for data in rows {
-            v.push(serde_json::from_str(&data?)?);
-        }
-        Ok(v)
+        open_reqs(&self.conn)
     }
 
     pub fn events(&self, req: ReqId) -> Result<Vec<Event>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT req, task, kind, actor, message_id, at, detail FROM events
-             WHERE req = ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map([req.0], |r| {
-            Ok((
-                r.get::<_, Option<u32>>(0)?,
-                r.get::<_, Option<u32>>(1)?,
-                Event {
-                    item: ItemId::Req(req),
-                    kind: r.get(2)?,
-                    actor: r.get(3)?,
-                    message_id: r.get(4)?,
-                    at: parse_ts(&r.get::<_, String>(5)?),
-                    detail: r.get(6)?,
-                },
-            ))
-        })?;
-        let mut v = vec![];
-        for row in rows {
-            let (rq, task, mut e) = row?;
-            e.item = item_from(rq, task).unwrap_or(ItemId::Req(req));
-            v.push(e);
-        }
-        Ok(v)
+        events(&self.conn, req)
     }
 
     pub fn status(&self) -> Result<StoreStatus> {
@@ -144,4 +110,46 @@ impl Store {
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
+}
+
+pub(super) fn open_reqs(conn: &Connection) -> Result<Vec<Requirement>> {
+    let mut st = conn.prepare_cached(
+        "SELECT data FROM requirements
+         WHERE state IN ('proposed', 'clarifying', 'confirmed', 'in_progress', 'delivered')
+         ORDER BY id",
+    )?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+    let mut v = vec![];
+    for data in rows {
+        v.push(serde_json::from_str(&data?)?);
+    }
+    Ok(v)
+}
+
+pub(super) fn events(conn: &Connection, req: ReqId) -> Result<Vec<Event>> {
+    let mut st = conn.prepare_cached(
+        "SELECT req, task, kind, actor, message_id, at, detail FROM events
+         WHERE req = ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map([req.0], |r| {
+        Ok((
+            r.get::<_, Option<u32>>(0)?,
+            r.get::<_, Option<u32>>(1)?,
+            Event {
+                item: ItemId::Req(req),
+                kind: r.get(2)?,
+                actor: r.get(3)?,
+                message_id: r.get(4)?,
+                at: parse_ts(&r.get::<_, String>(5)?),
+                detail: r.get(6)?,
+            },
+        ))
+    })?;
+    let mut v = vec![];
+    for row in rows {
+        let (rq, task, mut e) = row?;
+        e.item = item_from(rq, task).unwrap_or(ItemId::Req(req));
+        v.push(e);
+    }
+    Ok(v)
 }

@@ -621,6 +621,19 @@ impl<'a> Tx<'a> {
         Ok(r)
     }
 
+    /// A requirement's events, oldest first, those of this transaction
+    /// included (a look-up's history).
+    pub fn events(&self, req: ReqId) -> Result<Vec<Event>> {
+        self.flush()?;
+        super::queries::events(&self.tx, req)
+    }
+
+    /// Every open requirement as this transaction sees it (`[MINE]`).
+    pub fn open_reqs(&self) -> Result<Vec<Requirement>> {
+        self.flush()?;
+        super::queries::open_reqs(&self.tx)
+    }
+
     pub fn next_req_id(&self) -> Result<ReqId> {
         let mut p = self.pending.borrow_mut();
         let stored = match p.max_stored_id {

@@ -220,7 +220,7 @@ fn every_default_keyword_maps_to_its_action() {
             assert_eq!(cmd.action, Some(*action), "{w}");
         }
     }
-    assert_eq!(n, 43);
+    assert_eq!(n, 52);
 }
 
 #[test]
@@ -326,7 +326,7 @@ fn words_for_lists_accepted_keywords() {
         kw.words_for(Action::Confirm),
         vec!["CONFIRM", "ACK", "确认", "OK"]
     );
-    assert_eq!(kw.iter().count(), 44);
+    assert_eq!(kw.iter().count(), 53);
 }
 
 #[test]
@@ -340,7 +340,7 @@ fn keywords_add_repoints_existing_word() {
         .any(|w| w.eq_ignore_ascii_case("close")));
     assert!(kw.words_for(Action::Done).contains(&"close".to_string()));
     kw.add(Action::Done, "   ");
-    assert_eq!(kw.iter().count(), 43);
+    assert_eq!(kw.iter().count(), 52);
 }
 
 #[test]
@@ -1005,6 +1005,29 @@ fn unknown_keyword_without_id() {
     assert_eq!(cmd.action, None);
     assert_eq!(cmd.target, None);
     assert_eq!(cmd.unknown_keyword.unwrap().suggestions, vec!["ACCEPT"]);
+}
+
+#[test]
+fn mistyped_look_up_keywords_are_suggested() {
+    let u = c("[SHWO REQ-42]").unknown_keyword.unwrap();
+    assert_eq!(u.suggestions[0], "SHOW");
+    let u = c("[FLIES] [REQ-42]").unknown_keyword.unwrap();
+    assert_eq!(u.suggestions[0], "FILES");
+    let u = c("【查看】[REQ-42]").unknown_keyword.unwrap();
+    assert_eq!(u.suggestions, vec!["查询"]);
+    let u = c("【查询一下】[REQ-42]").unknown_keyword.unwrap();
+    assert_eq!(u.suggestions, vec!["查询"]);
+    // Look-ups alone in their bracket, no id: about no item.
+    for (s, a) in [
+        ("[MINE]", Action::Mine),
+        ("【待办】", Action::Mine),
+        ("回复：【我的】", Action::Mine),
+        ("[help]", Action::Help),
+        ("【帮助】", Action::Help),
+    ] {
+        let cmd = c(s);
+        assert_eq!((cmd.action, cmd.target), (Some(a), None), "{s}");
+    }
 }
 
 #[test]

@@ -15,6 +15,7 @@
 mod assign;
 mod comment;
 mod finish;
+mod lookup;
 mod mail;
 mod new_req;
 mod notice;
@@ -99,6 +100,25 @@ pub struct Ctx<'a> {
     pub today: NaiveDate,
     /// Keywords accepted for an action, for "what would be accepted".
     pub keywords_for: &'a dyn Fn(Action) -> Vec<String>,
+    /// What a look-up shows besides the requirement (`None` unless the
+    /// mail asks for one).
+    pub look: Option<&'a LookData>,
+}
+
+/// What a look-up shows besides the requirement snapshot: read by the
+/// shell only for a mail that asks for one.
+#[derive(Debug, Clone)]
+pub struct LookData {
+    /// The requirement's events, oldest first (`[SHOW]`).
+    pub events: Vec<Event>,
+    /// The requirement's files, each with the item it came with, oldest first.
+    pub files: Vec<(ItemId, FileRef)>,
+    /// What waits on the sender (`[MINE]`), by the digest's rules.
+    pub mine: Option<DigestCtx>,
+    /// `[files] attach_max_bytes`: what one mail may carry.
+    pub attach_max: u64,
+    /// The configured time zone (history times are local).
+    pub tz: chrono_tz::Tz,
 }
 
 /// One incoming mail, classified.
@@ -117,6 +137,9 @@ pub enum Verdict {
     Applied(Action),
     Refused(Refusal),
     Help,
+    /// A look-up was answered (`[SHOW]`, `[FILES]`, `[MINE]`, `[HELP]`):
+    /// nothing changed.
+    Lookup(Action),
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +211,11 @@ impl<'a, 'b> Decider<'a, 'b> {
         } else {
             match (cmd.action, target) {
                 (None, Target::None) => return self.help(),
+                (Some(Action::Mine), _) => return self.mine(),
+                (Some(Action::Help), _) => return self.guide(),
+                (Some(a @ (Action::Show | Action::Files)), Target::Existing(id, req)) => {
+                    self.look(a, id, req)
+                }
                 (None, Target::Existing(id, req))
                 | (Some(Action::Comment), Target::Existing(id, req)) => self.comment(id, req),
                 (Some(Action::NewReq), _) => match target {

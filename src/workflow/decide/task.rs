@@ -69,8 +69,14 @@ impl<'a, 'b> Decider<'a, 'b> {
                     nt.last_report = Some(self.ctx.now);
                 }
             }
+            // A note that starts with its percentage (the classifier keeps
+            // it as written) is not given the percentage twice.
             let detail = match (a, f.progress) {
-                (Action::Progress, Some(p)) => format!("{p}% {}", f.note),
+                (Action::Progress, Some(p))
+                    if !f.note.trim_start().starts_with(&format!("{p}%")) =>
+                {
+                    format!("{p}% {}", f.note)
+                }
                 _ => f.note.clone(),
             };
             events.push(self.event(item, a.as_str(), detail));

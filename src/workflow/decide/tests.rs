@@ -20,6 +20,8 @@ pub(crate) struct World {
     pub dir: Directory,
     pub own: Mailbox,
     pub now: DateTime<Utc>,
+    /// What the shell reads for a look-up.
+    pub look: Option<LookData>,
 }
 
 pub(crate) fn world() -> World {
@@ -27,6 +29,7 @@ pub(crate) fn world() -> World {
         dir: sample(),
         own: Mailbox::new(Some("协作流程助手"), OWN),
         now: now(),
+        look: None,
     }
 }
 
@@ -127,6 +130,7 @@ impl World {
             now: self.now,
             today: today(),
             keywords_for: &kwf,
+            look: self.look.as_ref(),
         };
         let sender = Mailbox::parse(from).unwrap();
         let mut recipients = vec![self.own.clone()];
@@ -1749,6 +1753,13 @@ fn further_progress_report_records_without_state_change() {
         80
     );
     assert_events(&o, ALICE, &[("REQ-1.1", "progress", "80% 快好了")]);
+    // A note that starts with its percentage is recorded once, as written.
+    let o = w.run(
+        ALICE,
+        cmd(Action::Progress, progress(50, "50% 接口框架完成")),
+        on_task(&req, 1),
+    );
+    assert_events(&o, ALICE, &[("REQ-1.1", "progress", "50% 接口框架完成")]);
 }
 
 #[test]
@@ -3003,4 +3014,217 @@ fn requester_update_with_a_past_due_date_is_refused() {
     };
     let o = w.run(ZHAOLIU, cmd(Action::Comment, f), on(&req));
     refused(&o, Refusal::BadDate, ZHAOLIU);
+}
+
+// ----- look-ups (docs/protocol.md#look-ups-by-mail) --------------------------
+
+fn file(name: &str, size: u64, kept: bool) -> FileRef {
+    FileRef {
+        name: name.into(),
+        content_type: "application/pdf".into(),
+        size,
+        sha256: kept.then(|| format!("{:0>64}", size)),
+        note: (!kept).then(|| "too_large".into()),
+    }
+}
+
+/// A world whose shell read `events` and `files` for a look-up.
+fn looking(events: Vec<Event>, files: Vec<(ItemId, FileRef)>, attach_max: u64) -> World {
+    World {
+        look: Some(LookData {
+            events,
+            files,
+            mine: None,
+            attach_max,
+            tz: chrono_tz::Asia::Shanghai,
+        }),
+        ..world()
+    }
+}
+
+fn lookup(a: Action) -> Command {
+    cmd(a, Fields::default())
+}
+
+#[test]
+fn show_answers_participants_and_changes_nothing() {
+    let w0 = world();
+    let req = in_progress(&w0);
+    let t1 = ItemId::Task(task_id(1));
+    let events = vec![
+        Event {
+            item: ItemId::Req(ReqId(1)),
+            kind: "new_req".into(),
+            actor: ZHAOLIU.into(),
+            message_id: "a@x".into(),
+            at: now(),
+            detail: "请导出".into(),
+        },
+        Event {
+            item: t1,
+            kind: "lookup".into(),
+            actor: ALICE.into(),
+            message_id: "b@x".into(),
+            at: now(),
+            detail: "show".into(),
+        },
+        Event {
+            item: t1,
+            kind: "state".into(),
+            actor: ALICE.into(),
+            message_id: "c@x".into(),
+            at: now(),
+            detail: "accepted".into(),
+        },
+    ];
+    let files = vec![
+        (ItemId::Req(ReqId(1)), file("spec.docx", 300, true)),
+        (t1, file("big.zip", 900, false)),
+        (t1, file("report.xlsx", 200, true)),
+        // The same bytes under the same name again: one file.
+        (ItemId::Req(ReqId(1)), file("spec.docx", 300, true)),
+    ];
+    let w = looking(events, files, 1000);
+    // The requester, a member of a target department, a task owner, a
+    // member of the requester's department, a lead of a task owner.
+    for who in [ZHAOLIU, ZHANGSAN, BOB, CAROL, DAVE, LINA, WANGLEI, ALICE] {
+        let o = w.run(who, lookup(Action::Show), on(&req));
+        assert_eq!(o.verdict, Verdict::Lookup(Action::Show), "{who}");
+        assert!(o.req.is_none(), "a look-up saves no snapshot");
+        assert_events(&o, who, &[("REQ-1", "lookup", "show")]);
+        assert_eq!(o.mails.len(), 1);
+        let m = &o.mails[0];
+        assert_eq!(addrs(&m.to), [who]);
+        assert!(m.cc.is_empty());
+        assert_eq!(m.kind, Kind::Show);
+        assert_eq!(m.item.as_deref(), Some("REQ-1"));
+        assert_eq!(m.ctx.state, "in_progress");
+        assert_eq!(m.ctx.tasks.len(), 2);
+        assert_eq!(m.ctx.departments.len(), 2);
+        // Earlier look-ups are not history.
+        let h: Vec<(&str, &str)> = m
+            .ctx
+            .history
+            .iter()
+            .map(|h| (h.item.as_str(), h.kind.as_str()))
+            .collect();
+        assert_eq!(h, [("REQ-1", "new_req"), ("REQ-1.1", "state")]);
+        assert_eq!(m.ctx.history[0].at, "2026-11-26 10:00", "local time");
+        assert_eq!(m.ctx.history[0].actor, "赵六 <zhaoliu@corp.example>");
+        // The kept files, once each, attached (500 bytes ≤ 1000).
+        let names: Vec<&str> = m.attachments.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["spec.docx", "report.xlsx"]);
+        assert!(m.ctx.files_attached && !m.ctx.files_fetch);
+    }
+    // A task id: that task, its history and its files only.
+    let o = w.run(BOB, lookup(Action::Show), on_task(&req, 1));
+    assert_events(&o, BOB, &[("REQ-1.1", "lookup", "show")]);
+    let m = &o.mails[0];
+    assert_eq!(m.item.as_deref(), Some("REQ-1.1"));
+    assert_eq!(m.ctx.task.as_ref().map(|t| t.id.as_str()), Some("REQ-1.1"));
+    assert_eq!(m.ctx.history.len(), 1);
+    let names: Vec<&str> = m.attachments.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["report.xlsx"]);
+    // Above the limit: listed, with how to fetch them, not attached.
+    let w = looking(vec![], w.look.unwrap().files, 400);
+    let o = w.run(ZHAOLIU, lookup(Action::Show), on(&req));
+    let m = &o.mails[0];
+    assert!(m.attachments.is_empty() && m.ctx.files_fetch && !m.ctx.files_attached);
+    assert_eq!(m.ctx.files.len(), 2);
+}
+
+#[test]
+fn look_ups_are_refused_to_whoever_is_not_involved() {
+    let w0 = world();
+    // To rd only: ops (Bob, Dave) has nothing to do with it.
+    let req = proposed_to(&w0, &["rd"]);
+    let w = looking(vec![], vec![], 1000);
+    for a in [Action::Show, Action::Files] {
+        for who in [BOB, DAVE] {
+            let o = w.run(who, lookup(a), on(&req));
+            let m = refused(&o, Refusal::NotParticipant, who);
+            assert!(m.attachments.is_empty() && m.ctx.history.is_empty());
+            assert!(m.ctx.allowed.iter().any(|a| a.contains("zhaoliu@")));
+            assert!(m.ctx.allowed.iter().any(|a| a.contains("(rd)")));
+        }
+        let o = w.run(ZHANGSAN, lookup(a), on(&req));
+        assert_eq!(o.verdict, Verdict::Lookup(a));
+    }
+    // No id, an unknown id.
+    let o = w.run(ZHANGSAN, lookup(Action::Show), Target::None);
+    refused(&o, Refusal::MissingField, ZHANGSAN);
+    let o = w.run(
+        ZHANGSAN,
+        lookup(Action::Files),
+        Target::Unknown(ItemId::Req(ReqId(9))),
+    );
+    refused(&o, Refusal::UnknownId, ZHANGSAN);
+}
+
+#[test]
+fn files_come_in_parts_that_fit_a_mail() {
+    let w0 = world();
+    let req = in_progress(&w0);
+    let r1 = ItemId::Req(ReqId(1));
+    let files = vec![
+        (r1, file("a.pdf", 600, true)),
+        (r1, file("b.pdf", 500, true)),
+        (r1, file("c.pdf", 300, true)),
+        (r1, file("huge.iso", 5000, true)),
+        (r1, file("lost.zip", 99, false)),
+    ];
+    let w = looking(vec![], files, 1000);
+    let o = w.run(ALICE, lookup(Action::Files), on(&req));
+    assert_eq!(o.verdict, Verdict::Lookup(Action::Files));
+    assert_events(&o, ALICE, &[("REQ-1", "lookup", "files")]);
+    let parts: Vec<(u32, u32, Vec<&str>, usize)> = o
+        .mails
+        .iter()
+        .map(|m| {
+            assert_eq!(m.kind, Kind::Files);
+            assert_eq!(addrs(&m.to), [ALICE]);
+            (
+                m.ctx.part,
+                m.ctx.parts,
+                m.attachments.iter().map(|f| f.name.as_str()).collect(),
+                m.ctx.files_too_large.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [(1, 2, vec!["a.pdf", "c.pdf"], 1), (2, 2, vec!["b.pdf"], 0)]
+    );
+    // No files: one mail that says so.
+    let w = looking(vec![], vec![], 1000);
+    let o = w.run(ALICE, lookup(Action::Files), on(&req));
+    assert_eq!(o.mails.len(), 1);
+    let m = &o.mails[0];
+    assert!(m.attachments.is_empty() && m.ctx.files.is_empty() && m.ctx.part == 0);
+}
+
+#[test]
+fn mine_and_help_answer_the_sender_about_no_item() {
+    let digest = DigestCtx {
+        slot: "2026-11-26 10:00".into(),
+        total: 1,
+        ..DigestCtx::default()
+    };
+    let mut w = looking(vec![], vec![], 1000);
+    w.look.as_mut().unwrap().mine = Some(digest.clone());
+    let req = in_progress(&w);
+    // Even sent in a requirement's thread, [MINE] is about no item.
+    for target in [Target::None, on(&req)] {
+        let o = w.run(ALICE, lookup(Action::Mine), target);
+        assert_eq!(o.verdict, Verdict::Lookup(Action::Mine));
+        assert!(o.events.is_empty() && o.req.is_none() && o.item.is_none());
+        assert_eq!(o.mails.len(), 1);
+        assert_eq!(sketch(&o.mails[0]), "mine to:[alice] cc:[] zh-CN -");
+        assert_eq!(o.mails[0].ctx.digest.as_ref(), Some(&digest));
+    }
+    let o = w.run(BOB, lookup(Action::Help), Target::None);
+    assert_eq!(o.verdict, Verdict::Lookup(Action::Help));
+    assert!(o.events.is_empty() && o.req.is_none());
+    assert_eq!(sketch(&o.mails[0]), "help to:[bob] cc:[] en -");
+    assert_eq!(o.mails[0].ctx.action, "help");
 }
