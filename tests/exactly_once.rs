@@ -133,24 +133,6 @@ fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
-fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn mail(i: usize, from: &str, subject: &str, reply_to: Option<&str>, body: &str) -> Vec<u8> {
     let irt = reply_to
         .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
@@ -486,4 +468,223 @@ fn a_backlog_is_acted_on_in_order_and_each_message_leaves_only_after_its_commit(
     for (h, v) in &order {
         assert!(v.starts_with("applied:"), "{h}: {v}");
     }
+}
+
+/// Deterministic bytes: `n` of them from `seed` (xorshift).
+fn blob(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A mail with one attachment, Cc the R&D group.
+fn mail_with_file(
+    i: usize,
+    from: &str,
+    subject: &str,
+    reply_to: Option<&str>,
+    body: &str,
+    name: &str,
+    file: &[u8],
+) -> Vec<u8> {
+    let irt = reply_to
+        .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "From: {from}\r\nTo: workflow@corp.example\r\nCc: rd@corp.example\r\n\
+         Subject: =?UTF-8?B?{}?=\r\nMessage-ID: <files.{i}@corp.example>\r\n\
+         Date: Thu, 26 Nov 2026 10:00:00 +0800\r\n{irt}",
+        b64(subject.as_bytes())
+    );
+    mail_with_files(&head, body, &[(name, "application/octet-stream", file)])
+}
+
+/// `stories` requirements of three mails, each with a file: the request
+/// with its specification (0.3–1.2 MB), the confirmation with a draft, and
+/// a comment that sends the specification again (kept once).
+fn volume_with_files(stories: usize) -> Vec<Vec<u8>> {
+    let mut v = vec![];
+    for s in 0..stories {
+        let r = s + 1;
+        let base = s * 3;
+        let spec = blob(r as u64, 300_000 + (r * 97_531) % 900_000);
+        let req_mid = format!("files.{base}@corp.example");
+        v.push(mail_with_file(
+            base,
+            "赵六 <zhaoliu@corp.example>",
+            &format!("【需求】导出客户数据 第{r}批"),
+            None,
+            "截止日期：2030-06-15\n\n详见附件。\n",
+            &format!("spec-{r}.xlsx"),
+            &spec,
+        ));
+        v.push(mail_with_file(
+            base + 1,
+            "张三 <zhangsan@corp.example>",
+            &format!("【确认】回复：[REQ-{r}] 导出客户数据"),
+            Some(&req_mid),
+            "可以，草案见附件。\n",
+            &format!("draft-{r}.pdf"),
+            &blob(1000 + r as u64, 200_000),
+        ));
+        v.push(mail_with_file(
+            base + 2,
+            "赵六 <zhaoliu@corp.example>",
+            &format!("回复：[REQ-{r}] 导出客户数据"),
+            Some(&req_mid),
+            "再发一次附件。\n",
+            &format!("spec-{r}.xlsx"),
+            &spec,
+        ));
+    }
+    v
+}
+
+/// The `files` rows, without times: (message_id, req, task, n, name, size, sha256).
+type FileRow = (String, i64, Option<i64>, i64, String, i64, Option<String>);
+
+fn file_rows(desk: &Desk) -> Vec<FileRow> {
+    let db = desk.db();
+    let mut st = db
+        .prepare(
+            "SELECT message_id, req, task, n, name, size, sha256 FROM files
+             ORDER BY message_id, req, n",
+        )
+        .unwrap();
+    let v = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    v
+}
+
+/// Every kept file under the files directory (named by its SHA-256);
+/// not the temporary `.<sha>.<pid>.tmp` of a write a kill cut short.
+fn files_on_disk(desk: &Desk) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    if let Ok(top) = std::fs::read_dir(desk.path("crossdesk.db.files")) {
+        for sub in top {
+            let sub = sub.unwrap().path();
+            if sub.is_dir() {
+                for f in std::fs::read_dir(sub).unwrap() {
+                    let f = f.unwrap();
+                    if !f.file_name().to_string_lossy().starts_with('.') {
+                        out.push(f.path());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Each recorded file is on disk, whole.
+fn assert_recorded_files_on_disk(desk: &Desk) {
+    for (mid, _, _, _, name, size, sha) in file_rows(desk) {
+        let sha = sha.expect("every file here is within the limits");
+        let p = desk.path("crossdesk.db.files").join(&sha[..2]).join(&sha);
+        let bytes = std::fs::read(&p)
+            .unwrap_or_else(|e| panic!("{name} of {mid} recorded, {p:?} missing: {e}"));
+        assert_eq!(bytes.len() as i64, size, "{name} of {mid}");
+        assert_eq!(crossdesk::model::sha256_hex(&bytes), sha, "{name} of {mid}");
+    }
+}
+
+#[test]
+fn killed_while_keeping_files_leaves_no_event_without_its_file() {
+    let mails = volume_with_files(12);
+
+    let clean = Desk::with(crash_config());
+    fill_maildir(&clean.inbox_dir(), &mails);
+    clean.ok(&["run", "--once"]);
+    let want = outcome(&clean);
+    let want_files = file_rows(&clean);
+    assert!(
+        want.verdicts.values().all(|v| v.starts_with("applied:")),
+        "{:?}",
+        want.verdicts
+    );
+    // Three files a story, two distinct: the specification sent twice is kept once.
+    assert_eq!(want_files.len(), 36);
+    assert_eq!(files_on_disk(&clean).len(), 24);
+
+    let crashed = Desk::with(crash_config());
+    fill_maildir(&crashed.inbox_dir(), &mails);
+    let mut rng = rand::thread_rng();
+    let mut log: Vec<String> = vec![];
+    // Kill each run right after one to three more files land (between a
+    // file's sync and the commit that records it, or within the next
+    // file's write), until a run gets through.
+    for _ in 0..40 {
+        let mut child = crashed
+            .command()
+            .args(["run", "--once"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let until = files_on_disk(&crashed).len() + rng.gen_range(1..=3);
+        while files_on_disk(&crashed).len() < until && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_micros(rng.gen_range(0..5000)));
+        if child.try_wait().unwrap().is_some() {
+            log.push("finished before the kill".into());
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let recorded: std::collections::BTreeSet<String> = file_rows(&crashed)
+            .into_iter()
+            .filter_map(|r| r.6)
+            .collect();
+        log.push(format!(
+            "killed after {:?}: {} files on disk, {} recorded",
+            start.elapsed(),
+            files_on_disk(&crashed).len(),
+            recorded.len()
+        ));
+        assert_recorded_files_on_disk(&crashed);
+    }
+    eprintln!("{log:#?}");
+    let kills = log.iter().filter(|l| l.starts_with("killed")).count();
+    assert!(kills >= 5, "the kills must interrupt runs: {log:#?}");
+    crashed.ok(&["run", "--once"]);
+    assert_inbox_empty(&crashed.inbox_dir());
+    assert_recorded_files_on_disk(&crashed);
+    let got = outcome(&crashed);
+    assert_eq!(
+        got.verdicts, want.verdicts,
+        "each mail acted on once ({log:#?})"
+    );
+    assert_eq!(got.events_per_message, want.events_per_message, "{log:#?}");
+    assert_eq!(got.events, want.events, "{log:#?}");
+    assert_eq!(got.reqs, want.reqs, "{log:#?}");
+    assert_eq!(got.mails, want.mails, "{log:#?}");
+    assert_eq!(
+        file_rows(&crashed),
+        want_files,
+        "the files recorded ({log:#?})"
+    );
+    // A file a killed run wrote before its commit is written again, to the
+    // same name, by the run that acts on its mail: nothing extra is kept.
+    assert_eq!(files_on_disk(&crashed).len(), 24);
 }

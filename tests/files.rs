@@ -302,3 +302,129 @@ fn a_sender_who_gets_no_reply_hears_of_a_file_not_kept() {
     let progress = mails.iter().find(|m| m.kind == "progress").unwrap();
     assert!(attachments_of(&progress.raw).is_empty());
 }
+
+/// One mail of the second story, from `from`, numbered `n`.
+fn story_mail(
+    desk: &Desk,
+    n: u32,
+    from: &str,
+    subject: &str,
+    body: &str,
+    files: &[(&str, &str, &[u8])],
+) -> std::path::PathBuf {
+    let head = format!(
+        "From: {from}\r\nTo: {WORKFLOW}\r\nCc: rd@corp.example\r\nSubject: =?UTF-8?B?{}?=\r\n\
+         Date: Tue, 1 Dec 2026 10:00:{n:02} +0800\r\nMessage-ID: <more-{n}@corp.example>\r\n",
+        b64(subject.as_bytes())
+    );
+    let p = desk.path(&format!("more-{n}.eml"));
+    std::fs::write(&p, mail_with_files(&head, body, files)).unwrap();
+    p
+}
+
+#[test]
+fn files_go_with_a_clarification_its_answer_a_plan_and_winmail_dat_is_kept_as_is() {
+    let desk = Desk::new();
+    // Outlook's TNEF part, once named and once not: kept byte for byte,
+    // named winmail.dat.
+    let tnef: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let tnef2: Vec<u8> = tnef.iter().rev().copied().collect();
+    let budget: Vec<u8> = (0..9000u32).map(|i| (i * 13 % 241) as u8).collect();
+    let question: Vec<u8> = b"Q1. which fields?\n".repeat(50);
+    let answer: Vec<u8> = b"%PDF-1.4 answer\n".repeat(80);
+    let plan: Vec<u8> = b"plan,2030-01-10\n".repeat(90);
+    let step = |n: u32, from: &str, subject: &str, body: &str, files: &[(&str, &str, &[u8])]| {
+        let v = desk.ingest_one(&story_mail(&desk, n, from, subject, body, files));
+        assert!(v.verdict.starts_with("applied:"), "{n}: {v:?}");
+        format!("more-{n}@corp.example")
+    };
+    let sha = |b: &[u8]| sha256(b);
+    let carried = |mid: &str, kind: &str| -> Vec<(String, String)> {
+        let mails: Vec<Sent> = desk
+            .sent()
+            .into_iter()
+            .filter(|s| s.kind == kind && s.in_reply_to.iter().any(|i| i == mid))
+            .collect();
+        assert!(!mails.is_empty(), "no {kind} mail answers {mid}");
+        let mut v = attachments_of(&mails[0].raw);
+        v.sort();
+        v
+    };
+    let m1 = step(
+        1,
+        "赵六 <zhaoliu@corp.example>",
+        "[REQ] 年度预算",
+        "截止日期：2030-06-15\n\n见附件。\n",
+        &[
+            ("winmail.dat", "application/ms-tnef", &tnef),
+            ("预算表.xlsx", "application/vnd.ms-excel", &budget),
+            ("", "application/ms-tnef", &tnef2),
+        ],
+    );
+    let mut want = vec![
+        ("winmail.dat".to_string(), sha(&tnef)),
+        ("winmail.dat".to_string(), sha(&tnef2)),
+        ("预算表.xlsx".to_string(), sha(&budget)),
+    ];
+    want.sort();
+    assert_eq!(carried(&m1, "dept_new"), want);
+    // The clarification carries its question list to the requester.
+    let m2 = step(
+        2,
+        "张三 <zhangsan@corp.example>",
+        "【疑问】[REQ-1]",
+        "请看问题清单。\n",
+        &[("问题清单.txt", "text/plain", &question)],
+    );
+    assert_eq!(
+        carried(&m2, "clarify"),
+        [("问题清单.txt".to_string(), sha(&question))]
+    );
+    assert_eq!(desk.show("REQ-1")["state"], "clarifying");
+    // The requester's answer (a plain reply) carries its file to the others.
+    let m3 = step(
+        3,
+        "赵六 <zhaoliu@corp.example>",
+        "回复：[REQ-1] 年度预算",
+        "答复见附件。\n",
+        &[("答复.pdf", "application/pdf", &answer)],
+    );
+    assert_eq!(
+        carried(&m3, "comment"),
+        [("答复.pdf".to_string(), sha(&answer))]
+    );
+    assert_eq!(desk.show("REQ-1")["state"], "proposed");
+    step(
+        4,
+        "张三 <zhangsan@corp.example>",
+        "【确认】[REQ-1]",
+        "可以。\n",
+        &[],
+    );
+    // The plan carries its schedule to every involved group.
+    let m5 = step(
+        5,
+        "王磊 <wanglei@corp.example>",
+        "【计划】[REQ-1]",
+        "- 2030-01-10: 评审 (张三)\n",
+        &[("计划.csv", "text/csv", &plan)],
+    );
+    assert_eq!(carried(&m5, "plan"), [("计划.csv".to_string(), sha(&plan))]);
+    // All of them listed, each by its event.
+    let req = desk.show("REQ-1");
+    assert_eq!(
+        names(&req["files"]),
+        [
+            "winmail.dat",
+            "预算表.xlsx",
+            "winmail.dat",
+            "问题清单.txt",
+            "答复.pdf",
+            "计划.csv"
+        ]
+    );
+    let out = desk.path("out");
+    desk.ok(&["files", "REQ-1", "--out", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(out.join("winmail.dat")).unwrap(), tnef);
+    assert_eq!(std::fs::read(out.join("winmail (2).dat")).unwrap(), tnef2);
+}

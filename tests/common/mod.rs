@@ -527,3 +527,62 @@ pub fn without_times(v: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+/// Base64 without line breaks.
+pub fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A multipart/mixed mail: `head` (its header lines, each ending in CRLF,
+/// without MIME-Version and Content-Type), a UTF-8 text `body`, and files
+/// (name, type, bytes) attached as a mail client does, base64 in
+/// 76-column lines, the name plain (ASCII), RFC 2231 (UTF-8) or none
+/// (an empty name).
+pub fn mail_with_files(head: &str, body: &str, files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let mut out = format!(
+        "{head}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n\
+         --=_b\r\nContent-Type: text/plain; charset=UTF-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        b64(body.as_bytes())
+    );
+    for (name, ty, bytes) in files {
+        let (ct_name, disp) = if name.is_empty() {
+            (String::new(), String::new())
+        } else if name.is_ascii() {
+            (
+                format!("; name=\"{name}\""),
+                format!("; filename=\"{name}\""),
+            )
+        } else {
+            let pct: String = name.bytes().map(|b| format!("%{b:02X}")).collect();
+            (String::new(), format!("; filename*=UTF-8''{pct}"))
+        };
+        let data = b64(bytes);
+        let lines: Vec<&str> = data
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        out.push_str(&format!(
+            "--=_b\r\nContent-Type: {ty}{ct_name}\r\nContent-Disposition: attachment{disp}\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            lines.join("\r\n")
+        ));
+    }
+    out.push_str("--=_b--\r\n");
+    out.into_bytes()
+}
