@@ -12,34 +12,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// name → SHA-256 of the files the fixtures attach.
-fn sent_files() -> BTreeMap<String, String> {
-    std::fs::read_to_string(fixture("files/SHA256SUMS"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let (sha, name) = l.split_once("  ").unwrap();
-            (name.to_string(), sha.to_string())
-        })
-        .collect()
-}
-
 fn sha256(bytes: &[u8]) -> String {
     crossdesk::model::sha256_hex(bytes)
-}
-
-/// (name, sha256) of each attachment of a delivered mail.
-fn attachments_of(raw: &[u8]) -> Vec<(String, String)> {
-    let m = mail_parser::MessageParser::default().parse(raw).unwrap();
-    m.attachments()
-        .map(|a| {
-            use mail_parser::MimeHeaders;
-            (
-                a.attachment_name().unwrap_or("").to_string(),
-                sha256(a.contents()),
-            )
-        })
-        .collect()
 }
 
 fn names(v: &Value) -> Vec<String> {

@@ -8,32 +8,12 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-fn sent_files() -> BTreeMap<String, String> {
-    std::fs::read_to_string(fixture("files/SHA256SUMS"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let (sha, name) = l.split_once("  ").unwrap();
-            (name.to_string(), sha.to_string())
-        })
-        .collect()
-}
-
-/// (name, sha256) of each attachment of a delivered mail.
-fn attachments_of(raw: &[u8]) -> BTreeSet<(String, String)> {
-    let m = mail_parser::MessageParser::default().parse(raw).unwrap();
-    m.attachments()
-        .map(|a| {
-            use mail_parser::MimeHeaders;
-            (
-                a.attachment_name().unwrap_or("").to_string(),
-                crossdesk::model::sha256_hex(a.contents()),
-            )
-        })
-        .collect()
+/// (name, SHA-256) of each attachment of a delivered mail.
+fn attached(raw: &[u8]) -> BTreeSet<(String, String)> {
+    attachments_of(raw).into_iter().collect()
 }
 
 /// A plain UTF-8 mail (an 8-bit subject, as phones send), written into
@@ -138,7 +118,7 @@ fn each_look_up_is_answered_to_whom_it_may_be_and_changes_nothing() {
     assert!(s.html.contains("处理记录") && s.html.contains("REQ-1.2"));
     let distinct: BTreeSet<(String, String)> =
         files.iter().map(|(n, h)| (n.clone(), h.clone())).collect();
-    assert_eq!(attachments_of(&s.raw), distinct, "every kept file, once");
+    assert_eq!(attached(&s.raw), distinct, "every kept file, once");
 
     // alice asks for her task's files alone.
     let v = desk.ingest_one(&mail(&desk, 2, "alice@corp.example", "[FILES REQ-1.2]"));
@@ -148,10 +128,7 @@ fn each_look_up_is_answered_to_whom_it_may_be_and_changes_nothing() {
     );
     let a = answers(&desk, 2);
     assert_eq!(a.len(), 1);
-    let got: BTreeSet<String> = attachments_of(&a[0].raw)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let got: BTreeSet<String> = attached(&a[0].raw).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         got,
         ["字段说明文档_最终版.docx", "字段对照.txt", "字段说明.xlsx"]
@@ -172,7 +149,7 @@ fn each_look_up_is_answered_to_whom_it_may_be_and_changes_nothing() {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].kind, "refusal");
     assert_lang(&a[0], Lang::En);
-    assert!(attachments_of(&a[0].raw).is_empty());
+    assert!(attached(&a[0].raw).is_empty());
     assert!(!a[0].text.contains("IMG_0042.JPG"), "{}", a[0].text);
     assert!(
         a[0].text.contains("look it up") && a[0].text.contains("lina@corp.example"),
@@ -186,7 +163,7 @@ fn each_look_up_is_answered_to_whom_it_may_be_and_changes_nothing() {
         "[FILES REQ-1]",
     ));
     assert_eq!(v.verdict, "refused:not_participant");
-    assert!(attachments_of(&answers(&desk, 4)[0].raw).is_empty());
+    assert!(attached(&answers(&desk, 4)[0].raw).is_empty());
 
     // [HELP] in the sender's language.
     let v = desk.ingest_one(&mail(
@@ -320,7 +297,7 @@ fn files_above_the_mail_limit_come_in_parts_and_show_lists_them() {
             "{}",
             s.subject
         );
-        let got = attachments_of(&s.raw);
+        let got = attached(&s.raw);
         assert!(!got.is_empty());
         let bytes = attached_bytes(&s.raw);
         assert!(bytes <= 50_000, "part {i}: {bytes} bytes");
@@ -339,7 +316,7 @@ fn files_above_the_mail_limit_come_in_parts_and_show_lists_them() {
     ));
     assert_eq!(v.verdict, "lookup:show");
     let s = &answers(&desk, 21)[0];
-    assert!(attachments_of(&s.raw).is_empty());
+    assert!(attached(&s.raw).is_empty());
     assert!(
         s.text.contains("需求说明.docx") && s.text.contains("【附件】[REQ-1]"),
         "{}",

@@ -529,22 +529,35 @@ pub fn without_times(v: &Value) -> Value {
 }
 
 /// Base64 without line breaks.
-pub fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+pub fn b64(data: impl AsRef<[u8]>) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// name → SHA-256 of the files the tests/fixtures/files mails attach.
+pub fn sent_files() -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(fixture("files/SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (sha, name) = l.split_once("  ").unwrap();
+            (name.to_string(), sha.to_string())
+        })
+        .collect()
+}
+
+/// (name, SHA-256) of each attachment of a delivered mail, in order.
+pub fn attachments_of(raw: &[u8]) -> Vec<(String, String)> {
+    use mail_parser::MimeHeaders;
+    let m = MessageParser::default().parse(raw).unwrap();
+    m.attachments()
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or("").to_string(),
+                crossdesk::model::sha256_hex(a.contents()),
+            )
+        })
+        .collect()
 }
 
 /// A multipart/mixed mail: `head` (its header lines, each ending in CRLF,
