@@ -278,6 +278,16 @@ fn outcome(desk: &Desk) -> Outcome {
     }
 }
 
+/// `crossdesk run --once`, started and left running (to be killed).
+fn run_once_in_background(desk: &Desk) -> std::process::Child {
+    desk.command()
+        .args(["run", "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn crash_config() -> Options {
     // Small batches: many commits for the kills to fall between.
     Options {
@@ -322,13 +332,7 @@ fn killed_at_random_moments_then_restarted_acts_on_every_message_exactly_once() 
     // What each kill interrupted, for the failure messages.
     let mut log: Vec<String> = vec![];
     for round in 0..6 {
-        let mut child = crashed
-            .command()
-            .args(["run", "--once"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = run_once_in_background(&crashed);
         let start = Instant::now();
         if round < 3 {
             // While it works through the inbox: once a random number of
@@ -633,13 +637,7 @@ fn killed_while_keeping_files_leaves_no_event_without_its_file() {
     // file's sync and the commit that records it, or within the next
     // file's write), until a run gets through.
     for _ in 0..40 {
-        let mut child = crashed
-            .command()
-            .args(["run", "--once"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = run_once_in_background(&crashed);
         let start = Instant::now();
         let until = files_on_disk(&crashed).len() + rng.gen_range(1..=3);
         while files_on_disk(&crashed).len() < until && child.try_wait().unwrap().is_none() {
