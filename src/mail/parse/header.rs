@@ -198,9 +198,10 @@ fn encoded_word<'a>(b: &'a [u8], at: usize, marks: &Marks) -> Option<(&'a [u8], 
 /// Base64 that tolerates missing padding, stray characters and line breaks.
 ///
 /// Mail's own form (the standard alphabet in lines, padded or not) goes
-/// through the `base64` crate with the line breaks taken out: several
-/// times faster on a large attachment. Anything else, or a body that
-/// crate refuses, is read a character at a time.
+/// through the `base64` crate once the line breaks are taken out: several
+/// times faster on a large attachment. Anything that crate refuses (other
+/// characters, text after the padding, a lone sextet) is read a character
+/// at a time.
 pub(crate) fn decode_base64_lenient(b: &[u8]) -> Vec<u8> {
     use base64::Engine;
     const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
@@ -209,27 +210,19 @@ pub(crate) fn decode_base64_lenient(b: &[u8]) -> Vec<u8> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
-    let end = b.iter().position(|&c| c == b'=').unwrap_or(b.len());
-    let body = &b[..end];
-    if body.len() >= 64
-        && body
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'\r' | b'\n'))
-    {
-        let mut clean = Vec::with_capacity(body.len());
-        for line in body.split(|&c| c == b'\n') {
-            clean.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
-        }
-        // A stray CR, or a lone sextet at the end: the slow way.
-        if !clean.contains(&b'\r') {
-            if let Ok(v) = LENIENT.decode(&clean) {
-                return v;
-            }
-        }
+    let mut clean = Vec::with_capacity(b.len());
+    clean.extend(b.iter().copied().filter(|&c| c != b'\r' && c != b'\n'));
+    while clean.last() == Some(&b'=') {
+        clean.pop();
     }
-    decode_base64_slow(b)
+    match LENIENT.decode(&clean) {
+        Ok(v) => v,
+        Err(_) => decode_base64_slow(b),
+    }
 }
 
+/// The character-at-a-time reading of [`decode_base64_lenient`]: skips
+/// what is not base64, takes the URL-safe letters too, stops at `=`.
 fn decode_base64_slow(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len() / 4 * 3 + 3);
     let mut acc: u32 = 0;
