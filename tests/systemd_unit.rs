@@ -21,6 +21,7 @@ fn unit_is_hardened() {
         "CapabilityBoundingSet=",
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
         "SystemCallFilter=@system-service",
+        "MemoryMax=1G",
     ] {
         assert!(u.lines().any(|l| l.trim() == key), "missing {key}");
     }
