@@ -297,7 +297,7 @@ fn story_mail(
 }
 
 #[test]
-fn files_go_with_a_clarification_its_answer_a_plan_and_winmail_dat_is_kept_as_is() {
+fn files_go_with_a_clarification_its_answer_a_plan_a_problem_and_winmail_dat_is_kept_as_is() {
     let desk = Desk::new();
     // Outlook's TNEF part, once named and once not: kept byte for byte,
     // named winmail.dat.
@@ -384,6 +384,34 @@ fn files_go_with_a_clarification_its_answer_a_plan_and_winmail_dat_is_kept_as_is
         &[("计划.csv", "text/csv", &plan)],
     );
     assert_eq!(carried(&m5, "plan"), [("计划.csv".to_string(), sha(&plan))]);
+    // A problem raised with a screenshot: to the assigner, the requester
+    // and the owner's lead, with the file.
+    step(
+        6,
+        "王磊 <wanglei@corp.example>",
+        "【分配】[REQ-1]",
+        "- 张三: 编制预算; 截止 2030-05-01\n",
+        &[],
+    );
+    step(
+        7,
+        "张三 <zhangsan@corp.example>",
+        "【接收】[REQ-1.1]",
+        "收到。\n",
+        &[],
+    );
+    let shot: Vec<u8> = (0..7000u32).map(|i| (i * 31 % 253) as u8).collect();
+    let m8 = step(
+        8,
+        "张三 <zhangsan@corp.example>",
+        "【问题】[REQ-1.1]",
+        "数据源无权限，见截图。\n",
+        &[("截图.png", "image/png", &shot)],
+    );
+    assert_eq!(
+        carried(&m8, "blocked"),
+        [("截图.png".to_string(), sha(&shot))]
+    );
     // All of them listed, each by its event.
     let req = desk.show("REQ-1");
     assert_eq!(
@@ -394,7 +422,8 @@ fn files_go_with_a_clarification_its_answer_a_plan_and_winmail_dat_is_kept_as_is
             "winmail.dat",
             "问题清单.txt",
             "答复.pdf",
-            "计划.csv"
+            "计划.csv",
+            "截图.png"
         ]
     );
     let out = desk.path("out");
