@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | 0 | `model` | the shared nouns: ids, actions, commands, snapshots, mailboxes, the outgoing-mail description |
 //! | 0 | `maildir`, `net`, `shutdown` | the Maildir layout, TLS settings, the one stop signal |
-//! | 1 | `directory`, `mail` | who is who; parse, the never-answer filter, classify |
+//! | 1 | `directory`, `mail`, `im` | who is who; parse, the never-answer filter, classify; group-robot messages, signatures, answers |
 //! | 2 | `workflow`, `schedule` | the state machine; what the clock has due at `now` (pure) |
 //! | 3 | `config` | the configuration file |
 //! | 4 | `render`, `report` | templates into mail; `show` and `list` output |
@@ -22,7 +22,7 @@
 //! | 8 | `ingest`, `clock` | drivers of the engine: from a source, from the time |
 //! | 9 | `daemon` | `crossdesk run`: the tasks of one process |
 //!
-//! Layers 0–2 (`model`, `directory`, `mail`, `workflow`, `schedule`) touch
+//! Layers 0–2 (`model`, `directory`, `mail`, `im`, `workflow`, `schedule`) touch
 //! no I/O and no clock of their own: `now` comes in.
 
 pub mod clock;
@@ -31,6 +31,7 @@ pub mod crashguard;
 pub mod daemon;
 pub mod directory;
 pub mod engine;
+pub mod im;
 pub mod ingest;
 pub mod mail;
 pub mod maildir;

@@ -5,7 +5,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Cmd, OutboxCmd, EX_CONFIG};
+use cli::{Cli, Cmd, ImCmd, OutboxCmd, EX_CONFIG};
 use crossdesk::config::Config;
 use std::process::ExitCode;
 
@@ -21,6 +21,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.cmd {
         Cmd::Check { connect } => cli::check::run(&cfg, &cli.config, connect),
+        Cmd::Im {
+            cmd: ImCmd::Test { name },
+        } => cli::im::test(&cfg, &name),
         Cmd::Ingest { files } => cli::ingest::run(cfg, files),
         Cmd::Run {
             once,

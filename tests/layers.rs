@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // The shared nouns, and helpers that know nothing of crossdesk.
     &["model", "maildir", "net", "shutdown"],
-    &["directory", "mail"],
+    &["directory", "mail", "im"],
     // The pure core.
     &["schedule", "workflow"],
     &["config"],
@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// The pure core: no I/O, no clock of its own, no runtime.
-const PURE: &[&str] = &["model", "directory", "mail", "schedule", "workflow"];
+const PURE: &[&str] = &["model", "directory", "mail", "im", "schedule", "workflow"];
 
 /// What the pure core may not name.
 const IO: &[&str] = &[
@@ -33,6 +33,7 @@ const IO: &[&str] = &[
     "rusqlite::",
     "lettre::",
     "async_imap::",
+    "reqwest::",
     "tokio_rustls::",
     "std::fs",
     "std::net",

@@ -29,6 +29,31 @@ pub fn run(cfg: &Config, file: &Path, connect: bool) -> Result<ExitCode> {
         cfg.mail.source,
         cfg.mail.transport
     );
+    // Each robot's webhook URL and secret can be read (their values are
+    // not printed).
+    for r in &cfg.im {
+        match cfg.robot(&r.name) {
+            Ok(robot) => println!(
+                "im {} ({}): url read{}{}",
+                robot.name,
+                robot.platform,
+                if robot.secret.is_some() {
+                    ", secret read"
+                } else {
+                    ""
+                },
+                robot
+                    .keyword
+                    .as_deref()
+                    .map(|k| format!(", keyword \"{k}\""))
+                    .unwrap_or_default()
+            ),
+            Err(e) => {
+                eprintln!("crossdesk: {e}");
+                return Ok(ExitCode::from(EX_CONFIG));
+            }
+        }
+    }
     if connect {
         match crossdesk::daemon::check_connect(cfg) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod check;
 pub mod digest;
 pub mod files;
+pub mod im;
 pub mod ingest;
 pub mod list;
 pub mod outbox;
@@ -108,6 +109,12 @@ pub enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The group robots (`[[im]]`): `im test NAME` sends one test message
+    /// to a robot and prints the platform's answer.
+    Im {
+        #[command(subcommand)]
+        cmd: ImCmd,
+    },
     /// Validate the configuration and say what is wrong.
     Check {
         /// Also log in to IMAP (listing the folders) and EHLO the SMTP server.
@@ -182,6 +189,13 @@ pub enum Cmd {
         #[arg(long)]
         gap: Option<u32>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ImCmd {
+    /// Send one test message to the robot NAME now, and print what the
+    /// platform answered. Exit 0 when it took the message.
+    Test { name: String },
 }
 
 #[derive(Subcommand)]

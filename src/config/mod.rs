@@ -70,6 +70,9 @@ pub struct Config {
     pub imap: Option<ImapConfig>,
     /// The SMTP sender, when `mail.transport = "smtp"`.
     pub smtp: Option<SmtpConfig>,
+    /// Group robots (`[[im]]`), the second channel.
+    #[serde(default)]
+    pub im: Vec<ImRobotConfig>,
     /// Where the config was read from; relative paths resolve against its directory.
     #[serde(skip)]
     pub base_dir: PathBuf,

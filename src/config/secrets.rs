@@ -18,39 +18,64 @@ impl Config {
         s: &Secret,
         needed: bool,
     ) -> Result<(), ConfigError> {
-        match (&s.password_file, &s.password_env) {
-            (Some(_), Some(_)) => Err(self.invalid(
-                &format!("{section}.password_file"),
-                "give password_file or password_env, not both",
+        self.check_file_or_env(
+            &format!("{section}.password"),
+            (&s.password_file, &s.password_env),
+            needed.then_some("a password is needed: password_file = \"/etc/crossdesk/pass\" or password_env = \"VAR\""),
+        )
+    }
+
+    /// `<key>_file` or `<key>_env`, not both; one of them when `needed`
+    /// (the text says how).
+    pub(super) fn check_file_or_env(
+        &self,
+        key: &str,
+        (file, env): (&Option<String>, &Option<String>),
+        needed: Option<&str>,
+    ) -> Result<(), ConfigError> {
+        let short = key.rsplit('.').next().unwrap_or(key);
+        match (file, env, needed) {
+            (Some(_), Some(_), _) => Err(self.invalid(
+                &format!("{key}_file"),
+                format!("give {short}_file or {short}_env, not both"),
             )),
-            (None, None) if needed => Err(self.invalid(
-                &format!("{section}.password_file"),
-                "a password is needed: password_file = \"/etc/crossdesk/pass\" or password_env = \"VAR\"",
-            )),
+            (None, None, Some(how)) => Err(self.invalid(&format!("{key}_file"), how)),
             _ => Ok(()),
         }
     }
 
     /// Reads a password from its file (first line) or environment variable.
     pub fn read_secret(&self, section: &str, s: &Secret) -> Result<String, ConfigError> {
-        if let Some(f) = &s.password_file {
+        Ok(self
+            .read_file_or_env(
+                &format!("{section}.password"),
+                (&s.password_file, &s.password_env),
+            )?
+            .unwrap_or_default())
+    }
+
+    /// A value from `<key>_file` (its first line) or `<key>_env`; `None`
+    /// when neither is given.
+    pub fn read_file_or_env(
+        &self,
+        key: &str,
+        (file, env): (&Option<String>, &Option<String>),
+    ) -> Result<Option<String>, ConfigError> {
+        if let Some(f) = file {
             let p = self.resolve(f);
             let text = std::fs::read_to_string(&p).map_err(|e| {
-                self.invalid(
-                    &format!("{section}.password_file"),
-                    format!("{}: {e}", p.display()),
-                )
+                self.invalid(&format!("{key}_file"), format!("{}: {e}", p.display()))
             })?;
-            return Ok(text.lines().next().unwrap_or("").to_string());
+            return Ok(Some(text.lines().next().unwrap_or("").to_string()));
         }
-        if let Some(v) = &s.password_env {
-            return std::env::var(v).map_err(|_| {
+        if let Some(v) = env {
+            return std::env::var(v).map(Some).map_err(|_| {
                 self.invalid(
-                    &format!("{section}.password_env"),
+                    &format!("{key}_env"),
                     format!("environment variable {v} is not set"),
                 )
             });
         }
-        Ok(String::new())
+        Ok(None)
     }
 }

@@ -87,6 +87,35 @@ pub struct DeptConfig {
     /// This department's digest schedule instead of `[digest].schedule`;
     /// `"off"`: no digest.
     pub digest_schedule: Option<String>,
+    /// The `[[im]]` robot of this department's group chat, by name.
+    pub im: Option<String>,
+}
+
+/// `[[im]]`: a group robot of DingTalk, WeCom or Feishu. Its webhook URL
+/// (which holds its token) and its signing secret are read from a file or
+/// an environment variable, never from this file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImRobotConfig {
+    pub name: String,
+    /// `dingtalk`, `wecom` or `feishu`.
+    pub kind: String,
+    pub url_file: Option<String>,
+    pub url_env: Option<String>,
+    /// The 加签 secret, when the robot signs.
+    pub secret_file: Option<String>,
+    pub secret_env: Option<String>,
+    /// A word the robot's keyword setting requires in every message.
+    pub keyword: Option<String>,
+    /// Seconds a post may take before it counts as a transient failure.
+    #[serde(default = "default_im_timeout")]
+    pub timeout_seconds: u64,
+    /// A PEM file of extra trusted CA certificates (e.g. a company proxy's).
+    pub ca_file: Option<String>,
+}
+
+fn default_im_timeout() -> u64 {
+    10
 }
 
 /// `[digest]`: one mail per department group per slot.

@@ -158,8 +158,103 @@ impl Config {
         if self.limits.daily_cap_per_recipient == 0 {
             return Err(self.invalid("limits.daily_cap_per_recipient", "must be at least 1"));
         }
+        self.validate_im()?;
         self.clock_settings()?;
         Ok(())
+    }
+
+    /// `[[im]]` robots, and the departments' `im` names.
+    fn validate_im(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in self.im.iter().enumerate() {
+            let at = |k: &str| format!("im[{i}].{k} (name \"{}\")", r.name);
+            if r.name.trim().is_empty() || r.name.contains(char::is_whitespace) {
+                return Err(self.invalid(&at("name"), "must be a non-empty word without spaces"));
+            }
+            if !names.insert(r.name.as_str()) {
+                return Err(self.invalid(&at("name"), "two robots have this name"));
+            }
+            if crate::im::Platform::parse(&r.kind).is_none() {
+                return Err(self.invalid(
+                    &at("kind"),
+                    format!("`{}`: use \"dingtalk\", \"wecom\" or \"feishu\"", r.kind),
+                ));
+            }
+            self.check_file_or_env(
+                &format!("im[{i}].url"),
+                (&r.url_file, &r.url_env),
+                Some("the webhook URL holds the robot's token: url_file = \"/etc/crossdesk/rd-robot.url\" or url_env = \"VAR\", never the URL here"),
+            )?;
+            self.check_file_or_env(
+                &format!("im[{i}].secret"),
+                (&r.secret_file, &r.secret_env),
+                None,
+            )?;
+            if r.timeout_seconds == 0 || r.timeout_seconds > 300 {
+                return Err(
+                    self.invalid(&at("timeout_seconds"), "must be between 1 and 300 seconds")
+                );
+            }
+        }
+        for (i, d) in self.departments.iter().enumerate() {
+            if let Some(name) = &d.im {
+                if !names.contains(name.as_str()) {
+                    return Err(self.invalid(
+                        &format!("departments[{i}].im (id \"{}\")", d.id),
+                        format!("no [[im]] robot is named `{name}`"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A robot with its webhook URL and secret read in (from their files
+    /// or environment variables), checked as far as it can be offline.
+    pub fn robot(&self, name: &str) -> Result<crate::im::Robot, ConfigError> {
+        let Some((i, r)) = self.im.iter().enumerate().find(|(_, r)| r.name == name) else {
+            let known: Vec<&str> = self.im.iter().map(|r| r.name.as_str()).collect();
+            return Err(self.invalid(
+                "im",
+                if known.is_empty() {
+                    format!("no [[im]] robot is named `{name}` (none is configured)")
+                } else {
+                    format!(
+                        "no [[im]] robot is named `{name}`; configured: {}",
+                        known.join(", ")
+                    )
+                },
+            ));
+        };
+        let platform = crate::im::Platform::parse(&r.kind).expect("checked by validate");
+        let url = self
+            .read_file_or_env(&format!("im[{i}].url"), (&r.url_file, &r.url_env))?
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        // The URL is secret: an error names the setting, never the value.
+        let ok = (url.starts_with("https://")
+            || url.starts_with("http://127.0.0.1")
+            || url.starts_with("http://[::1]"))
+            && !url.contains(char::is_whitespace)
+            && url.len() > "https://x".len();
+        if !ok {
+            return Err(self.invalid(
+                &format!("im[{i}].url_file"),
+                "the webhook URL read from it is not an https:// URL",
+            ));
+        }
+        let secret = self
+            .read_file_or_env(&format!("im[{i}].secret"), (&r.secret_file, &r.secret_env))?
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        Ok(crate::im::Robot {
+            name: r.name.clone(),
+            platform,
+            url,
+            secret,
+            keyword: r.keyword.clone().filter(|k| !k.trim().is_empty()),
+        })
     }
 
     pub(super) fn endpoint(&self, key: &str, v: &str, net: &str) -> Result<Endpoint, ConfigError> {

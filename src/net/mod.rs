@@ -1,5 +1,5 @@
-//! What the network clients share (IMAP, SMTP): TLS settings.
+//! What the network clients share (IMAP, SMTP, the IM robots): TLS settings.
 
 mod tls;
 
-pub use tls::tls_connector;
+pub use tls::{client_config, tls_connector};

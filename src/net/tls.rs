@@ -5,6 +5,14 @@ use std::sync::Arc;
 
 /// Builds a rustls client config from the system roots plus an optional PEM file.
 pub fn tls_connector(ca_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(client_config(
+        ca_pem,
+    )?)))
+}
+
+/// The rustls client settings: the system's roots plus an optional PEM
+/// file of extra CA certificates, ring as the provider.
+pub fn client_config(ca_pem: Option<&[u8]>) -> Result<tokio_rustls::rustls::ClientConfig, String> {
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for c in native.certs {
@@ -22,7 +30,7 @@ pub fn tls_connector(ca_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
+    Ok(cfg)
 }
 
 /// PEM → DER certificates, without another dependency: the base64 between

@@ -1,6 +1,7 @@
 //! Where mail goes. A transport takes one rendered message and its
 //! envelope; the outbox drainer decides retries from the error kind.
 
+pub mod im;
 pub mod maildir;
 pub mod smtp;
 

@@ -1,0 +1,142 @@
+//! Posting to a group robot's webhook over HTTPS (reqwest, with the same
+//! TLS roots as IMAP and SMTP). What the answer means is `im::answer`'s
+//! to say; a robot's token and secret never reach an error or a log line.
+
+use crate::im::answer::{self, Delivery};
+use crate::im::{payload, ImMessage, Robot};
+use std::time::Duration;
+
+/// One post's result: what it means, and the platform's own answer.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub delivery: Delivery,
+    /// The HTTP status, when the platform answered.
+    pub status: Option<u16>,
+    /// The answer's body (scrubbed of the robot's token and secret).
+    pub body: String,
+}
+
+pub struct ImClient {
+    http: reqwest::Client,
+}
+
+impl ImClient {
+    /// A client trusting the system's roots and `ca_pem`, giving a post
+    /// `timeout` in all.
+    pub fn new(ca_pem: Option<&[u8]>, timeout: Duration) -> Result<ImClient, String> {
+        let tls = crate::net::client_config(ca_pem)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("crossdesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.without_url().to_string())?;
+        Ok(ImClient { http })
+    }
+
+    /// Posts `msg` to `robot`, signed for `now_ms` when it signs.
+    pub async fn post(&self, robot: &Robot, msg: &ImMessage, now_ms: i64) -> Posted {
+        let req = payload::request(robot.shape(), msg, now_ms);
+        let url = payload::url_with(&robot.url, &req.query);
+        let sent = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(req.body.to_string())
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let why = robot.scrub(&e.without_url().to_string());
+                return Posted {
+                    delivery: Delivery::Retry {
+                        after_s: 30,
+                        why: format!("{}: {why}", robot.platform),
+                    },
+                    status: None,
+                    body: String::new(),
+                };
+            }
+        };
+        let status = resp.status().as_u16();
+        let body = match resp.text().await {
+            Ok(b) => robot.scrub(&b),
+            Err(e) => {
+                return Posted {
+                    delivery: Delivery::Retry {
+                        after_s: 30,
+                        why: robot.scrub(&e.without_url().to_string()),
+                    },
+                    status: Some(status),
+                    body: String::new(),
+                }
+            }
+        };
+        let delivery = match answer::read(robot.platform, status, &body) {
+            Delivery::Retry { after_s, why } => Delivery::Retry {
+                after_s,
+                why: robot.scrub(&why),
+            },
+            Delivery::Failed(why) => Delivery::Failed(robot.scrub(&why)),
+            Delivery::Sent => Delivery::Sent,
+        };
+        Posted {
+            delivery,
+            status: Some(status),
+            body,
+        }
+    }
+}
+
+/// A robot's client as configured: the system's roots plus its `ca_file`,
+/// its `timeout_seconds`.
+pub fn client_for(cfg: &crate::config::Config, name: &str) -> Result<(Robot, ImClient), String> {
+    let robot = cfg.robot(name).map_err(|e| e.to_string())?;
+    let rc = cfg
+        .im
+        .iter()
+        .find(|r| r.name == name)
+        .expect("cfg.robot found it");
+    let ca = match &rc.ca_file {
+        Some(f) => {
+            let p = cfg.resolve(f);
+            Some(std::fs::read(&p).map_err(|e| format!("im ca_file {}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    let client = ImClient::new(ca.as_deref(), Duration::from_secs(rc.timeout_seconds))?;
+    Ok((robot, client))
+}
+
+/// `crossdesk im test NAME`: one short message to the robot, now, in the
+/// configured default language.
+pub fn test_message(cfg: &crate::config::Config, name: &str) -> Result<(Robot, Posted), String> {
+    let (robot, client) = client_for(cfg, name)?;
+    let own = &cfg.mail.address;
+    let msg = if cfg.locale.default == "en" {
+        ImMessage {
+            title: "crossdesk test message".into(),
+            text: format!(
+                "### crossdesk test message\nThis group's robot `{name}` is set up. Urgent events of the workflow will show here; everything is acted on by mail to {own}."
+            ),
+            mobiles: vec![],
+        }
+    } else {
+        ImMessage {
+            title: "crossdesk 测试消息".into(),
+            text: format!(
+                "### crossdesk 测试消息\n本群机器人 `{name}` 已配置成功。协作流程的紧急事项会发到这里；所有事项仍通过邮件办理（{own}）。"
+            ),
+            mobiles: vec![],
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let posted = rt.block_on(client.post(&robot, &msg, chrono::Utc::now().timestamp_millis()));
+    Ok((robot, posted))
+}
