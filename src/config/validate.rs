@@ -239,8 +239,9 @@ impl Config {
             && !url.contains(char::is_whitespace)
             && url.len() > "https://x".len();
         if !ok {
+            let from = if r.url_file.is_some() { "file" } else { "env" };
             return Err(self.invalid(
-                &format!("im[{i}].url_file"),
+                &format!("im[{i}].url_{from}"),
                 "the webhook URL read from it is not an https:// URL",
             ));
         }

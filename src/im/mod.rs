@@ -121,11 +121,15 @@ impl Robot {
     /// line or an error that may quote a URL or an answer.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
-        let mut secrets: Vec<&str> = vec![];
-        // The token is what follows the last `=` or `/` of the URL.
-        if let Some(tok) = self.url.rsplit(['=', '/']).next().filter(|t| t.len() >= 8) {
-            secrets.push(tok);
-        }
+        // The token is a query value (DingTalk's access_token, WeCom's key)
+        // or the last path segment (Feishu's hook id).
+        let (path, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
+        let mut secrets: Vec<&str> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('=').map(|(_, v)| v))
+            .chain(path.rsplit('/').next())
+            .filter(|t| t.len() >= 8)
+            .collect();
         if let Some(s) = self.secret.as_deref().filter(|s| !s.is_empty()) {
             secrets.push(s);
         }
@@ -199,5 +203,12 @@ mod tests {
             ..r
         };
         assert!(!f.scrub(&f.url).contains("0f1e2d3c-aaaa-bbbb"));
+        let w = Robot {
+            platform: Platform::WeCom,
+            url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx&debug=1"
+                .into(),
+            ..f
+        };
+        assert!(!w.scrub(&w.url).contains("693a91f6-7xxx"));
     }
 }
