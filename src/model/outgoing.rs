@@ -287,10 +287,21 @@ pub struct MailCtx {
     pub part: u32,
     #[serde(skip_serializing_if = "is_zero")]
     pub parts: u32,
-    /// An item's history, oldest first (`[SHOW]`).
+    /// An item's history, oldest first (`[SHOW]`): the latest
+    /// `HISTORY_MAX` events.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryCtx>,
+    /// Earlier events left out of `history`.
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub history_more: usize,
 }
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The most events a `[SHOW]` answer lists (the latest ones).
+pub const HISTORY_MAX: usize = 100;
 
 fn is_zero(n: &u32) -> bool {
     *n == 0

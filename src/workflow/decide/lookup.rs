@@ -120,6 +120,10 @@ impl<'a, 'b> Decider<'a, 'b> {
                     detail: one_line(&e.detail),
                 })
                 .collect();
+            // A long history: the latest events, and how many came before.
+            let more = ctx.history.len().saturating_sub(HISTORY_MAX);
+            ctx.history.drain(..more);
+            ctx.history_more = more;
             let mut mail = self.mail(Kind::Show, vec![self.actor()], vec![], ctx, false);
             if !files.is_empty() {
                 mail.ctx.files = files.iter().map(FileCtx::of).collect();

@@ -3228,3 +3228,29 @@ fn mine_and_help_answer_the_sender_about_no_item() {
     assert_eq!(sketch(&o.mails[0]), "help to:[bob] cc:[] en -");
     assert_eq!(o.mails[0].ctx.action, "help");
 }
+
+#[test]
+fn a_long_history_shows_its_latest_events_and_counts_the_rest() {
+    let w0 = world();
+    let req = in_progress(&w0);
+    let events: Vec<Event> = (0..HISTORY_MAX + 30)
+        .map(|i| Event {
+            item: ItemId::Req(ReqId(1)),
+            kind: "comment".into(),
+            actor: ZHAOLIU.into(),
+            message_id: format!("{i}@x"),
+            at: now(),
+            detail: format!("note {i}"),
+        })
+        .collect();
+    let w = looking(events, vec![], 1000);
+    let o = w.run(ZHAOLIU, lookup(Action::Show), on(&req));
+    let m = &o.mails[0];
+    assert_eq!(m.ctx.history.len(), HISTORY_MAX);
+    assert_eq!(m.ctx.history_more, 30);
+    assert_eq!(m.ctx.history[0].detail, "note 30");
+    assert_eq!(
+        m.ctx.history.last().unwrap().detail,
+        format!("note {}", HISTORY_MAX + 29)
+    );
+}
