@@ -49,3 +49,21 @@ for h in ("From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "Auto-Subm
 print()
 print(m.get_body(preferencelist=("plain",)).get_content())
 PY
+
+# A look-up by mail: 李雷 of R&D, who joined late, asks for REQ-1.
+d=demo/zh
+printf 'From: =?UTF-8?B?5p2O6Zu3?= <lilei@corp.example>\r\nTo: workflow@corp.example\r\nSubject: =?UTF-8?B?44CQ5p+l6K+i44CRW1JFUS0xXQ==?=\r\nMessage-ID: <demo-lookup@corp.example>\r\nDate: %s\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\r\n' \
+  "$(date -R)" >"$d/inbox/new/9999.demo.lookup"
+echo "== 李雷 sends 【查询】[REQ-1]; $bin --config $d/crossdesk.toml run --once"
+CROSSDESK_LOG=error "$bin" --config "$d/crossdesk.toml" run --once | sed 's|^.*/new/||'
+answer=$(grep -l '^In-Reply-To: <demo-lookup@corp.example>' "$d"/outbox/new/* | head -n 1)
+echo "== the answer ($answer), decoded:"
+python3 - "$answer" <<'PY'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+for h in ("To", "Subject", "Auto-Submitted"):
+    print(f"{h}: {m[h]}")
+print()
+print(m.get_body(preferencelist=("plain",)).get_content())
+PY
+echo
