@@ -5,6 +5,7 @@
 # `crossdesk run --once` acts on them and writes every reply into an outbox
 # Maildir, then the resulting state is shown. Each story runs in its own
 # deployment under demo/ (config/demo.toml with its paths moved there).
+# Last, a look-up by mail (【查询】[REQ-1]) is answered.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --release --quiet
