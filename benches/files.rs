@@ -36,30 +36,20 @@ fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-const CONFIG: &str = r#"
-[mail]
-address = "workflow@corp.example"
-display_name = "协作流程助手"
-source = "maildir:inbox"
-transport = "maildir:outbox"
-watermark = "all"
-[store]
-path = "crossdesk.db"
-[limits]
-daily_cap_per_recipient = 100000000
-[[departments]]
-id = "rd"
-name = "研发部"
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = ["张三 <zhangsan@corp.example>"]
-[[departments]]
-id = "sales"
-name = "销售部"
-group = "sales@corp.example"
-leads = ["李娜 <lina@corp.example>"]
-members = ["赵六 <zhaoliu@corp.example>"]
-"#;
+/// The deployment's settings: a Maildir source and transport, and the
+/// departments of the embedded default (`config/demo.toml`).
+fn config() -> String {
+    let demo = include_str!("../config/demo.toml");
+    let depts = &demo[demo
+        .find("[[departments]]")
+        .expect("demo.toml has departments")..];
+    format!(
+        "[mail]\naddress = \"workflow@corp.example\"\nsource = \"maildir:inbox\"\n\
+         transport = \"maildir:outbox\"\nwatermark = \"all\"\n\
+         [store]\npath = \"crossdesk.db\"\n\
+         [limits]\ndaily_cap_per_recipient = 100000000\n{depts}"
+    )
+}
 
 /// Deterministic, incompressible bytes.
 fn blob(seed: u64, n: usize) -> Vec<u8> {
@@ -121,7 +111,7 @@ fn deployment(mails: &[Vec<u8>]) -> tempfile::TempDir {
         .prefix("crossdesk-files-bench-")
         .tempdir_in(bench_dir())
         .unwrap();
-    std::fs::write(dir.path().join("crossdesk.toml"), CONFIG).unwrap();
+    std::fs::write(dir.path().join("crossdesk.toml"), config()).unwrap();
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(dir.path().join("inbox").join(sub)).unwrap();
     }
