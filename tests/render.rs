@@ -606,6 +606,46 @@ fn a_broken_override_fails_at_start() {
 }
 
 #[test]
+fn robot_messages_come_from_templates_that_can_be_overridden() {
+    let ctx = MailCtx {
+        title: "rd-bot".into(),
+        workflow_address: "workflow@corp.example".into(),
+        ..MailCtx::default()
+    };
+    for (locale, word) in [("zh-CN", "测试消息"), ("en", "test message")] {
+        let m = renderer().render_im("test", locale, &ctx).unwrap();
+        assert!(m.title.contains(word), "{locale}: {m:?}");
+        assert!(
+            m.text.contains("`rd-bot`") && m.text.contains("workflow@corp.example"),
+            "{locale}: {m:?}"
+        );
+        // Markdown stays as written: nothing is HTML-escaped.
+        assert!(m.text.starts_with("### "), "{locale}: {m:?}");
+        assert!(m.text.len() < 4096);
+    }
+    // An override in `<dir>/<locale>/im/`, and a broken one refused at start.
+    let dir = tempfile::tempdir().unwrap();
+    let im = dir.path().join("en/im");
+    std::fs::create_dir_all(&im).unwrap();
+    std::fs::write(
+        im.join("test.hbs"),
+        "--- subject ---\nHello <{{title}}>\n--- text ---\n**{{title}}** & co\n",
+    )
+    .unwrap();
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let m = r.render_im("test", "en", &ctx).unwrap();
+    assert_eq!(m.title, "Hello <rd-bot>");
+    assert_eq!(m.text, "**rd-bot** & co\n");
+    std::fs::write(
+        im.join("test.hbs"),
+        "--- subject ---\n{{#if x}}\n--- text ---\n\n",
+    )
+    .unwrap();
+    let err = Renderer::new(Some(dir.path())).unwrap_err().to_string();
+    assert!(err.contains("im/test.hbs"), "{err}");
+}
+
+#[test]
 fn a_new_locale_can_be_added_from_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     let ja = dir.path().join("ja");
@@ -618,8 +658,19 @@ fn a_new_locale_can_be_added_from_a_directory() {
         )
         .unwrap();
     }
+    std::fs::create_dir_all(ja.join("im")).unwrap();
+    std::fs::write(
+        ja.join("im/test.hbs"),
+        "--- subject ---\nテスト\n--- text ---\n{{title}}\n",
+    )
+    .unwrap();
     let r = Renderer::new(Some(dir.path())).unwrap();
     assert_eq!(r.locales(), ["en", "ja", "zh-CN"]);
+    let m = r.render_im("test", "ja", &full_ctx()).unwrap();
+    assert_eq!(
+        (m.title.as_str(), m.text.as_str()),
+        ("テスト", "导出CRM数据\n")
+    );
     let p = r
         .render_parts(&outgoing(Kind::Confirmed, "ja-JP", full_ctx()))
         .unwrap();

@@ -133,10 +133,33 @@ pub(super) fn load_locale(
             })?;
             paths.push(entry.path());
         }
+        // Group-robot messages live in `im/` beside the mail templates.
+        let im_dir = dir.join("im");
+        if im_dir.is_dir() {
+            let entries = std::fs::read_dir(&im_dir).map_err(|source| RenderError::Io {
+                path: im_dir.clone(),
+                source,
+            })?;
+            for entry in entries {
+                paths.push(
+                    entry
+                        .map_err(|source| RenderError::Io {
+                            path: im_dir.clone(),
+                            source,
+                        })?
+                        .path(),
+                );
+            }
+        }
         paths.sort();
         for path in paths {
-            let Some(file) = path.file_name().and_then(|n| n.to_str()).map(String::from) else {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
+            };
+            let file = if path.parent() == Some(im_dir.as_path()) {
+                format!("im/{name}")
+            } else {
+                name.to_string()
             };
             if !(file == "names.toml" || file.ends_with(".hbs")) {
                 continue;
@@ -203,6 +226,18 @@ pub(super) fn load_locale(
         };
         let subject = sec.subject.ok_or_else(|| missing("subject"))?;
         let text = sec.text.ok_or_else(|| missing("text"))?;
+        if stem.starts_with("im/") {
+            // A robot message: a title and a markdown text, no html.
+            for (part, src) in [("subject", &subject), ("text", &text)] {
+                plain
+                    .register_template_string(
+                        &format!("{stem}.{part}"),
+                        inline_partials(src, &text_partials, 0).map_err(inline_err)?,
+                    )
+                    .map_err(compile_err(label))?;
+            }
+            continue;
+        }
         let body = sec.html.ok_or_else(|| missing("html"))?;
         plain
             .register_template_string(
@@ -222,11 +257,15 @@ pub(super) fn load_locale(
         )
         .map_err(compile_err(label))?;
     }
-    for kind in Kind::ALL {
-        if !plain.has_template(&format!("{}.subject", kind.name())) {
+    for kind in Kind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(IM_KINDS.iter().copied())
+    {
+        if !plain.has_template(&format!("{kind}.subject")) {
             return Err(RenderError::MissingKind {
                 locale: locale.to_string(),
-                kind: kind.name(),
+                kind,
             });
         }
     }

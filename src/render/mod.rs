@@ -107,6 +107,7 @@ macro_rules! builtin_locale {
                 builtin_locale!(@f $loc, "show.hbs"),
                 builtin_locale!(@f $loc, "files.hbs"),
                 builtin_locale!(@f $loc, "mine.hbs"),
+                builtin_locale!(@f $loc, "im/test.hbs"),
             ],
         )
     };
@@ -125,6 +126,10 @@ macro_rules! builtin_locale {
 }
 
 type FileSet = &'static [(&'static str, &'static str)];
+
+/// The group-robot messages every locale has (`templates/<locale>/im/<name>.hbs`:
+/// a title and a markdown text).
+pub const IM_KINDS: [&str; 1] = ["im/test"];
 
 /// The built-in templates: (locale, [(file name, contents)]).
 const BUILTIN: &[(&str, FileSet)] = &[builtin_locale!("zh-CN"), builtin_locale!("en")];
@@ -323,6 +328,48 @@ impl Renderer {
             .keys()
             .find(|k| lang(&norm(k)) == wl)
             .map(|k| k.as_str())
+    }
+
+    /// Renders a group-robot message (`templates/<locale>/im/<name>.hbs`)
+    /// from a mail context, in `locale`.
+    pub fn render_im(
+        &self,
+        name: &str,
+        locale: &str,
+        ctx: &crate::model::MailCtx,
+    ) -> Result<crate::im::ImMessage, RenderError> {
+        let locale_name = self.resolve_locale(locale);
+        let loc = self.locales.get(locale_name).ok_or_else(|| {
+            RenderError::UnknownLocale(locale_name.to_string(), self.locales().join(", "))
+        })?;
+        let out = Outgoing {
+            kind: crate::model::Kind::Notice,
+            to: vec![],
+            cc: vec![],
+            item: (!ctx.id.is_empty()).then(|| ctx.id.clone()),
+            locale: locale_name.to_string(),
+            ctx: ctx.clone(),
+            attachments: vec![],
+        };
+        let mut hb = names_only(&loc.names);
+        if let Some(obj) = hb.data_mut().as_object_mut() {
+            fill(obj, &out, locale_name, None)?;
+        }
+        let run = |part: &str| {
+            let template = format!("im/{name}.{part}");
+            loc.plain
+                .render_with_context(&template, &hb)
+                .map_err(|e| RenderError::Render {
+                    locale: locale_name.to_string(),
+                    template,
+                    source: Box::new(e),
+                })
+        };
+        Ok(crate::im::ImMessage {
+            title: tidy_subject(&run("subject")?, None),
+            text: tidy_text(&run("text")?),
+            mobiles: vec![],
+        })
     }
 
     /// Renders subject, text and html for an `Outgoing` in `out.locale`

@@ -112,27 +112,19 @@ pub fn client_for(cfg: &crate::config::Config, name: &str) -> Result<(Robot, ImC
 }
 
 /// `crossdesk im test NAME`: one short message to the robot, now, in the
-/// configured default language.
+/// configured default language, from `templates/<locale>/im/test.hbs`.
 pub fn test_message(cfg: &crate::config::Config, name: &str) -> Result<(Robot, Posted), String> {
     let (robot, client) = client_for(cfg, name)?;
-    let own = &cfg.mail.address;
-    let msg = if cfg.locale.default == "en" {
-        ImMessage {
-            title: "crossdesk test message".into(),
-            text: format!(
-                "### crossdesk test message\nThis group's robot `{name}` is set up. Urgent events of the workflow will show here; everything is acted on by mail to {own}."
-            ),
-            mobiles: vec![],
-        }
-    } else {
-        ImMessage {
-            title: "crossdesk 测试消息".into(),
-            text: format!(
-                "### crossdesk 测试消息\n本群机器人 `{name}` 已配置成功。协作流程的紧急事项会发到这里；所有事项仍通过邮件办理（{own}）。"
-            ),
-            mobiles: vec![],
-        }
+    let dir = cfg.templates.dir.as_deref().map(|d| cfg.resolve(d));
+    let renderer = crate::render::Renderer::new(dir.as_deref()).map_err(|e| e.to_string())?;
+    let ctx = crate::model::MailCtx {
+        title: name.to_string(),
+        workflow_address: cfg.mail.address.clone(),
+        ..Default::default()
     };
+    let msg = renderer
+        .render_im("test", &cfg.locale.default, &ctx)
+        .map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
