@@ -26,9 +26,10 @@ pub struct Shape<'a> {
 pub fn request(shape: Shape<'_>, msg: &ImMessage, now_ms: i64) -> ImRequest {
     let p = shape.platform;
     let mut text = msg.text.clone();
-    // A robot with a keyword setting refuses a message without it.
+    // A robot with a keyword setting refuses a message without it (in
+    // its text: where every platform looks).
     if let Some(k) = shape.keyword.filter(|k| !k.is_empty()) {
-        if !msg.title.contains(k) && !text.contains(k) {
+        if !text.contains(k) {
             text = format!("{k}\n\n{text}");
         }
     }
