@@ -288,6 +288,24 @@ fn run_once_in_background(desk: &Desk) -> std::process::Child {
         .unwrap()
 }
 
+/// A crashed run ended where the undisturbed one did, part by part (what
+/// each kill interrupted in the messages).
+#[track_caller]
+fn assert_same_outcome(got: &Outcome, want: &Outcome, log: &[String]) {
+    assert_eq!(got.verdicts, want.verdicts, "verdicts ({log:#?})");
+    assert_eq!(
+        got.events_per_message, want.events_per_message,
+        "events per message ({log:#?})"
+    );
+    assert_eq!(got.events, want.events, "events ({log:#?})");
+    assert_eq!(got.reqs, want.reqs, "requirements ({log:#?})");
+    assert_eq!(got.mails, want.mails, "the outbox ({log:#?})");
+    assert_eq!(
+        got.outbox_files, want.outbox_files,
+        "outbox files ({log:#?})"
+    );
+}
+
 fn crash_config() -> Options {
     // Small batches: many commits for the kills to fall between.
     Options {
@@ -378,19 +396,7 @@ fn killed_at_random_moments_then_restarted_acts_on_every_message_exactly_once() 
         + count(&crashed.inbox_dir().join(".rejected/cur"));
     assert_eq!(processed, mails.len(), "every message moved out once");
 
-    let got = outcome(&crashed);
-    assert_eq!(got.verdicts, want.verdicts, "verdicts ({log:#?})");
-    assert_eq!(
-        got.events_per_message, want.events_per_message,
-        "events per message ({log:#?})"
-    );
-    assert_eq!(got.events, want.events, "events ({log:#?})");
-    assert_eq!(got.reqs, want.reqs, "requirements ({log:#?})");
-    assert_eq!(got.mails, want.mails, "the outbox ({log:#?})");
-    assert_eq!(
-        got.outbox_files, want.outbox_files,
-        "outbox files ({log:#?})"
-    );
+    assert_same_outcome(&outcome(&crashed), &want, &log);
 }
 
 /// A source that checks, at each acknowledgement, that the message's
@@ -692,15 +698,8 @@ fn killed_while_keeping_files_leaves_no_event_without_its_file() {
     crashed.ok(&["run", "--once"]);
     assert_inbox_empty(&crashed.inbox_dir());
     assert_recorded_files_on_disk(&crashed);
-    let got = outcome(&crashed);
-    assert_eq!(
-        got.verdicts, want.verdicts,
-        "each mail acted on once ({log:#?})"
-    );
-    assert_eq!(got.events_per_message, want.events_per_message, "{log:#?}");
-    assert_eq!(got.events, want.events, "{log:#?}");
-    assert_eq!(got.reqs, want.reqs, "{log:#?}");
-    assert_eq!(got.mails, want.mails, "{log:#?}");
+    // Each mail acted on once, as an undisturbed run acts on it.
+    assert_same_outcome(&outcome(&crashed), &want, &log);
     assert_eq!(
         file_rows(&crashed),
         want_files,
