@@ -3,12 +3,14 @@
 //! whatever is still queued stays in the outbox for the next start.
 
 use crate::config::{Config, Endpoint};
-use crate::engine::{DrainStats, Engine};
+use crate::engine::{DrainStats, Engine, PreparedIm};
+use crate::send::im::ImSender;
 use crate::send::maildir::MaildirTransport;
 use crate::send::smtp::SmtpSender;
 use crate::send::SendError;
 use crate::shutdown::Shutdown;
 use crate::source::mutf7::{display_name, wire_name};
+use crate::store::SendResult;
 use anyhow::Context;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
@@ -23,7 +25,7 @@ pub struct RunOpts {
     pub poll: Duration,
 }
 
-type SharedEngine = Arc<Mutex<Engine>>;
+pub type SharedEngine = Arc<Mutex<Engine>>;
 
 fn lock(e: &SharedEngine) -> anyhow::Result<std::sync::MutexGuard<'_, Engine>> {
     e.lock()
@@ -150,6 +152,17 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         .await??;
         let stats = drain(&engine, &sender, &stop_rx).await?;
         log_drain(stats);
+        let im = make_im(lock(&engine)?.config());
+        if let Some(mut im) = im {
+            let s = im_round(&engine, &mut im, &stop_rx).await?;
+            log_im(&s);
+            if s.waiting > 0 {
+                tracing::info!(
+                    waiting = s.waiting,
+                    "robot messages wait for their robot's pace; the next run posts them"
+                );
+            }
+        }
         return r;
     }
 
@@ -167,11 +180,25 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         ),
         _ => Duration::from_secs(5),
     };
+    // The robots post beside the mail sender, at their own pace.
+    let im_kick = Arc::new(Notify::new());
+    let im = make_im(lock(&engine)?.config());
+    let im_task = im.map(|im| {
+        tokio::spawn(im_loop(
+            engine.clone(),
+            im,
+            im_kick.clone(),
+            poll,
+            stop_rx.clone(),
+        ))
+    });
     loop {
         match drain(&engine, &sender, &stop_rx).await {
             Ok(stats) => log_drain(stats),
             Err(e) => tracing::error!("outbox: {e:#}"),
         }
+        // What was just queued may have robot messages with it.
+        im_kick.notify_one();
         if stop.is_requested() {
             break;
         }
@@ -182,6 +209,9 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         }
     }
     let _ = clock.await;
+    if let Some(t) = im_task {
+        let _ = t.await;
+    }
     match src.await {
         Ok(r) => r?,
         Err(e) => return Err(e.into()),
@@ -391,6 +421,212 @@ async fn drain_smtp(
     Ok(stats)
 }
 
+/// What one round of robot posts did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ImStats {
+    pub sent: usize,
+    pub retry: usize,
+    pub failed: usize,
+    /// Left queued for their robot's pace (or a robot that is not set up).
+    pub waiting: usize,
+    /// The earliest time (ms) a robot with waiting messages may post again.
+    pub next_ms: Option<i64>,
+}
+
+impl ImStats {
+    fn add(&mut self, o: ImStats) {
+        self.sent += o.sent;
+        self.retry += o.retry;
+        self.failed += o.failed;
+        self.waiting += o.waiting;
+        self.next_ms = match (self.next_ms, o.next_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// A robot's gap between posts worth waiting for inside a round (Feishu's
+/// five a second); a longer one ends the robot's round.
+const IM_PATIENCE_MS: i64 = 1_500;
+
+/// One round of robot posts: every due message whose robot's pace allows
+/// it now, robots side by side, each robot's in order; each post's result
+/// recorded as soon as it is known. Nothing is posted while another
+/// process posts.
+pub async fn im_round(
+    engine: &SharedEngine,
+    im: &mut ImSender,
+    stop: &Shutdown,
+) -> anyhow::Result<ImStats> {
+    let mut stats = ImStats::default();
+    let (store, tz) = {
+        let e = lock(engine)?;
+        (e.config().store_path(), e.config().tz())
+    };
+    let Some(_posting) = crate::store::locks::im_send_lock(&store)? else {
+        tracing::info!("another crossdesk process is posting the robot messages; left to it");
+        return Ok(stats);
+    };
+    let now = crate::schedule::now(tz);
+    let due = {
+        let mut e = lock(engine)?;
+        let due = e.prepare_im(now, 1000)?;
+        // Each robot's pace, as the store knows it (another process's
+        // posts included).
+        let since = chrono::Utc::now() - chrono::Duration::seconds(65);
+        for (name, p) in im.robots.iter_mut() {
+            let sent = e.store().im_sent_since(name, since)?;
+            p.pacer.seed(sent.iter().map(|t| t.timestamp_millis()));
+        }
+        due
+    };
+    if due.is_empty() {
+        return Ok(stats);
+    }
+    let mut by_robot: std::collections::BTreeMap<String, Vec<PreparedIm>> = Default::default();
+    let mut unrendered = vec![];
+    for p in due {
+        match &p.msg {
+            Err(e) => {
+                tracing::error!(id = p.id, robot = %p.robot, event = %p.event, error = %e,
+                    "robot message failed");
+                stats.failed += 1;
+                unrendered.push((p.id, chrono::Utc::now(), SendResult::Failed(e.clone())));
+            }
+            Ok(_) if !im.robots.contains_key(&p.robot) => stats.waiting += 1,
+            Ok(_) => by_robot.entry(p.robot.clone()).or_default().push(p),
+        }
+    }
+    if !unrendered.is_empty() {
+        lock(engine)?.finish_im(&unrendered)?;
+    }
+    let rounds = im.robots.iter_mut().filter_map(|(name, r)| {
+        by_robot
+            .remove(name)
+            .map(|v| one_robot(engine, r, v, stop, tz))
+    });
+    for r in futures::future::join_all(rounds).await {
+        stats.add(r?);
+    }
+    Ok(stats)
+}
+
+/// One robot's due messages, in order, as its pace allows.
+async fn one_robot(
+    engine: &SharedEngine,
+    r: &mut crate::send::im::Paced,
+    msgs: Vec<PreparedIm>,
+    stop: &Shutdown,
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<ImStats> {
+    use crate::im::answer::Delivery;
+    let mut stats = ImStats::default();
+    let n = msgs.len();
+    for (i, p) in msgs.into_iter().enumerate() {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let slot = r.pacer.next_slot(now_ms);
+        if stop.is_requested() || slot - now_ms > IM_PATIENCE_MS {
+            stats.waiting += n - i;
+            stats.next_ms = Some(slot);
+            break;
+        }
+        if slot > now_ms {
+            tokio::time::sleep(Duration::from_millis((slot - now_ms) as u64)).await;
+        }
+        let Ok(msg) = &p.msg else { continue };
+        let start = chrono::Utc::now();
+        let posted = r.client.post(&r.robot, msg, start.timestamp_millis()).await;
+        r.pacer.record(start.timestamp_millis());
+        let res = p.outcome(&posted.delivery, crate::schedule::now(tz));
+        match (&posted.delivery, &res) {
+            (_, SendResult::Sent) => {
+                stats.sent += 1;
+                tracing::debug!(id = p.id, robot = %p.robot, event = %p.event, "robot message posted");
+            }
+            (Delivery::Retry { after_s, .. }, SendResult::Retry { error, at }) => {
+                stats.retry += 1;
+                // Throttled or down: the robot's other messages wait too.
+                r.pacer
+                    .hold(start.timestamp_millis() + *after_s as i64 * 1000);
+                tracing::warn!(id = p.id, robot = %p.robot, event = %p.event, %error,
+                    retry_at = %at, "robot message not posted, will retry");
+            }
+            (_, SendResult::Failed(error)) => {
+                stats.failed += 1;
+                tracing::error!(id = p.id, robot = %p.robot, event = %p.event, %error,
+                    "robot message failed");
+            }
+            _ => {}
+        }
+        lock(engine)?.finish_im(&[(p.id, start, res)])?;
+    }
+    Ok(stats)
+}
+
+fn log_im(s: &ImStats) {
+    if s.sent + s.retry + s.failed > 0 {
+        tracing::info!(
+            sent = s.sent,
+            retry = s.retry,
+            failed = s.failed,
+            waiting = s.waiting,
+            "robot messages posted"
+        );
+    } else if s.waiting > 0 {
+        tracing::debug!(
+            waiting = s.waiting,
+            "robot messages wait for their robot's pace"
+        );
+    }
+}
+
+/// The robots' sender as configured, with a line for each robot that
+/// cannot be set up (its messages wait in the queue). `None`: no robot.
+fn make_im(cfg: &Config) -> Option<ImSender> {
+    if cfg.im.is_empty() {
+        return None;
+    }
+    let (im, broken) = ImSender::new(cfg);
+    for (name, error) in broken {
+        tracing::error!(robot = %name, %error,
+            "robot not set up; its messages wait in the queue");
+    }
+    Some(im)
+}
+
+/// The IM task: a round whenever the mail sender has been round (kicked),
+/// when a paced robot may post again, and at the poll interval.
+async fn im_loop(
+    engine: SharedEngine,
+    mut im: ImSender,
+    kick: Arc<Notify>,
+    poll: Duration,
+    mut stop: Shutdown,
+) {
+    loop {
+        if stop.is_requested() {
+            return;
+        }
+        let mut wait = poll;
+        match im_round(&engine, &mut im, &stop).await {
+            Ok(s) => {
+                log_im(&s);
+                if let Some(next) = s.next_ms {
+                    let ms = (next - chrono::Utc::now().timestamp_millis()).max(50);
+                    wait = wait.min(Duration::from_millis(ms as u64));
+                }
+            }
+            Err(e) => tracing::error!("robot messages: {e:#}"),
+        }
+        tokio::select! {
+            _ = kick.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.requested() => return,
+        }
+    }
+}
+
 /// `check --connect`: log in to IMAP and list the folders; EHLO the SMTP
 /// server. Returns one line per check; Err when any failed.
 pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
@@ -489,7 +725,13 @@ pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
     // drop) the sender inside it.
     let stats = rt.block_on(async {
         let sender = make_sender(lock(&shared)?.config())?;
-        drain(&shared, &sender, &rx).await
+        let stats = drain(&shared, &sender, &rx).await?;
+        // Not in the `if let`: its guard would live through the round.
+        let im = make_im(lock(&shared)?.config());
+        if let Some(mut im) = im {
+            log_im(&im_round(&shared, &mut im, &rx).await?);
+        }
+        anyhow::Ok(stats)
     })?;
     let engine = Arc::try_unwrap(shared)
         .map_err(|_| anyhow::anyhow!("engine still shared"))?

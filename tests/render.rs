@@ -30,6 +30,7 @@ fn full_ctx() -> MailCtx {
         due: Some("2026-12-10".into()),
         quality: Some("p95 < 200 ms".into()),
         blocked: false,
+        dept: "rd".into(),
     };
     MailCtx {
         id: "REQ-42".into(),
@@ -75,6 +76,7 @@ fn full_ctx() -> MailCtx {
                 due: Some("2026-11-01".into()),
                 quality: None,
                 blocked: true,
+                dept: "qa".into(),
             },
         ],
         task: Some(task),
@@ -659,11 +661,13 @@ fn a_new_locale_can_be_added_from_a_directory() {
         .unwrap();
     }
     std::fs::create_dir_all(ja.join("im")).unwrap();
-    std::fs::write(
-        ja.join("im/test.hbs"),
-        "--- subject ---\nテスト\n--- text ---\n{{title}}\n",
-    )
-    .unwrap();
+    for kind in crossdesk::render::IM_KINDS {
+        std::fs::write(
+            ja.join(format!("{kind}.hbs")),
+            "--- subject ---\nテスト\n--- text ---\n{{title}}\n",
+        )
+        .unwrap();
+    }
     let r = Renderer::new(Some(dir.path())).unwrap();
     assert_eq!(r.locales(), ["en", "ja", "zh-CN"]);
     let m = r.render_im("test", "ja", &full_ctx()).unwrap();

@@ -200,9 +200,10 @@ pub enum ImCmd {
 
 #[derive(Subcommand)]
 pub enum OutboxCmd {
-    /// List outbox mails, newest first: by default every mail not sent
-    /// (queued, failed, suppressed, bounced), with its recipients, attempts
-    /// and last error.
+    /// List outbox mails and robot messages, newest first: by default
+    /// every one not sent (queued, failed, suppressed, bounced), with its
+    /// recipients (a robot message: its robot), attempts and last error.
+    /// Robot messages are numbered apart: `im-7`.
     List {
         /// Only this status: queued, sent, failed, suppressed or bounced.
         #[arg(long)]
@@ -217,11 +218,12 @@ pub enum OutboxCmd {
     /// in the queue, due at once, once the mail server, the relay or a group
     /// alias is fixed; then send what is due. Each gets its retry schedule
     /// and its 72 hours again; a suppressed one is sent regardless of the
-    /// daily cap.
+    /// daily cap. A failed robot message (`im-7`) goes back the same way,
+    /// once the robot's setting is fixed.
     Retry {
         #[arg(required_unless_present = "failed")]
-        ids: Vec<i64>,
-        /// Every failed mail.
+        ids: Vec<String>,
+        /// Every failed mail and robot message.
         #[arg(long, conflicts_with = "ids")]
         failed: bool,
     },

@@ -1,5 +1,6 @@
 //! `crossdesk outbox [list | retry]`: send what is due and show the
-//! counts; list the mails not sent; put failed ones back in the queue.
+//! counts; list the mails and robot messages not sent; put failed ones
+//! back in the queue. Robot messages are numbered apart: `im-7`.
 
 use super::{drain, existing_store};
 use anyhow::{bail, Result};
@@ -25,9 +26,44 @@ pub fn list(cfg: Config, status: Option<String>, limit: usize, json: bool) -> Re
     }
     let engine = existing_store(cfg)?;
     let list = engine.store().outbox_list(status.as_deref(), limit)?;
+    let im = engine.store().im_list(status.as_deref(), limit)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
-    } else if list.is_empty() {
+        // One array: robot messages after the mails, marked `"channel": "im"`.
+        let mut all: Vec<serde_json::Value> = list
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?;
+        for r in &im {
+            let mut v = serde_json::to_value(r)?;
+            v["channel"] = "im".into();
+            all.push(v);
+        }
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &im {
+        println!(
+            "{}  {}  {}{}  robot {} ({})  created {}  attempts {}{}{}",
+            r.id,
+            r.status,
+            r.event,
+            r.item.as_ref().map(|i| format!(" {i}")).unwrap_or_default(),
+            r.robot,
+            r.dept,
+            r.created_at,
+            r.attempts,
+            match (r.status.as_str(), &r.sent_at) {
+                ("queued", _) => format!("  next {}", r.next_attempt_at),
+                (_, Some(at)) => format!("  sent {at}"),
+                _ => String::new(),
+            },
+            r.last_error
+                .as_ref()
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    if list.is_empty() {
         println!(
             "no {} mail in the outbox",
             status.as_deref().unwrap_or("unsent")
@@ -57,19 +93,65 @@ pub fn list(cfg: Config, status: Option<String>, limit: usize, json: bool) -> Re
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn retry(cfg: Config, ids: Vec<i64>, failed: bool) -> Result<ExitCode> {
+/// A mail (`7`) or a robot message (`im-7`).
+enum Held {
+    Mail(i64),
+    Im(i64),
+}
+
+fn parse_id(s: &str) -> Option<Held> {
+    match s.trim().strip_prefix("im-") {
+        Some(n) => n.parse().ok().map(Held::Im),
+        None => s.trim().parse().ok().map(Held::Mail),
+    }
+}
+
+pub fn retry(cfg: Config, ids: Vec<String>, failed: bool) -> Result<ExitCode> {
     let mut engine = existing_store(cfg)?;
     let now = crossdesk::schedule::now(engine.config().tz());
-    let ids = if failed {
-        engine.store().outbox_ids("failed")?
+    let ids: Vec<Held> = if failed {
+        let mut v: Vec<Held> = engine
+            .store()
+            .outbox_ids("failed")?
+            .into_iter()
+            .map(Held::Mail)
+            .collect();
+        v.extend(engine.store().im_ids("failed")?.into_iter().map(Held::Im));
+        v
     } else {
-        ids
+        let mut v = vec![];
+        for s in &ids {
+            match parse_id(s) {
+                Some(h) => v.push(h),
+                None => {
+                    bail!("`{s}` is no outbox id: a mail's number (7) or a robot message's (im-7)")
+                }
+            }
+        }
+        v
     };
     if ids.is_empty() {
-        println!("no failed mail in the outbox");
+        println!("no failed mail or robot message in the outbox");
     }
     let mut refused = false;
-    for id in ids {
+    for held in ids {
+        let id = match held {
+            Held::Mail(id) => id,
+            Held::Im(id) => {
+                match engine.requeue_im(id, now)? {
+                    Requeue::Queued { was } => println!("robot message im-{id}: {was} → queued"),
+                    Requeue::NotHeld { status } => {
+                        refused = true;
+                        eprintln!("robot message im-{id} is {status}: not put back (only a failed one is)");
+                    }
+                    Requeue::Unknown => {
+                        refused = true;
+                        eprintln!("no robot message im-{id} (see `crossdesk outbox list`)");
+                    }
+                }
+                continue;
+            }
+        };
         match engine.requeue(id, now)? {
             Requeue::Queued { was } => println!("mail {id}: {was} → queued"),
             Requeue::NotHeld { status } => {
@@ -93,7 +175,22 @@ pub fn retry(cfg: Config, ids: Vec<i64>, failed: bool) -> Result<ExitCode> {
 
 fn print_counts(engine: &Engine) -> Result<()> {
     println!("{}", counts_line(&engine.store().outbox_status()?));
+    let im = engine.store().im_status()?;
+    if !im.is_empty() {
+        println!("{}", im_counts_line(&im));
+    }
     Ok(())
+}
+
+/// `robot messages: 1 queued, 9 sent`, as `outbox` and `status` print it.
+pub fn im_counts_line(s: &std::collections::BTreeMap<String, u64>) -> String {
+    let n = |k: &str| s.get(k).copied().unwrap_or(0);
+    format!(
+        "robot messages: {} queued, {} sent, {} failed",
+        n("queued"),
+        n("sent"),
+        n("failed")
+    )
 }
 
 /// `outbox: 2 queued, 0 sent, …`, as `outbox` and `status` print it.

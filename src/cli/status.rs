@@ -73,6 +73,9 @@ pub fn run(cfg: Config, json: bool) -> Result<ExitCode> {
         }
     );
     println!("{}", super::outbox::counts_line(&st.outbox));
+    if !st.im_outbox.is_empty() {
+        println!("{}", super::outbox::im_counts_line(&st.im_outbox));
+    }
     println!(
         "set aside: {} ({} not released)",
         st.set_aside, st.set_aside_waiting

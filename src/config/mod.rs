@@ -73,6 +73,10 @@ pub struct Config {
     /// Group robots (`[[im]]`), the second channel.
     #[serde(default)]
     pub im: Vec<ImRobotConfig>,
+    /// Mobile numbers that robot messages @-mention, by mail address:
+    /// `"wanglei@corp.example" = "13800000001"`.
+    #[serde(default)]
+    pub mobiles: BTreeMap<String, String>,
     /// Where the config was read from; relative paths resolve against its directory.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -109,6 +113,44 @@ impl Config {
             });
         }
         Directory::new(depts, &cfg.locale.default)
+    }
+
+    /// Which robot hears of which event (`crate::im::route`), as
+    /// `[[departments]]`, `[[im]]` and `[mobiles]` say.
+    pub fn im_routes(&self) -> crate::im::route::Routes {
+        use crate::im::route::{DeptRoute, Routes, EVENTS};
+        let dir = self.directory();
+        let mut r = Routes::default();
+        for (d, c) in dir.depts.iter().zip(&self.departments) {
+            r.depts.insert(
+                d.id.clone(),
+                DeptRoute {
+                    group: d.group.address.clone(),
+                    locale: d.locale.clone(),
+                    leads: d.leads.iter().map(|m| m.address.clone()).collect(),
+                    robot: c.im.clone(),
+                    by_priority: c.im_by_priority.clone(),
+                },
+            );
+            for m in d.leads.iter().chain(&d.members) {
+                let v = r.person_depts.entry(m.address.clone()).or_default();
+                if !v.contains(&d.id) {
+                    v.push(d.id.clone());
+                }
+            }
+        }
+        for robot in &self.im {
+            let events = match &robot.events {
+                Some(v) => v.iter().map(|e| e.trim().to_lowercase()).collect(),
+                None => EVENTS.iter().map(|e| e.to_string()).collect(),
+            };
+            r.events.insert(robot.name.clone(), events);
+        }
+        for (addr, n) in &self.mobiles {
+            r.mobiles
+                .insert(addr.trim().to_lowercase(), n.trim().to_string());
+        }
+        r
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

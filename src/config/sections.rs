@@ -89,6 +89,10 @@ pub struct DeptConfig {
     pub digest_schedule: Option<String>,
     /// The `[[im]]` robot of this department's group chat, by name.
     pub im: Option<String>,
+    /// A robot by requirement priority, ahead of `im`:
+    /// `im_by_priority = { urgent = "rd-urgent" }`.
+    #[serde(default)]
+    pub im_by_priority: std::collections::BTreeMap<String, String>,
 }
 
 /// `[[im]]`: a group robot of DingTalk, WeCom or Feishu. Its webhook URL
@@ -112,6 +116,12 @@ pub struct ImRobotConfig {
     pub timeout_seconds: u64,
     /// A PEM file of extra trusted CA certificates (e.g. a company proxy's).
     pub ca_file: Option<String>,
+    /// The events this robot takes (`crate::im::route::EVENTS`); all of them
+    /// when not set.
+    pub events: Option<Vec<String>>,
+    /// Messages a minute, below the platform's limit (20 for DingTalk and
+    /// WeCom, 100 for Feishu) when a group shares its robot with others.
+    pub per_minute: Option<u32>,
 }
 
 fn default_im_timeout() -> u64 {

@@ -195,15 +195,61 @@ impl Config {
                     self.invalid(&at("timeout_seconds"), "must be between 1 and 300 seconds")
                 );
             }
+            for e in r.events.iter().flatten() {
+                let e = e.trim().to_lowercase();
+                if !crate::im::route::EVENTS.contains(&e.as_str()) {
+                    return Err(self.invalid(
+                        &at("events"),
+                        format!(
+                            "`{e}` is no event; use any of {}",
+                            crate::im::route::EVENTS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if r.per_minute == Some(0) {
+                return Err(self.invalid(&at("per_minute"), "must be at least 1"));
+            }
         }
         for (i, d) in self.departments.iter().enumerate() {
-            if let Some(name) = &d.im {
+            let at = |k: &str| format!("departments[{i}].{k} (id \"{}\")", d.id);
+            for name in d.im.iter().chain(d.im_by_priority.values()) {
                 if !names.contains(name.as_str()) {
                     return Err(self.invalid(
-                        &format!("departments[{i}].im (id \"{}\")", d.id),
+                        &at(if d.im.as_ref() == Some(name) {
+                            "im"
+                        } else {
+                            "im_by_priority"
+                        }),
                         format!("no [[im]] robot is named `{name}`"),
                     ));
                 }
+            }
+            for p in d.im_by_priority.keys() {
+                if !["low", "normal", "high", "urgent"].contains(&p.as_str()) {
+                    return Err(self.invalid(
+                        &at("im_by_priority"),
+                        format!("`{p}` is no priority; use low, normal, high or urgent"),
+                    ));
+                }
+            }
+        }
+        for (addr, n) in &self.mobiles {
+            if !crate::model::valid_address(addr.trim()) {
+                return Err(self.invalid(
+                    &format!("mobiles.\"{addr}\""),
+                    "the key must be a mail address",
+                ));
+            }
+            let digits = n.chars().filter(char::is_ascii_digit).count();
+            if digits < 5
+                || n.chars()
+                    .any(|c| !(c.is_ascii_digit() || "+- ".contains(c)))
+            {
+                return Err(self.invalid(
+                    &format!("mobiles.\"{addr}\""),
+                    format!("`{n}` is no mobile number"),
+                ));
             }
         }
         Ok(())

@@ -183,6 +183,7 @@ impl Engine {
             kw: &self.kw,
             own: &self.own,
             domain: &self.domain,
+            routes: &self.routes,
             files: &self.files,
             seq: &mut self.seq,
         };

@@ -45,6 +45,7 @@ impl Engine {
             day: &day,
             cap: self.cfg.limits.daily_cap_per_recipient,
             domain: &self.domain,
+            routes: &self.routes,
             now,
         };
         let seq = &mut self.seq;

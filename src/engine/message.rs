@@ -31,6 +31,7 @@ pub(super) struct Acting<'a> {
     pub(super) kw: &'a Keywords,
     pub(super) own: &'a Mailbox,
     pub(super) domain: &'a str,
+    pub(super) routes: &'a crate::im::route::Routes,
     pub(super) files: &'a FileStore,
     pub(super) seq: &'a mut u64,
 }
@@ -560,6 +561,7 @@ impl Acting<'_> {
                 day: self.day,
                 cap,
                 domain: self.domain,
+                routes: self.routes,
                 now,
             };
             q.mail(tx, self.seq, out, Some(message_id), &refs)?;

@@ -9,6 +9,7 @@
 mod batch;
 mod clock;
 mod ids;
+mod im;
 mod message;
 mod outbox;
 mod queue;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use clock::{ClockMail, ClockThread};
 pub use ids::{digest_thread_id, item_of_own_id};
+pub use im::PreparedIm;
 pub use outbox::{DrainStats, Prepared};
 pub use read::{parse_batch, Classifier, Parsed};
 
@@ -78,6 +80,8 @@ pub struct Engine {
     renderer: Renderer,
     own: Mailbox,
     domain: String,
+    /// Which robot hears of which event (`[[im]]`, `[[departments]] im`).
+    routes: crate::im::route::Routes,
     seq: u64,
     times: IngestTimes,
     /// Results of sends the store could not record (its disk full, say):
@@ -115,6 +119,7 @@ struct Parts {
     renderer: Renderer,
     own: Mailbox,
     domain: String,
+    routes: crate::im::route::Routes,
 }
 
 impl Parts {
@@ -142,6 +147,7 @@ impl Parts {
             renderer,
             own,
             domain,
+            routes: cfg.im_routes(),
         })
     }
 }
@@ -155,6 +161,7 @@ impl Engine {
             renderer,
             own,
             domain,
+            routes,
         } = Parts::of(&cfg)?;
         Ok(Engine {
             files: FileStore::new(cfg.files_dir()),
@@ -165,6 +172,7 @@ impl Engine {
             renderer,
             own,
             domain,
+            routes,
             seq: 0,
             times: IngestTimes::default(),
             unrecorded: vec![],
@@ -242,8 +250,18 @@ impl Engine {
         cfg.files.dir = old.files.dir.clone();
         cfg.base_dir = old.base_dir.clone();
         let p = Parts::of(&cfg)?;
-        (self.dir, self.kw, self.renderer, self.own, self.domain) =
-            (p.dir, p.kw, p.renderer, p.own, p.domain);
+        if cfg.im != old.im {
+            // The robots' clients and paces are the sender's, made at start.
+            later.push("[[im]]");
+        }
+        (
+            self.dir,
+            self.kw,
+            self.renderer,
+            self.own,
+            self.domain,
+            self.routes,
+        ) = (p.dir, p.kw, p.renderer, p.own, p.domain, p.routes);
         self.cfg = cfg;
         self.reloads += 1;
         Ok(later)

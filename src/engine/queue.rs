@@ -10,11 +10,13 @@ use chrono::{DateTime, Utc};
 /// How one outgoing mail is queued, for replies and the clock alike: the
 /// per-recipient daily cap, a fresh Message-ID naming its item (mail about
 /// no item, such as a digest, names none: a reply to it gets the help
-/// text), and the outbox row, all in the caller's transaction.
+/// text), the outbox row and the robot messages of its event, all in the
+/// caller's transaction.
 pub(super) struct OutboxWriter<'a> {
     pub(super) day: &'a str,
     pub(super) cap: u32,
     pub(super) domain: &'a str,
+    pub(super) routes: &'a crate::im::route::Routes,
     pub(super) now: DateTime<Utc>,
 }
 
@@ -61,6 +63,13 @@ impl OutboxWriter<'_> {
         let out_item = out.item.as_deref().and_then(ItemId::parse);
         let mid = new_message_id(seq, self.domain, now, out_item);
         tx.queue_mail(&mid, &out, in_reply_to, refs, now, suppressed)?;
+        // The robots' messages of the event go with its mail, in the same
+        // transaction; a mail the cap held back (a loop) takes them along.
+        if !suppressed {
+            for route in self.routes.route(&out) {
+                tx.queue_im(&mid, &route, &out, now)?;
+            }
+        }
         Ok(mid)
     }
 }

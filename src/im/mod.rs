@@ -17,7 +17,9 @@
 //!   `{"code":0,…}`; 100 messages a minute, 5 a second.
 
 pub mod answer;
+pub mod pace;
 pub mod payload;
+pub mod route;
 pub mod sign;
 
 use serde::{Deserialize, Serialize};

@@ -162,6 +162,9 @@ pub struct TaskCtx {
     pub due: Option<String>,
     pub quality: Option<String>,
     pub blocked: bool,
+    /// The department the task is done in (its id).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dept: String,
 }
 
 /// A milestone as shown in mail.

@@ -108,6 +108,11 @@ macro_rules! builtin_locale {
                 builtin_locale!(@f $loc, "files.hbs"),
                 builtin_locale!(@f $loc, "mine.hbs"),
                 builtin_locale!(@f $loc, "im/test.hbs"),
+                builtin_locale!(@f $loc, "im/dept_new.hbs"),
+                builtin_locale!(@f $loc, "im/rejected.hbs"),
+                builtin_locale!(@f $loc, "im/blocked.hbs"),
+                builtin_locale!(@f $loc, "im/escalation.hbs"),
+                builtin_locale!(@f $loc, "im/digest.hbs"),
             ],
         )
     };
@@ -129,7 +134,14 @@ type FileSet = &'static [(&'static str, &'static str)];
 
 /// The group-robot messages every locale has (`templates/<locale>/im/<name>.hbs`:
 /// a title and a markdown text).
-pub const IM_KINDS: [&str; 1] = ["im/test"];
+pub const IM_KINDS: [&str; 6] = [
+    "im/test",
+    "im/dept_new",
+    "im/rejected",
+    "im/blocked",
+    "im/escalation",
+    "im/digest",
+];
 
 /// The built-in templates: (locale, [(file name, contents)]).
 const BUILTIN: &[(&str, FileSet)] = &[builtin_locale!("zh-CN"), builtin_locale!("en")];

@@ -289,6 +289,7 @@ fn mail(
         due: t.due.map(day_s),
         quality: t.quality.clone(),
         blocked: t.blocked,
+        dept: t.dept.clone(),
     };
     Outgoing {
         kind: Kind::Reminder,

@@ -132,3 +132,47 @@ pub fn test_message(cfg: &crate::config::Config, name: &str) -> Result<(Robot, P
     let posted = rt.block_on(client.post(&robot, &msg, chrono::Utc::now().timestamp_millis()));
     Ok((robot, posted))
 }
+
+/// A robot as the sender keeps it: where to post, and its pace.
+pub struct Paced {
+    pub robot: Robot,
+    pub client: ImClient,
+    pub pacer: crate::im::pace::Pacer,
+}
+
+/// The configured robots with their clients and paces, for the drain.
+#[derive(Default)]
+pub struct ImSender {
+    pub robots: std::collections::BTreeMap<String, Paced>,
+}
+
+impl ImSender {
+    /// Every `[[im]]` robot that can be set up; those that cannot (their
+    /// URL file unreadable, say) come back with why, and their messages
+    /// wait in the queue.
+    pub fn new(cfg: &crate::config::Config) -> (ImSender, Vec<(String, String)>) {
+        let mut s = ImSender::default();
+        let mut broken = vec![];
+        for rc in &cfg.im {
+            match client_for(cfg, &rc.name) {
+                Ok((robot, client)) => {
+                    let pacer = crate::im::pace::Pacer::new(robot.platform, rc.per_minute);
+                    s.robots.insert(
+                        rc.name.clone(),
+                        Paced {
+                            robot,
+                            client,
+                            pacer,
+                        },
+                    );
+                }
+                Err(e) => broken.push((rc.name.clone(), e)),
+            }
+        }
+        (s, broken)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.robots.is_empty()
+    }
+}

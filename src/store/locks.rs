@@ -1,6 +1,7 @@
 //! The files beside the store that keep one daemon and one sender per
 //! store: `<store>.run-lock` (held by `crossdesk run`, with its pid in it)
-//! and `<store>.send-lock` (held by whoever drains the outbox). Advisory
+//! `<store>.send-lock` (held by whoever drains the outbox) and
+//! `<store>.im-send-lock` (whoever posts the robot messages). Advisory
 //! locks: the kernel releases them when the file is closed or the process
 //! dies, so a crash never leaves a stale lock behind.
 
@@ -86,7 +87,7 @@ pub fn daemon_pid(store: &Path) -> Result<Option<String>, LockError> {
 /// the store or starts while its file is replaced, and its send lock, so
 /// that no other process sends from it meanwhile. Both go when the files
 /// are dropped.
-pub fn lock_for_restore(store: &Path) -> Result<(File, File), LockError> {
+pub fn lock_for_restore(store: &Path) -> Result<(File, File, File), LockError> {
     let Ok(run) = take_run_lock(store)? else {
         let pid = daemon_pid(store)?.unwrap_or_else(|| "?".into());
         return Err(LockError::InUse(format!(
@@ -100,7 +101,13 @@ pub fn lock_for_restore(store: &Path) -> Result<(File, File), LockError> {
             store.display()
         )));
     };
-    Ok((run, send))
+    let Ok(im) = store_lock(store, ".im-send-lock")? else {
+        return Err(LockError::InUse(format!(
+            "another crossdesk process is posting the robot messages of {}; try again when it is done",
+            store.display()
+        )));
+    };
+    Ok((run, send, im))
 }
 
 /// One process sends the outbox at a time: two drains at once (a daemon,
@@ -109,6 +116,12 @@ pub fn lock_for_restore(store: &Path) -> Result<(File, File), LockError> {
 /// `None`: another process holds it.
 pub fn send_lock(store: &Path) -> Result<Option<File>, LockError> {
     Ok(store_lock(store, ".send-lock")?.ok())
+}
+
+/// One process posts the robot messages at a time (as [`send_lock`] for
+/// mail), beside the mail sender: a slow robot never holds up mail.
+pub fn im_send_lock(store: &Path) -> Result<Option<File>, LockError> {
+    Ok(store_lock(store, ".im-send-lock")?.ok())
 }
 
 /// The store's run lock, taken exclusively. `crossdesk status` holds it

@@ -10,6 +10,7 @@
 //! together, so a crash leaves either all of a message's effects or none.
 
 mod files;
+mod im;
 pub mod locks;
 mod meta;
 mod outbox;
@@ -19,6 +20,7 @@ mod schema;
 mod tx;
 
 pub use files::{FileStore, StoredFile};
+pub use im::{ImOutboxRow, ImRecord};
 pub use locks::LockError;
 pub use outbox::SendResult;
 pub use tx::Tx;
@@ -146,6 +148,9 @@ pub struct StoreStatus {
     pub set_aside: u64,
     pub set_aside_waiting: u64,
     pub outbox: OutboxStatus,
+    /// Robot messages per status (none when no robot ever had one).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub im_outbox: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

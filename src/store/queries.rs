@@ -59,6 +59,7 @@ impl Store {
             set_aside,
             set_aside_waiting,
             outbox: self.outbox_status()?,
+            im_outbox: self.im_status()?,
         })
     }
 

@@ -164,6 +164,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX files_req ON files(req);
     "#,
+    // 6: robot messages (the IM channel), queued in the transaction that
+    // decided them beside the mail they go with (`mail`, its Message-ID);
+    // `payload` is the mail's context and the mobiles to @-mention.
+    r#"
+    CREATE TABLE im_outbox (
+        id INTEGER PRIMARY KEY,
+        robot TEXT NOT NULL,
+        event TEXT NOT NULL,
+        dept TEXT NOT NULL,
+        locale TEXT NOT NULL,
+        item TEXT,
+        mail TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        sent_at TEXT,
+        requeued_at TEXT
+    );
+    CREATE INDEX im_outbox_due ON im_outbox(status, next_attempt_at);
+    CREATE INDEX im_outbox_sent ON im_outbox(robot, sent_at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -26,6 +26,8 @@ pub enum Mode {
     Broken,
     /// Success, after this long.
     Slow(Duration),
+    /// Down: every connection closed at once, before TLS.
+    Down,
 }
 
 /// One robot the receiver plays.
@@ -45,6 +47,19 @@ pub struct Received {
     pub token: String,
     pub body: Value,
     pub accepted: bool,
+    /// When it arrived (ms since the epoch).
+    pub at_ms: i64,
+    /// The platform's error code when it was not accepted.
+    pub code: i64,
+}
+
+/// The platform's rate limits, (messages, window in ms): beyond them the
+/// receiver answers as a throttled robot, as the platform would.
+fn limits(platform: &str) -> &'static [(usize, i64)] {
+    match platform {
+        "feishu" => &[(100, 60_000), (5, 1_000)],
+        _ => &[(20, 60_000)],
+    }
 }
 
 pub struct Receiver {
@@ -131,7 +146,12 @@ fn text_of(platform: &str, body: &Value) -> String {
 }
 
 /// The platform's answer to one request: (HTTP status, JSON body, accepted).
-fn answer(bots: &HashMap<String, Bot>, target: &str, body: &Value) -> (u16, Value, bool, String) {
+fn answer(
+    bots: &HashMap<String, Bot>,
+    recent: &[i64],
+    target: &str,
+    body: &Value,
+) -> (u16, Value, bool, String) {
     let path = target.split('?').next().unwrap_or("");
     let q = query(target);
     let (platform, token) = if path == "/robot/send" {
@@ -160,9 +180,13 @@ fn answer(bots: &HashMap<String, Bot>, target: &str, body: &Value) -> (u16, Valu
         "feishu" => json!({"code": 0, "msg": "success", "data": {}}),
         _ => json!({"errcode": 0, "errmsg": "ok"}),
     };
+    let now = now_ms();
+    let over = limits(platform)
+        .iter()
+        .any(|&(n, w)| recent.iter().filter(|&&t| t > now - w).count() >= n);
     match bot.mode {
         Mode::Broken => return (500, json!({"error": "internal"}), false, token),
-        Mode::Throttled => {
+        _ if over || bot.mode == Mode::Throttled => {
             let a = match platform {
                 "dingtalk" => {
                     json!({"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})
@@ -268,6 +292,10 @@ impl Receiver {
                         _ = &mut stop_rx => break,
                         acc = listener.accept() => {
                             let Ok((tcp, _)) = acc else { continue };
+                            if b2.lock().unwrap().values().any(|b| b.mode == Mode::Down) {
+                                drop(tcp);
+                                continue;
+                            }
                             let (acceptor, bots, received) = (acceptor.clone(), b2.clone(), r2.clone());
                             tokio::spawn(async move {
                                 if let Ok(tls) = acceptor.accept(tcp).await {
@@ -361,12 +389,27 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         if let Some(d) = slow {
             tokio::time::sleep(d).await;
         }
-        let (status, answer, accepted, token) = answer(&bots.lock().unwrap(), &target, &body);
-        received.lock().unwrap().push(Received {
-            token,
-            body,
-            accepted,
-        });
+        let (status, answer) = {
+            let mut got = received.lock().unwrap();
+            let recent: Vec<i64> = got
+                .iter()
+                .filter(|r| r.accepted && target.contains(&r.token) && !r.token.is_empty())
+                .map(|r| r.at_ms)
+                .collect();
+            let (status, answer, accepted, token) =
+                answer(&bots.lock().unwrap(), &recent, &target, &body);
+            got.push(Received {
+                token: token.clone(),
+                body,
+                accepted,
+                at_ms: now_ms(),
+                code: answer["errcode"]
+                    .as_i64()
+                    .or(answer["code"].as_i64())
+                    .unwrap_or(0),
+            });
+            (status, answer)
+        };
         let text = answer.to_string();
         let reason = match status {
             200 => "OK",

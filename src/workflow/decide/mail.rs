@@ -28,6 +28,7 @@ impl<'a, 'b> Decider<'a, 'b> {
             due: date_s(t.due),
             quality: t.quality.clone(),
             blocked: t.blocked,
+            dept: t.dept.clone(),
         }
     }
 
