@@ -52,11 +52,7 @@ pub fn list(cfg: Config, status: Option<String>, limit: usize, json: bool) -> Re
             r.dept,
             r.created_at,
             r.attempts,
-            match (r.status.as_str(), &r.sent_at) {
-                ("queued", _) => format!("  next {}", r.next_attempt_at),
-                (_, Some(at)) => format!("  sent {at}"),
-                _ => String::new(),
-            },
+            when(&r.status, &r.next_attempt_at, r.sent_at.as_deref()),
             r.last_error
                 .as_ref()
                 .map(|e| format!("  error: {e}"))
@@ -79,11 +75,7 @@ pub fn list(cfg: Config, status: Option<String>, limit: usize, json: bool) -> Re
                 m.rcpts.join(", "),
                 m.created_at,
                 m.attempts,
-                match (m.status.as_str(), &m.sent_at) {
-                    ("queued", _) => format!("  next {}", m.next_attempt_at),
-                    (_, Some(at)) => format!("  sent {at}"),
-                    _ => String::new(),
-                },
+                when(&m.status, &m.next_attempt_at, m.sent_at.as_deref()),
                 m.last_error
                     .map(|e| format!("  error: {e}"))
                     .unwrap_or_default()
@@ -91,6 +83,15 @@ pub fn list(cfg: Config, status: Option<String>, limit: usize, json: bool) -> Re
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `  next …` for a queued row, `  sent …` for a sent one.
+fn when(status: &str, next: &str, sent: Option<&str>) -> String {
+    match (status, sent) {
+        ("queued", _) => format!("  next {next}"),
+        (_, Some(at)) => format!("  sent {at}"),
+        _ => String::new(),
+    }
 }
 
 /// A mail (`7`) or a robot message (`im-7`).
@@ -135,32 +136,29 @@ pub fn retry(cfg: Config, ids: Vec<String>, failed: bool) -> Result<ExitCode> {
     }
     let mut refused = false;
     for held in ids {
-        let id = match held {
-            Held::Mail(id) => id,
-            Held::Im(id) => {
-                match engine.requeue_im(id, now)? {
-                    Requeue::Queued { was } => println!("robot message im-{id}: {was} → queued"),
-                    Requeue::NotHeld { status } => {
-                        refused = true;
-                        eprintln!("robot message im-{id} is {status}: not put back (only a failed one is)");
-                    }
-                    Requeue::Unknown => {
-                        refused = true;
-                        eprintln!("no robot message im-{id} (see `crossdesk outbox list`)");
-                    }
-                }
-                continue;
-            }
+        let (r, name, only, unknown) = match held {
+            Held::Mail(id) => (
+                engine.requeue(id, now)?,
+                format!("mail {id}"),
+                "only failed, bounced or suppressed mail is",
+                format!("no outbox mail {id}"),
+            ),
+            Held::Im(id) => (
+                engine.requeue_im(id, now)?,
+                format!("robot message im-{id}"),
+                "only a failed one is",
+                format!("no robot message im-{id}"),
+            ),
         };
-        match engine.requeue(id, now)? {
-            Requeue::Queued { was } => println!("mail {id}: {was} → queued"),
+        match r {
+            Requeue::Queued { was } => println!("{name}: {was} → queued"),
             Requeue::NotHeld { status } => {
                 refused = true;
-                eprintln!("mail {id} is {status}: not put back (only failed, bounced or suppressed mail is)");
+                eprintln!("{name} is {status}: not put back ({only})");
             }
             Requeue::Unknown => {
                 refused = true;
-                eprintln!("no outbox mail {id} (see `crossdesk outbox list`)");
+                eprintln!("{unknown} (see `crossdesk outbox list`)");
             }
         }
     }

@@ -8,10 +8,6 @@ use crate::im::ImMessage;
 use crate::store::SendResult;
 use chrono::{DateTime, Utc};
 
-/// Past the last step of the retry schedule a message is retried at that
-/// interval until this many hours have passed (as mail).
-const GIVE_UP_AFTER_HOURS: i64 = 72;
-
 /// One rendered robot message, ready to post.
 #[derive(Debug, Clone)]
 pub struct PreparedIm {
@@ -27,23 +23,19 @@ pub struct PreparedIm {
 
 impl PreparedIm {
     /// What a post's answer means for this message: `after_s` is the
-    /// platform's own wait (a throttled robot), when longer than the schedule's.
+    /// platform's own wait (a throttled robot), when longer than the
+    /// schedule's; past 72 hours a transient failure is final, as for mail.
     pub fn outcome(&self, d: &crate::im::answer::Delivery, now: DateTime<Utc>) -> SendResult {
         use crate::im::answer::Delivery;
         match d {
             Delivery::Sent => SendResult::Sent,
             Delivery::Failed(why) => SendResult::Failed(why.clone()),
-            Delivery::Retry { after_s, why } => {
-                let age = now - self.since;
-                if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
-                    SendResult::Failed(format!("gave up after {} hours: {why}", age.num_hours()))
-                } else {
-                    SendResult::Retry {
-                        at: now + chrono::Duration::seconds(self.retry_in.max(*after_s as i64)),
-                        error: why.clone(),
-                    }
-                }
-            }
+            Delivery::Retry { after_s, why } => super::outbox::retry_or_give_up(
+                self.since,
+                now,
+                self.retry_in.max(*after_s as i64),
+                why.clone(),
+            ),
         }
     }
 }
@@ -57,13 +49,7 @@ impl Engine {
         limit: usize,
     ) -> Result<Vec<PreparedIm>, EngineError> {
         let due = self.store.due_im(now, limit)?;
-        let schedule = self
-            .cfg
-            .smtp
-            .as_ref()
-            .map(|s| s.retry_seconds.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(crate::config::default_retry_seconds);
+        let schedule = self.retry_schedule();
         Ok(due
             .into_iter()
             .map(|row| {

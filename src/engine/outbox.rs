@@ -34,13 +34,7 @@ impl Engine {
         }
         let tz = self.cfg.tz();
         let due = self.store.due_mail(now, limit)?;
-        let schedule = self
-            .cfg
-            .smtp
-            .as_ref()
-            .map(|s| s.retry_seconds.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(crate::config::default_retry_seconds);
+        let schedule = self.retry_schedule();
         Ok(due
             .into_iter()
             .map(|m| {
@@ -75,6 +69,17 @@ impl Engine {
                 }
             })
             .collect())
+    }
+
+    /// The retry schedule of mail and robot messages alike
+    /// (`[smtp] retry_seconds`, or its default).
+    pub(super) fn retry_schedule(&self) -> Vec<u64> {
+        self.cfg
+            .smtp
+            .as_ref()
+            .map(|s| s.retry_seconds.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(crate::config::default_retry_seconds)
     }
 
     /// The kept files a mail attaches, read and checked against their
@@ -178,6 +183,25 @@ impl Engine {
     }
 }
 
+/// A transient failure: tried again in `retry_in` seconds, or failed for
+/// good past `GIVE_UP_AFTER_HOURS` from `since` (mail and robot messages).
+pub(super) fn retry_or_give_up(
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    retry_in: i64,
+    error: String,
+) -> SendResult {
+    let age = now - since;
+    if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
+        SendResult::Failed(format!("gave up after {} hours: {error}", age.num_hours()))
+    } else {
+        SendResult::Retry {
+            at: now + chrono::Duration::seconds(retry_in),
+            error,
+        }
+    }
+}
+
 /// One rendered outbox mail, ready for a transport.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -205,17 +229,7 @@ impl Prepared {
         let res = match r {
             Ok(()) => SendResult::Sent,
             Err(SendError::Permanent(e)) => SendResult::Failed(e),
-            Err(SendError::Transient(e)) => {
-                let age = now - self.since;
-                if age > chrono::Duration::hours(GIVE_UP_AFTER_HOURS) {
-                    SendResult::Failed(format!("gave up after {} hours: {e}", age.num_hours()))
-                } else {
-                    SendResult::Retry {
-                        at: now + chrono::Duration::seconds(self.retry_in),
-                        error: e,
-                    }
-                }
-            }
+            Err(SendError::Transient(e)) => retry_or_give_up(self.since, now, self.retry_in, e),
         };
         match &res {
             SendResult::Sent | SendResult::SentExcept(_) => stats.sent += 1,

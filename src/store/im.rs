@@ -205,26 +205,7 @@ impl Store {
     /// Puts a failed robot message back in the queue, due at `now`, its
     /// retry window starting again (once the robot's setting is fixed).
     pub fn requeue_im(&mut self, id: i64, now: DateTime<Utc>) -> Result<Requeue> {
-        let tx = self.conn.transaction()?;
-        let status: Option<String> = tx
-            .query_row("SELECT status FROM im_outbox WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let r = match status {
-            None => Requeue::Unknown,
-            Some(s) if s == "queued" || s == "sent" => Requeue::NotHeld { status: s },
-            Some(was) => {
-                tx.execute(
-                    "UPDATE im_outbox SET status = 'queued', attempts = 0, next_attempt_at = ?2,
-                     requeued_at = ?2 WHERE id = ?1",
-                    params![id, ts(now)],
-                )?;
-                Requeue::Queued { was }
-            }
-        };
-        tx.commit()?;
-        Ok(r)
+        self.requeue("im_outbox", id, now)
     }
 
     /// Robot messages per status.

@@ -145,19 +145,34 @@ impl Store {
     /// fixed. A suppressed mail is then sent regardless of the daily cap.
     /// The last error is kept until the next attempt replaces it.
     pub fn requeue_mail(&mut self, id: i64, now: DateTime<Utc>) -> Result<Requeue> {
+        self.requeue("outbox", id, now)
+    }
+
+    /// Puts row `id` of `table` (`outbox` or `im_outbox`) back in the
+    /// queue, unless it is queued or sent already.
+    pub(super) fn requeue(
+        &mut self,
+        table: &'static str,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Requeue> {
         let tx = self.conn.transaction()?;
         let status: Option<String> = tx
-            .query_row("SELECT status FROM outbox WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                &format!("SELECT status FROM {table} WHERE id = ?1"),
+                [id],
+                |r| r.get(0),
+            )
             .optional()?;
         let r = match status {
             None => Requeue::Unknown,
             Some(s) if s == "queued" || s == "sent" => Requeue::NotHeld { status: s },
             Some(was) => {
                 tx.execute(
-                    "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?2,
-                     requeued_at = ?2 WHERE id = ?1",
+                    &format!(
+                        "UPDATE {table} SET status = 'queued', attempts = 0, next_attempt_at = ?2,
+                         requeued_at = ?2 WHERE id = ?1"
+                    ),
                     params![id, ts(now)],
                 )?;
                 Requeue::Queued { was }
