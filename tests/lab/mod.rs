@@ -92,7 +92,19 @@ impl Lab {
 
     /// Submits one message over SMTP (a plain dialogue, as a mail client would).
     pub fn submit(&self, from: &str, rcpts: &[&str], raw: &[u8]) {
-        submit(self.smtp_port, from, rcpts, raw).unwrap_or_else(|e| panic!("smtp submit: {e}"));
+        submit(self.smtp_port, from, rcpts, raw).unwrap_or_else(|e| {
+            panic!(
+                "smtp submit: {e}\nthe end of Postfix's log:\n{}",
+                self.log_tail("postfix.log", 40)
+            )
+        });
+    }
+
+    /// The last `n` lines of one of the lab's logs (`postfix.log`, …).
+    pub fn log_tail(&self, name: &str, n: usize) -> String {
+        let text = std::fs::read_to_string(self.dir.join("logs").join(name)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     /// Every message in `user`'s `folder`, read over IMAP.
@@ -264,7 +276,7 @@ impl SmtpClient {
         s.set_nodelay(true).ok();
         let r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
         let mut c = SmtpClient { r, w: s };
-        c.expect("220")?;
+        c.expect("220").map_err(|e| format!("greeting: {e}"))?;
         c.cmd("EHLO test.local", "250")?;
         Ok(c)
     }
@@ -306,7 +318,7 @@ impl SmtpClient {
         }
         data.extend_from_slice(b".\r\n");
         self.w.write_all(&data).map_err(|e| e.to_string())?;
-        self.expect("250")
+        self.expect("250").map_err(|e| format!("end of data: {e}"))
     }
 
     pub fn quit(mut self) {
