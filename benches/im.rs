@@ -38,7 +38,9 @@ const PER_ROBOT: usize = 20;
 /// Robot `k`: (name, platform, token, secret).
 fn robot(k: usize) -> (String, &'static str, String, Option<String>) {
     let platform = ["dingtalk", "wecom", "dingtalk"][k % 3];
-    let secret = k.is_multiple_of(3).then(|| format!("SEC{k:04}f1e2d3c4b5a69788796a5b4c3"));
+    let secret = k
+        .is_multiple_of(3)
+        .then(|| format!("SEC{k:04}f1e2d3c4b5a69788796a5b4c3"));
     (
         format!("bot{k}"),
         platform,

@@ -501,32 +501,58 @@ pub async fn im_round(
     if !unrendered.is_empty() {
         lock(engine)?.finish_im(&unrendered)?;
     }
+    // Robots post side by side; their results are recorded together, as
+    // many as are known when the store is free (one commit, one fsync, for
+    // all of them): a crash can only repost what was in flight or
+    // awaiting its commit, as with mail.
+    let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let halt = std::sync::atomic::AtomicBool::new(false);
     let rounds = im.robots.iter_mut().filter_map(|(name, r)| {
         by_robot
             .remove(name)
-            .map(|v| one_robot(engine, r, v, stop, tz))
+            .map(|v| one_robot(r, v, stop, &halt, tz, tx.clone()))
     });
-    for r in futures::future::join_all(rounds).await {
-        stats.add(r?);
+    let posting = futures::future::join_all(rounds);
+    drop(tx);
+    let recording = async {
+        while let Some(first) = results.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = results.try_recv() {
+                batch.push(more);
+            }
+            if let Err(e) = lock(engine).and_then(|mut e| Ok(e.finish_im(&batch)?)) {
+                halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        anyhow::Ok(())
+    };
+    let (posted, recorded) = tokio::join!(posting, recording);
+    recorded?;
+    for r in posted {
+        stats.add(r);
     }
     Ok(stats)
 }
 
-/// One robot's due messages, in order, as its pace allows.
+/// One robot's due messages, in order, as its pace allows; each post's
+/// result goes to `record`. `halt`: the results can no longer be recorded.
 async fn one_robot(
-    engine: &SharedEngine,
     r: &mut crate::send::im::Paced,
     msgs: Vec<PreparedIm>,
     stop: &Shutdown,
+    halt: &std::sync::atomic::AtomicBool,
     tz: chrono_tz::Tz,
-) -> anyhow::Result<ImStats> {
+    record: tokio::sync::mpsc::UnboundedSender<(i64, chrono::DateTime<chrono::Utc>, SendResult)>,
+) -> ImStats {
     use crate::im::answer::Delivery;
     let mut stats = ImStats::default();
     let n = msgs.len();
     for (i, p) in msgs.into_iter().enumerate() {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let slot = r.pacer.next_slot(now_ms);
-        if stop.is_requested() || slot - now_ms > IM_PATIENCE_MS {
+        let halted = halt.load(std::sync::atomic::Ordering::Relaxed);
+        if stop.is_requested() || halted || slot - now_ms > IM_PATIENCE_MS {
             stats.waiting += n - i;
             stats.next_ms = Some(slot);
             break;
@@ -559,9 +585,10 @@ async fn one_robot(
             }
             _ => {}
         }
-        lock(engine)?.finish_im(&[(p.id, start, res)])?;
+        // The receiving end lives as long as any robot posts.
+        let _ = record.send((p.id, start, res));
     }
-    Ok(stats)
+    stats
 }
 
 fn log_im(s: &ImStats) {

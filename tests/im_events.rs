@@ -128,7 +128,7 @@ fn setup(robots: &[RobotSpec], routes: &[(&str, &str)], extra: &str) -> Setup {
         )
         .unwrap();
         cfg.push_str(&format!(
-            "\n[[im]]\nname = \"{name}\"\nkind = \"{platform}\"\nurl_file = \"{name}.url\"\nca_file = \"robots-ca.pem\"\ntimeout_seconds = 2\n"
+            "\n[[im]]\nname = \"{name}\"\nkind = \"{platform}\"\nurl_file = \"{name}.url\"\nca_file = \"robots-ca.pem\"\ntimeout_seconds = 10\n"
         ));
         if let Some(s) = secret {
             std::fs::write(desk.path(&format!("{name}.secret")), s).unwrap();
@@ -460,8 +460,9 @@ fn a_burst_is_spread_under_each_platform_limit_never_throttled() {
     }
     let mut d = daemon(&s);
     let taken = |r: &RobotSpec| s.got(r).len();
+    // At least: a message posted twice fails the count below, not here.
     wait_for("the burst", Duration::from_secs(150), || {
-        taken(&RD) == 25 && taken(&QA) == 50
+        taken(&RD) >= 25 && taken(&QA) >= 50
     });
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &d.id().to_string()])

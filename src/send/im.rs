@@ -16,6 +16,9 @@ pub struct Posted {
     pub body: String,
 }
 
+/// An HTTPS client for robots (cheap to clone: robots with the same
+/// `ca_file` and timeout share one, and its connection pool).
+#[derive(Clone)]
 pub struct ImClient {
     http: reqwest::Client,
 }
@@ -91,9 +94,12 @@ impl ImClient {
     }
 }
 
-/// A robot's client as configured: the system's roots plus its `ca_file`,
-/// its `timeout_seconds`.
-pub fn client_for(cfg: &crate::config::Config, name: &str) -> Result<(Robot, ImClient), String> {
+/// A robot as configured, with what its client needs: the extra CA
+/// certificates of its `ca_file` and its `timeout_seconds`.
+fn robot_setup(
+    cfg: &crate::config::Config,
+    name: &str,
+) -> Result<(Robot, Option<Vec<u8>>, u64), String> {
     let robot = cfg.robot(name).map_err(|e| e.to_string())?;
     let rc = cfg
         .im
@@ -107,7 +113,14 @@ pub fn client_for(cfg: &crate::config::Config, name: &str) -> Result<(Robot, ImC
         }
         None => None,
     };
-    let client = ImClient::new(ca.as_deref(), Duration::from_secs(rc.timeout_seconds))?;
+    Ok((robot, ca, rc.timeout_seconds))
+}
+
+/// A robot's client as configured: the system's roots plus its `ca_file`,
+/// its `timeout_seconds`.
+pub fn client_for(cfg: &crate::config::Config, name: &str) -> Result<(Robot, ImClient), String> {
+    let (robot, ca, timeout) = robot_setup(cfg, name)?;
+    let client = ImClient::new(ca.as_deref(), Duration::from_secs(timeout))?;
     Ok((robot, client))
 }
 
@@ -153,8 +166,23 @@ impl ImSender {
     pub fn new(cfg: &crate::config::Config) -> (ImSender, Vec<(String, String)>) {
         let mut s = ImSender::default();
         let mut broken = vec![];
+        // Reading the system's roots takes milliseconds: once per distinct
+        // (ca_file, timeout), not once per robot.
+        let mut clients: std::collections::HashMap<(Option<Vec<u8>>, u64), ImClient> =
+            Default::default();
         for rc in &cfg.im {
-            match client_for(cfg, &rc.name) {
+            let client = robot_setup(cfg, &rc.name).and_then(|(robot, ca, timeout)| {
+                let client = match clients.get(&(ca.clone(), timeout)) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = ImClient::new(ca.as_deref(), Duration::from_secs(timeout))?;
+                        clients.insert((ca, timeout), c.clone());
+                        c
+                    }
+                };
+                Ok((robot, client))
+            });
+            match client {
                 Ok((robot, client)) => {
                     let pacer = crate::im::pace::Pacer::new(robot.platform, rc.per_minute);
                     s.robots.insert(
