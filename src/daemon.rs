@@ -563,7 +563,12 @@ async fn one_robot(
         let Ok(msg) = &p.msg else { continue };
         let start = chrono::Utc::now();
         let posted = r.client.post(&r.robot, msg, start.timestamp_millis()).await;
-        r.pacer.record(start.timestamp_millis());
+        // Counted from its answer, the latest it can have reached the
+        // platform: the next post's window then holds it whatever the
+        // network's delays (a post counted from its start and slow in
+        // flight would land in the next one's second).
+        let done = chrono::Utc::now();
+        r.pacer.record(done.timestamp_millis());
         let res = p.outcome(&posted.delivery, crate::schedule::now(tz));
         match (&posted.delivery, &res) {
             (_, SendResult::Sent) => {
@@ -586,7 +591,7 @@ async fn one_robot(
             _ => {}
         }
         // The receiving end lives as long as any robot posts.
-        let _ = record.send((p.id, start, res));
+        let _ = record.send((p.id, done, res));
     }
     stats
 }

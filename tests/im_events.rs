@@ -419,17 +419,16 @@ fn daemon(s: &Setup) -> std::process::Child {
         .args(["run", "--poll", "1"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(s.desk.path("daemon.log")).unwrap())
         .spawn()
         .unwrap()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// The end of the daemon's log (for a failure's message).
+fn daemon_log(s: &Setup) -> String {
+    let text = std::fs::read_to_string(s.desk.path("daemon.log")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 /// The most receipts in any `window` ms.
@@ -460,10 +459,25 @@ fn a_burst_is_spread_under_each_platform_limit_never_throttled() {
     }
     let mut d = daemon(&s);
     let taken = |r: &RobotSpec| s.got(r).len();
-    // At least: a message posted twice fails the count below, not here.
-    wait_for("the burst", Duration::from_secs(150), || {
-        taken(&RD) >= 25 && taken(&QA) >= 50
-    });
+    // At least: a message posted twice fails the count below, not here;
+    // a refusal fails at once (the fixed clock would never retry it).
+    let t = Instant::now();
+    while taken(&RD) < 25 || taken(&QA) < 50 {
+        let refused: Vec<_> =
+            s.rx.received()
+                .into_iter()
+                .filter(|r| !r.accepted)
+                .collect();
+        assert!(refused.is_empty(), "the receiver refused: {refused:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(150),
+            "the burst: R&D took {}, QA {}; the daemon's log ends:\n{}",
+            taken(&RD),
+            taken(&QA),
+            daemon_log(&s)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &d.id().to_string()])
         .status();

@@ -89,7 +89,7 @@ impl Engine {
             .collect())
     }
 
-    /// Records post results (`at`: when each post started).
+    /// Records post results (`at`: when each post was answered).
     pub fn finish_im(
         &mut self,
         results: &[(i64, DateTime<Utc>, SendResult)],

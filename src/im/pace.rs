@@ -13,7 +13,7 @@ const MARGIN_MS: i64 = 1_000;
 pub struct Pacer {
     /// (messages, window in ms), each never to be exceeded.
     windows: Vec<(usize, i64)>,
-    /// When the latest sends started, oldest first.
+    /// When the latest sends were answered, oldest first.
     sent: VecDeque<i64>,
     /// No send before this (the platform said the robot is throttled).
     hold_until: i64,
@@ -38,7 +38,7 @@ impl Pacer {
         }
     }
 
-    /// A send that started at `at` (sends are recorded in order).
+    /// A send whose answer came at `at` (sends are recorded in order).
     pub fn record(&mut self, at: i64) {
         self.sent.push_back(at);
         let keep = self.windows.iter().map(|w| w.0).max().unwrap_or(1);
