@@ -258,6 +258,8 @@ fn main() {
         .sum();
     let own = Mailbox::new(None, "workflow@corp.example");
     let today = settings.local_date(now);
+    // Compiled before, as the daemon does at start.
+    engine.renderer().unwrap().compile_all().unwrap();
     let (bytes, render) = phase(
         "clock: render 50 digests, text + html (both locales)",
         || {
@@ -266,6 +268,7 @@ fn main() {
                 let out = digest::mail(&engine.directory().depts[i], d, &own);
                 let p = engine
                     .renderer()
+                    .unwrap()
                     .render_parts_on(&out, Some(today))
                     .unwrap();
                 bytes += p.text.len() + p.html.len();

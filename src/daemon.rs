@@ -77,6 +77,11 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     let cfg2 = cfg.clone();
     let cfg_file = std::path::PathBuf::from(&cfg.file);
     let mut eng = Engine::new(cfg)?;
+    if !opts.once {
+        // A template that does not compile stops the daemon here, not at
+        // the first mail of its kind (`--once` compiles what it renders).
+        eng.check_templates()?;
+    }
     // Under the run lock: what the last run had in hand when it died is
     // counted, and what this one reads and acts on is noted.
     eng.keep_crash_guard()?;

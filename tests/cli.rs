@@ -749,3 +749,94 @@ fn a_restored_store_does_not_give_out_a_number_twice() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().map(|a| a.len()), Some(2), "untouched: {v}");
 }
+
+/// A template override that does not compile is refused before it is
+/// needed: by `check`, at the daemon's start, and at a reload (which then
+/// changes nothing: the running templates stay and mail goes on).
+#[test]
+fn a_template_that_does_not_compile_is_refused_by_check_start_and_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(dir.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[templates]\ndir = \"tpl\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let ack = dir.path().join("tpl/zh-CN/ack.hbs");
+    std::fs::create_dir_all(ack.parent().unwrap()).unwrap();
+    let broken = "--- subject ---\n{{#if title}}\n--- text ---\nx\n--- html ---\nx\n";
+    let good = "--- subject ---\nRegistered {{title}}\n--- text ---\nOVERRIDE-OK\n--- html ---\n<p>OVERRIDE-OK</p>\n";
+    std::fs::write(&ack, broken).unwrap();
+
+    let out = crossdesk(&cfg).arg("check").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "check: {err}");
+    assert!(err.contains("ack.hbs"), "check names the file: {err}");
+
+    let out = crossdesk(&cfg)
+        .arg("run")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the daemon started: {err}");
+    assert!(err.contains("ack.hbs"), "the start names the file: {err}");
+
+    std::fs::write(&ack, good).unwrap();
+    let out = crossdesk(&cfg).arg("check").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = dir.path().join("run.log");
+    let mut daemon = start_daemon(&cfg, &log);
+    let deliver = |i: u32| {
+        let m = format!(
+            "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] item {i}\r\n\
+             Message-ID: <tpl.{i}@corp.example>\r\n\r\nDept: rd\r\n"
+        );
+        let tmp = dir.path().join(format!("inbox/tmp/{i}.host"));
+        std::fs::write(&tmp, m).unwrap();
+        std::fs::rename(&tmp, dir.path().join(format!("inbox/new/{i}.host"))).unwrap();
+    };
+    // Acknowledgements written with the override, as many as `n`.
+    let acks = |n: usize| {
+        let t = std::time::Instant::now();
+        loop {
+            let found = std::fs::read_dir(dir.path().join("outbox/new"))
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| {
+                            std::fs::read_to_string(e.path())
+                                .unwrap_or_default()
+                                .contains("OVERRIDE-OK")
+                        })
+                        .count()
+                })
+                .unwrap_or(0);
+            if found >= n {
+                return found;
+            }
+            assert!(
+                t.elapsed().as_secs() < 20,
+                "{found} of {n} acknowledgements"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    deliver(1);
+    assert_eq!(acks(1), 1);
+
+    std::fs::write(&ack, broken).unwrap();
+    signal(&daemon, "HUP");
+    wait_log(&log, "configuration not reloaded; the running one stays");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("ack.hbs"),
+        "the reload names the file: {logged}"
+    );
+    deliver(2);
+    assert_eq!(acks(2), 2, "the running templates stay");
+    signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
+}

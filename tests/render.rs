@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 fn renderer() -> &'static Renderer {
     static R: OnceLock<Renderer> = OnceLock::new();
-    R.get_or_init(|| Renderer::new(None).expect("built-in templates compile"))
+    R.get_or_init(|| Renderer::checked(None).expect("built-in templates compile"))
 }
 
 fn line(key: &str, value: &str) -> TranscriptLine {
@@ -600,8 +600,20 @@ fn a_broken_override_fails_at_start() {
         "--- subject ---\n{{#if x}}\n--- text ---\n\n--- html ---\n\n",
     )
     .unwrap();
-    let err = Renderer::new(Some(dir.path())).unwrap_err().to_string();
+    let err = Renderer::checked(Some(dir.path())).unwrap_err().to_string();
     assert!(err.contains("ack.hbs"), "{err}");
+    // Compiled on first use: the other kinds render, this one is refused
+    // before it renders, saying which file.
+    let lazy = Renderer::new(Some(dir.path())).unwrap();
+    assert!(lazy
+        .render_parts(&outgoing(Kind::Assigned, "en", full_ctx()))
+        .is_ok());
+    let err = lazy.compile_kind("ack", "en").unwrap_err().to_string();
+    assert!(err.contains("ack.hbs"), "{err}");
+    assert!(lazy
+        .render_parts(&outgoing(Kind::Ack, "en", full_ctx()))
+        .is_err());
+    assert!(lazy.compile_all().is_err());
     std::fs::write(en.join("ack.hbs"), "--- subject ---\nx\n--- text ---\ny\n").unwrap();
     let err = Renderer::new(Some(dir.path())).unwrap_err().to_string();
     assert!(err.contains("--- html ---"), "{err}");
@@ -643,7 +655,7 @@ fn robot_messages_come_from_templates_that_can_be_overridden() {
         "--- subject ---\n{{#if x}}\n--- text ---\n\n",
     )
     .unwrap();
-    let err = Renderer::new(Some(dir.path())).unwrap_err().to_string();
+    let err = Renderer::checked(Some(dir.path())).unwrap_err().to_string();
     assert!(err.contains("im/test.hbs"), "{err}");
 }
 

@@ -18,6 +18,13 @@ pub fn run(cfg: &Config, file: &Path, connect: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(EX_CONFIG));
     }
+    // Every template compiled, the overrides of `[templates] dir` with
+    // the built-in ones.
+    let tdir = cfg.templates.dir.as_deref().map(|d| cfg.resolve(d));
+    if let Err(e) = crossdesk::render::Renderer::checked(tdir.as_deref()) {
+        eprintln!("crossdesk: {}: templates: {e}", file.display());
+        return Ok(ExitCode::from(EX_CONFIG));
+    }
     println!(
         "{}: ok — {} departments, {} people, source {}, transport {}",
         file.display(),

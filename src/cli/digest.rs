@@ -43,7 +43,7 @@ pub fn run(
             println!("=== {} — slot {slot}: {} ===\n", d.dept, d.status.as_str());
             continue;
         };
-        let parts = engine.renderer().render_parts_on(out, Some(today))?;
+        let parts = engine.renderer()?.render_parts_on(out, Some(today))?;
         let empty = out.ctx.digest.as_ref().is_some_and(|g| g.is_empty());
         println!(
             "=== {} → {} — slot {slot} (dry run, not sent{}) ===",

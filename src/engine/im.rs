@@ -49,7 +49,22 @@ impl Engine {
         limit: usize,
     ) -> Result<Vec<PreparedIm>, EngineError> {
         let due = self.store.due_im(now, limit)?;
+        if due.is_empty() {
+            return Ok(vec![]);
+        }
         let schedule = self.retry_schedule();
+        let renderer = self.renderer()?;
+        let mut kinds: Vec<(&str, &str)> = due
+            .iter()
+            .map(|r| (r.event.as_str(), r.locale.as_str()))
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for (event, locale) in kinds {
+            renderer
+                .compile_kind(&format!("im/{event}"), locale)
+                .map_err(|e| EngineError::Templates(e.to_string()))?;
+        }
         Ok(due
             .into_iter()
             .map(|row| {
@@ -66,7 +81,7 @@ impl Engine {
                         if ctx.workflow_address.is_empty() {
                             ctx.workflow_address = self.own.address.clone();
                         }
-                        self.renderer
+                        renderer
                             .render_im(&row.event, &row.locale, &ctx)
                             .map(|mut m| {
                                 m.title = crate::im::fit(&m.title, 200);

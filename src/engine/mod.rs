@@ -77,7 +77,9 @@ pub struct Engine {
     store: Store,
     /// Where attachments are kept (`[files] dir`).
     files: FileStore,
-    renderer: Renderer,
+    /// Built when first needed: a command that renders nothing reads no
+    /// template.
+    renderer: std::sync::OnceLock<Renderer>,
     own: Mailbox,
     domain: String,
     /// Which robot hears of which event (`[[im]]`, `[[departments]] im`).
@@ -116,7 +118,6 @@ pub enum EngineError {
 struct Parts {
     dir: Directory,
     kw: Keywords,
-    renderer: Renderer,
     own: Mailbox,
     domain: String,
     routes: crate::im::route::Routes,
@@ -132,9 +133,6 @@ impl Parts {
                 }
             }
         }
-        let tdir = cfg.templates.dir.as_deref().map(|d| cfg.resolve(d));
-        let renderer =
-            Renderer::new(tdir.as_deref()).map_err(|e| EngineError::Templates(e.to_string()))?;
         let own = cfg.own_mailbox();
         let domain = own
             .address
@@ -144,12 +142,23 @@ impl Parts {
         Ok(Parts {
             dir: cfg.directory(),
             kw,
-            renderer,
             own,
             domain,
             routes: cfg.im_routes(),
         })
     }
+}
+
+/// The configured templates (`[templates] dir` over the built-in ones);
+/// `all`: every one compiled now.
+fn templates(cfg: &Config, all: bool) -> Result<Renderer, EngineError> {
+    let dir = cfg.templates.dir.as_deref().map(|d| cfg.resolve(d));
+    let r = if all {
+        Renderer::checked(dir.as_deref())
+    } else {
+        Renderer::new(dir.as_deref())
+    };
+    r.map_err(|e| EngineError::Templates(e.to_string()))
 }
 
 impl Engine {
@@ -158,7 +167,6 @@ impl Engine {
         let Parts {
             dir,
             kw,
-            renderer,
             own,
             domain,
             routes,
@@ -169,7 +177,7 @@ impl Engine {
             dir,
             kw,
             store,
-            renderer,
+            renderer: Default::default(),
             own,
             domain,
             routes,
@@ -250,18 +258,14 @@ impl Engine {
         cfg.files.dir = old.files.dir.clone();
         cfg.base_dir = old.base_dir.clone();
         let p = Parts::of(&cfg)?;
+        let renderer = templates(&cfg, true)?;
         if cfg.im != old.im {
             // The robots' clients and paces are the sender's, made at start.
             later.push("[[im]]");
         }
-        (
-            self.dir,
-            self.kw,
-            self.renderer,
-            self.own,
-            self.domain,
-            self.routes,
-        ) = (p.dir, p.kw, p.renderer, p.own, p.domain, p.routes);
+        (self.dir, self.kw, self.own, self.domain, self.routes) =
+            (p.dir, p.kw, p.own, p.domain, p.routes);
+        self.renderer = renderer.into();
         self.cfg = cfg;
         self.reloads += 1;
         Ok(later)
@@ -307,9 +311,22 @@ impl Engine {
         &self.store
     }
 
-    /// The templates, as last reloaded.
-    pub fn renderer(&self) -> &Renderer {
-        &self.renderer
+    /// The templates, as last reloaded: read on first use, each compiled
+    /// when first rendered.
+    pub fn renderer(&self) -> Result<&Renderer, EngineError> {
+        if let Some(r) = self.renderer.get() {
+            return Ok(r);
+        }
+        let r = templates(&self.cfg, false)?;
+        Ok(self.renderer.get_or_init(|| r))
+    }
+
+    /// Every template compiled now, so that a bad one is refused before it
+    /// is needed (the daemon's start).
+    pub fn check_templates(&self) -> Result<(), EngineError> {
+        self.renderer()?
+            .compile_all()
+            .map_err(|e| EngineError::Templates(e.to_string()))
     }
 
     /// Where ingest time went so far.

@@ -22,7 +22,9 @@ const GIVE_UP_AFTER_HOURS: i64 = 72;
 
 impl Engine {
     /// Renders up to `limit` due outbox mails. A mail whose template fails
-    /// comes back with its error instead of bytes (recorded as failed).
+    /// to render comes back with its error instead of bytes (recorded as
+    /// failed); templates that cannot be read or compiled are an error, and
+    /// the mail waits in the queue until they are fixed.
     pub fn prepare_due(
         &mut self,
         now: DateTime<Utc>,
@@ -34,7 +36,22 @@ impl Engine {
         }
         let tz = self.cfg.tz();
         let due = self.store.due_mail(now, limit)?;
+        if due.is_empty() {
+            return Ok(vec![]);
+        }
         let schedule = self.retry_schedule();
+        let renderer = self.renderer()?;
+        let mut kinds: Vec<(&str, &str)> = due
+            .iter()
+            .map(|m| (m.out.kind.name(), m.out.locale.as_str()))
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for (kind, locale) in kinds {
+            renderer
+                .compile_kind(kind, locale)
+                .map_err(|e| EngineError::Templates(e.to_string()))?;
+        }
         Ok(due
             .into_iter()
             .map(|m| {
@@ -57,7 +74,7 @@ impl Engine {
                 Prepared {
                     id: m.id,
                     bytes: env.and_then(|env| {
-                        self.renderer
+                        renderer
                             .render_message(&m.out, &env)
                             .map_err(|e| format!("render: {e}"))
                     }),

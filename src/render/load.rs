@@ -176,24 +176,8 @@ pub(super) fn load_locale(
         }
     }
 
-    let mut plain = Handlebars::new();
-    plain.register_escape_fn(handlebars::no_escape);
-    let mut html = Handlebars::new();
-    for reg in [&mut plain, &mut html] {
-        reg.set_strict_mode(false);
-        // Partials are called at the start of a line; indenting them would
-        // only shift html and text around.
-        reg.set_prevent_indent(true);
-        register_helpers(reg);
-    }
-    let compile_err = |label: &str| {
-        let label = label.to_string();
-        move |e: TemplateError| RenderError::Template {
-            file: label.clone(),
-            source: Box::new(e),
-        }
-    };
     let mut split = Vec::with_capacity(files.len());
+    let mut partials = Vec::new();
     let mut text_partials = HashMap::new();
     let mut html_partials = HashMap::new();
     for (file, (src, label)) in &files {
@@ -202,19 +186,22 @@ pub(super) fn load_locale(
         if stem.starts_with('_') {
             let text = sec.text.unwrap_or_default();
             let body = sec.html.unwrap_or_default();
-            // Registered too, for overrides that call a partial in a way
-            // `inline_partials` leaves alone (with a context or hash).
-            plain
-                .register_partial(stem, text.as_str())
-                .map_err(compile_err(label))?;
-            html.register_partial(stem, body.as_str())
-                .map_err(compile_err(label))?;
+            // Registered too (when a template needs them), for overrides
+            // that call a partial in a way `inline_partials` leaves alone
+            // (with a context or hash).
+            partials.push(Partial {
+                name: stem.to_string(),
+                text: text.clone(),
+                html: body.clone(),
+                label: label.clone(),
+            });
             text_partials.insert(stem.to_string(), text);
             html_partials.insert(stem.to_string(), body);
         } else {
             split.push((stem, label, sec));
         }
     }
+    let mut sources = BTreeMap::new();
     for (stem, label, sec) in split {
         let inline_err = |msg: String| RenderError::Format {
             file: label.clone(),
@@ -226,56 +213,93 @@ pub(super) fn load_locale(
         };
         let subject = sec.subject.ok_or_else(|| missing("subject"))?;
         let text = sec.text.ok_or_else(|| missing("text"))?;
-        if stem.starts_with("im/") {
-            // A robot message: a title and a markdown text, no html.
-            for (part, src) in [("subject", &subject), ("text", &text)] {
-                plain
-                    .register_template_string(
-                        &format!("{stem}.{part}"),
-                        inline_partials(src, &text_partials, 0).map_err(inline_err)?,
-                    )
-                    .map_err(compile_err(label))?;
-            }
-            continue;
+        let mut add = |part: &str, src: &str, html: bool| -> Result<(), RenderError> {
+            let partials = if html { &html_partials } else { &text_partials };
+            sources.insert(
+                format!("{stem}.{part}"),
+                Source {
+                    src: inline_partials(src, partials, 0).map_err(inline_err)?,
+                    label: label.clone(),
+                    html,
+                },
+            );
+            Ok(())
+        };
+        add("subject", &subject, false)?;
+        add("text", &text, false)?;
+        // A robot message is a title and a markdown text, no html.
+        if !stem.starts_with("im/") {
+            let body = sec.html.ok_or_else(|| missing("html"))?;
+            add("html", &body, true)?;
         }
-        let body = sec.html.ok_or_else(|| missing("html"))?;
-        plain
-            .register_template_string(
-                &format!("{stem}.subject"),
-                inline_partials(&subject, &text_partials, 0).map_err(inline_err)?,
-            )
-            .map_err(compile_err(label))?;
-        plain
-            .register_template_string(
-                &format!("{stem}.text"),
-                inline_partials(&text, &text_partials, 0).map_err(inline_err)?,
-            )
-            .map_err(compile_err(label))?;
-        html.register_template_string(
-            &format!("{stem}.html"),
-            inline_partials(&body, &html_partials, 0).map_err(inline_err)?,
-        )
-        .map_err(compile_err(label))?;
     }
     for kind in Kind::ALL
         .iter()
         .map(|k| k.name())
         .chain(IM_KINDS.iter().copied())
     {
-        if !plain.has_template(&format!("{kind}.subject")) {
+        if !sources.contains_key(&format!("{kind}.subject")) {
             return Err(RenderError::MissingKind {
                 locale: locale.to_string(),
                 kind,
             });
         }
     }
+    let registry = |escape: bool| {
+        let mut reg = Handlebars::new();
+        if !escape {
+            reg.register_escape_fn(handlebars::no_escape);
+        }
+        reg.set_strict_mode(false);
+        // Partials are called at the start of a line; indenting them would
+        // only shift html and text around.
+        reg.set_prevent_indent(true);
+        register_helpers(&mut reg);
+        RwLock::new(Registry {
+            hb: reg,
+            partials: false,
+        })
+    };
     let scratch = Mutex::new(Some(names_only(&names)));
     Ok(Locale {
-        plain,
-        html,
+        plain: registry(false),
+        html: registry(true),
+        sources,
+        partials,
         names,
         scratch,
     })
+}
+
+/// A template's source, its partials inlined, compiled on first use.
+pub(super) struct Source {
+    pub(super) src: String,
+    /// Where it came from, for errors.
+    pub(super) label: String,
+    /// Rendered with escaping (the html part).
+    pub(super) html: bool,
+}
+
+/// A partial (`_name.hbs`): its text and html sections.
+pub(super) struct Partial {
+    pub(super) name: String,
+    pub(super) text: String,
+    pub(super) html: String,
+    pub(super) label: String,
+}
+
+/// A handlebars registry and whether the partials are in it yet.
+pub(super) struct Registry {
+    pub(super) hb: Handlebars<'static>,
+    pub(super) partials: bool,
+}
+
+pub(super) fn compile_err(label: &str) -> impl Fn(TemplateError) -> RenderError {
+    let label = label.to_string();
+    move |e: TemplateError| RenderError::Template {
+        file: label.clone(),
+        source: Box::new(e),
+    }
 }
 
 /// How deep partials may include partials; deeper is taken for a partial

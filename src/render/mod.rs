@@ -16,7 +16,7 @@
 //! reused context that already holds `names`, and runs three compiled
 //! templates against it.
 //!
-//! `load` reads and compiles the templates of each locale, `fill` prepares
+//! `load` reads the templates of each locale, `fill` prepares
 //! a mail's context, `helpers` are the templates' handlebars helpers,
 //! `headers` builds the message around the rendered parts.
 
@@ -43,7 +43,7 @@ use lettre::message::{MultiPart, SinglePart};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 /// The locale used when an `Outgoing` asks for one we have no templates
 /// for (after tolerant matching: `zh`, `zh_cn`, `zh-Hans` → `zh-CN`,
@@ -225,9 +225,13 @@ pub struct OutFile {
 
 struct Locale {
     /// Subject and text: no escaping.
-    plain: Handlebars<'static>,
+    plain: RwLock<Registry>,
     /// Html: every `{{ }}` escaped.
-    html: Handlebars<'static>,
+    html: RwLock<Registry>,
+    /// Every template's source by name (`ack.subject`, `im/test.text`),
+    /// compiled into its registry when first rendered.
+    sources: BTreeMap<String, Source>,
+    partials: Vec<Partial>,
     /// `names.toml` as JSON, in every context as `names`.
     names: Value,
     /// A context holding only `names`, lent to one render at a time.
@@ -238,6 +242,87 @@ fn names_only(names: &Value) -> Context {
     let mut root = Map::new();
     root.insert("names".into(), names.clone());
     Context::from(Value::Object(root))
+}
+
+impl Locale {
+    fn registry(&self, html: bool) -> &RwLock<Registry> {
+        if html {
+            &self.html
+        } else {
+            &self.plain
+        }
+    }
+
+    /// Compiles template `name` into its registry unless it is there (with
+    /// the partials first, when its source still calls one).
+    fn compile(&self, name: &str) -> Result<(), RenderError> {
+        let Some(source) = self.sources.get(name) else {
+            return Ok(()); // rendering it says it is missing
+        };
+        let lock = self.registry(source.html);
+        if lock
+            .read()
+            .map(|r| r.hb.has_template(name))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let mut reg = lock.write().unwrap_or_else(|e| e.into_inner());
+        if reg.hb.has_template(name) {
+            return Ok(());
+        }
+        if !reg.partials && (source.src.contains("{{>") || source.src.contains("{{#>")) {
+            self.register_partials(&mut reg, source.html)?;
+        }
+        reg.hb
+            .register_template_string(name, &source.src)
+            .map_err(compile_err(&source.label))
+    }
+
+    fn register_partials(&self, reg: &mut Registry, html: bool) -> Result<(), RenderError> {
+        for p in &self.partials {
+            let src = if html { &p.html } else { &p.text };
+            reg.hb
+                .register_partial(&p.name, src.as_str())
+                .map_err(compile_err(&p.label))?;
+        }
+        reg.partials = true;
+        Ok(())
+    }
+
+    /// Every template and partial compiled: the first error, if any.
+    fn compile_all(&self) -> Result<(), RenderError> {
+        for html in [false, true] {
+            let mut reg = self
+                .registry(html)
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if !reg.partials {
+                self.register_partials(&mut reg, html)?;
+            }
+        }
+        for name in self.sources.keys() {
+            self.compile(name)?;
+        }
+        Ok(())
+    }
+
+    /// Renders template `name` (compiled first if need be) against `ctx`.
+    fn render(&self, name: &str, ctx: &Context, locale: &str) -> Result<String, RenderError> {
+        self.compile(name)?;
+        let html = self.sources.get(name).is_some_and(|s| s.html);
+        let reg = self
+            .registry(html)
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        reg.hb
+            .render_with_context(name, ctx)
+            .map_err(|e| RenderError::Render {
+                locale: locale.to_string(),
+                template: name.to_string(),
+                source: Box::new(e),
+            })
+    }
 }
 
 /// Compiled templates for every locale.
@@ -262,9 +347,11 @@ impl Renderer {
     /// `names.toml` is merged key by key over the built-in one. A locale
     /// directory under `dir` that is not built in (`<dir>/ja/`) adds a
     /// locale; it must then hold every kind and a `names.toml`. Extra
-    /// `_*.hbs` files become partials. Fails on any template that does not
-    /// compile, so a bad override stops the daemon at start, not at the
-    /// first mail.
+    /// `_*.hbs` files become partials. Fails on a file that cannot be read
+    /// or split into its sections, or a locale that lacks a kind; each
+    /// template is compiled when first rendered (a process that renders
+    /// one mail compiles three templates, not a few hundred), and
+    /// [`Renderer::compile_all`] compiles them all.
     pub fn new(dir: Option<&Path>) -> Result<Renderer, RenderError> {
         let mut locales = BTreeMap::new();
         for (loc, files) in BUILTIN {
@@ -295,6 +382,40 @@ impl Renderer {
             locales,
             fallback: DEFAULT_FALLBACK.to_string(),
         })
+    }
+
+    /// [`Renderer::new`], every template compiled: a bad override refused
+    /// before it is needed (`check`, the daemon's start and reload).
+    pub fn checked(dir: Option<&Path>) -> Result<Renderer, RenderError> {
+        let r = Renderer::new(dir)?;
+        r.compile_all()?;
+        Ok(r)
+    }
+
+    /// Compiles every template and partial of every locale not compiled
+    /// yet: the first that does not compile is the error.
+    pub fn compile_all(&self) -> Result<(), RenderError> {
+        for loc in self.locales.values() {
+            loc.compile_all()?;
+        }
+        Ok(())
+    }
+
+    /// Compiles the templates of `kind` (`ack`, `im/blocked`) in the locale
+    /// `locale` renders in: a template that does not compile is an error
+    /// here, before anything is rendered with it.
+    pub fn compile_kind(&self, kind: &str, locale: &str) -> Result<(), RenderError> {
+        let name = self.resolve_locale(locale);
+        let Some(loc) = self.locales.get(name) else {
+            return Err(RenderError::UnknownLocale(
+                name.to_string(),
+                self.locales().join(", "),
+            ));
+        };
+        for part in ["subject", "text", "html"] {
+            loc.compile(&format!("{kind}.{part}"))?;
+        }
+        Ok(())
     }
 
     /// Sets the locale used when an `Outgoing` names one we do not have.
@@ -367,16 +488,7 @@ impl Renderer {
         if let Some(obj) = hb.data_mut().as_object_mut() {
             fill(obj, &out, locale_name, None)?;
         }
-        let run = |part: &str| {
-            let template = format!("im/{name}.{part}");
-            loc.plain
-                .render_with_context(&template, &hb)
-                .map_err(|e| RenderError::Render {
-                    locale: locale_name.to_string(),
-                    template,
-                    source: Box::new(e),
-                })
-        };
+        let run = |part: &str| loc.render(&format!("im/{name}.{part}"), &hb, locale_name);
         Ok(crate::im::ImMessage {
             title: tidy_subject(&run("subject")?, None),
             text: tidy_text(&run("text")?),
@@ -435,18 +547,10 @@ impl Renderer {
         }
         let ctx = &*ctx;
         let kind = out.kind.name();
-        let run = |reg: &Handlebars<'static>, part: &str| {
-            let name = format!("{kind}.{part}");
-            reg.render_with_context(&name, ctx)
-                .map_err(|e| RenderError::Render {
-                    locale: locale_name.to_string(),
-                    template: name,
-                    source: Box::new(e),
-                })
-        };
-        let subject = tidy_subject(&run(&loc.plain, "subject")?, out.item.as_deref());
-        let text = tidy_text(&run(&loc.plain, "text")?);
-        let html = run(&loc.html, "html")?;
+        let run = |part: &str| loc.render(&format!("{kind}.{part}"), ctx, locale_name);
+        let subject = tidy_subject(&run("subject")?, out.item.as_deref());
+        let text = tidy_text(&run("text")?);
+        let html = run("html")?;
         Ok(Rendered {
             locale: locale_name.to_string(),
             subject,
