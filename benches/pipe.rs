@@ -1,0 +1,255 @@
+//! The MTA-pipe path and the CLI's start-up: whole `crossdesk` processes,
+//! as Postfix's pipe transport or an admin's script runs them, timed from
+//! spawn to exit. Prints figures; asserts nothing about speed. Needs no
+//! mail server (the replies go to a Maildir outbox).
+//!
+//!   cargo bench --bench pipe
+//!   BENCH_PIPE_MESSAGES=N …  (messages piped, one process each; default 200)
+//!   BENCH_REQS=N …           (requirements in the store the look-ups read;
+//!                             default 10,000)
+//!   BENCH_BIN=PATH …         (another build's binary, for an A/B run)
+//!
+//! Figures printed (median and 90th percentile per process):
+//! - the floor: `crossdesk --version`, a process that starts and exits
+//! - `crossdesk ingest -` with a new requirement on stdin: parsed, acted
+//!   on, committed, its two replies rendered and written
+//! - the same messages again: each a duplicate, nothing to do
+//! - for context, the same messages through one `ingest FILE…` process
+//!   (per message)
+//! - `status`, `list --dept ops --state proposed`, `show ID` on a store of BENCH_REQS
+//!   requirements
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn bin() -> PathBuf {
+    std::env::var_os("BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_crossdesk")))
+}
+
+fn env_num(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A desk in `dir`: the configuration, replies to a Maildir outbox.
+fn desk(dir: &Path) -> PathBuf {
+    let cfg = dir.join("crossdesk.toml");
+    std::fs::write(
+        &cfg,
+        r#"[mail]
+address = "workflow@corp.example"
+display_name = "协作流程助手"
+transport = "maildir:outbox"
+[store]
+path = "crossdesk.db"
+[limits]
+daily_cap_per_recipient = 100000000
+[[departments]]
+id = "rd"
+name = "研发部"
+aliases = ["研发"]
+group = "rd@corp.example"
+leads = ["王磊 <wanglei@corp.example>"]
+members = ["张三 <zhangsan@corp.example>", "alice@corp.example"]
+[[departments]]
+id = "ops"
+name = "Operations"
+group = "ops@corp.example"
+leads = ["Dave Lee <dave@corp.example>"]
+members = ["Bob Smith <bob@corp.example>"]
+locale = "en"
+[[departments]]
+id = "sales"
+name = "销售部"
+group = "sales@corp.example"
+leads = ["李娜 <lina@corp.example>"]
+members = ["赵六 <zhaoliu@corp.example>"]
+"#,
+    )
+    .unwrap();
+    cfg
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A new requirement from sales for R&D (Chinese) or ops (English).
+fn message(i: usize) -> Vec<u8> {
+    let dept = if i.is_multiple_of(2) { "研发" } else { "ops" };
+    let subject = format!("【需求】导出客户数据 第{i}批");
+    let body = format!(
+        "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
+    );
+    format!(
+        "From: 赵六 <zhaoliu@corp.example>\r\nTo: workflow@corp.example\r\nSubject: =?UTF-8?B?{}?=\r\n\
+         Message-ID: <pipe.{i}@corp.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        b64(&subject),
+        b64(&body)
+    )
+    .into_bytes()
+}
+
+/// One process: `args`, `stdin` piped in; its wall time in ms.
+fn timed(cfg: &Path, args: &[&str], stdin: Option<&[u8]>) -> f64 {
+    let t = Instant::now();
+    let mut c = Command::new(bin());
+    if !args.contains(&"--version") {
+        c.arg("--config").arg(cfg);
+    }
+    let mut child = c
+        .args(args)
+        .env("CROSSDESK_LOG", "warn")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    if let Some(b) = stdin {
+        child.stdin.take().unwrap().write_all(b).unwrap();
+    }
+    let status = child.wait().unwrap();
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    // `status` exits 3 when no daemon uses the store.
+    let ok = status.success() || (args == ["status"] && status.code() == Some(3));
+    assert!(ok, "{args:?}: {status}");
+    ms
+}
+
+/// (median, 90th percentile).
+fn spread(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (v[v.len() / 2], v[(v.len() * 9 / 10).min(v.len() - 1)])
+}
+
+fn line(what: &str, v: Vec<f64>, floor: f64) {
+    let (p50, p90) = spread(v);
+    println!(
+        "{what:<58} p50 {p50:>7.2} ms  p90 {p90:>7.2} ms  ({:.1}x the floor)",
+        p50 / floor
+    );
+}
+
+fn outbox_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("outbox/new"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let n = env_num("BENCH_PIPE_MESSAGES", 200).max(2);
+    let reqs = env_num("BENCH_REQS", 10_000).max(1);
+    println!("binary: {}", bin().display());
+    let mails: Vec<Vec<u8>> = (0..n).map(message).collect();
+
+    // The floor, then the pipe, alternating with the floor so that both
+    // see the same machine.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = desk(dir.path());
+    // The store exists, with one requirement, as on a running system.
+    timed(&cfg, &["ingest", "-"], Some(&message(n + 1)));
+    let (mut floor, mut new, mut dup) = (vec![], vec![], vec![]);
+    for m in &mails {
+        floor.push(timed(&cfg, &["--version"], None));
+        new.push(timed(&cfg, &["ingest", "-"], Some(m)));
+    }
+    assert_eq!(outbox_count(dir.path()), 2 * (n + 1), "two replies each");
+    for m in &mails {
+        dup.push(timed(&cfg, &["ingest", "-"], Some(m)));
+    }
+    assert_eq!(
+        outbox_count(dir.path()),
+        2 * (n + 1),
+        "no reply to a duplicate"
+    );
+    let (floor_p50, _) = spread(floor.clone());
+    println!("{n} messages, one process each");
+    line("floor: crossdesk --version", floor, floor_p50);
+    line(
+        "ingest - : a new requirement, two replies written",
+        new,
+        floor_p50,
+    );
+    line(
+        "ingest - : the same message again (a duplicate)",
+        dup,
+        floor_p50,
+    );
+
+    // Context: the same messages through one process.
+    let one = tempfile::tempdir().unwrap();
+    let cfg1 = desk(one.path());
+    let files: Vec<String> = mails
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let p = one.path().join(format!("{i}.eml"));
+            std::fs::write(&p, m).unwrap();
+            p.display().to_string()
+        })
+        .collect();
+    let mut args = vec!["ingest"];
+    args.extend(files.iter().map(String::as_str));
+    let total = timed(&cfg1, &args, None);
+    assert_eq!(outbox_count(one.path()), 2 * n);
+    println!(
+        "{:<58} {:>7.2} ms a message ({n} in {total:.0} ms)",
+        "context: the same through one `ingest FILE…` process",
+        total / n as f64
+    );
+
+    // Look-ups on a large store.
+    let big = tempfile::tempdir().unwrap();
+    let cfgb = desk(big.path());
+    let files: Vec<String> = (0..reqs)
+        .map(|i| {
+            let p = big.path().join(format!("{i}.eml"));
+            std::fs::write(&p, message(i)).unwrap();
+            p.display().to_string()
+        })
+        .collect();
+    for chunk in files.chunks(2000) {
+        let mut args = vec!["ingest"];
+        args.extend(chunk.iter().map(String::as_str));
+        timed(&cfgb, &args, None);
+    }
+    let show = format!("REQ-{}", reqs / 2);
+    let runs = 30;
+    let (mut fl, mut st, mut li, mut sh) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        fl.push(timed(&cfgb, &["--version"], None));
+        st.push(timed(&cfgb, &["status"], None));
+        li.push(timed(
+            &cfgb,
+            &["list", "--dept", "ops", "--state", "proposed"],
+            None,
+        ));
+        sh.push(timed(&cfgb, &["show", &show], None));
+    }
+    let (fl_p50, _) = spread(fl.clone());
+    println!("a store of {reqs} requirements, {runs} runs each");
+    line("floor: crossdesk --version", fl, fl_p50);
+    line("status", st, fl_p50);
+    line(
+        &format!(
+            "list --dept ops --state proposed ({} rows)",
+            reqs.div_ceil(2)
+        ),
+        li,
+        fl_p50,
+    );
+    line(&format!("show {show}"), sh, fl_p50);
+}
