@@ -615,7 +615,7 @@ fn a_broken_override_fails_at_start() {
         .is_err());
     assert!(lazy.compile_all().is_err());
     std::fs::write(en.join("ack.hbs"), "--- subject ---\nx\n--- text ---\ny\n").unwrap();
-    let err = Renderer::new(Some(dir.path())).unwrap_err().to_string();
+    let err = Renderer::checked(Some(dir.path())).unwrap_err().to_string();
     assert!(err.contains("--- html ---"), "{err}");
 }
 
@@ -691,10 +691,20 @@ fn a_new_locale_can_be_added_from_a_directory() {
         .render_parts(&outgoing(Kind::Confirmed, "ja-JP", full_ctx()))
         .unwrap();
     assert_eq!(p.text, "確認済み\n");
-    // An incomplete one is refused with the missing kind named.
+    // An incomplete one is refused with the missing kind named, when
+    // checked or first used; the other locales go on.
     std::fs::remove_file(ja.join("help.hbs")).unwrap();
-    let err = Renderer::new(Some(dir.path())).unwrap_err().to_string();
+    let err = Renderer::checked(Some(dir.path())).unwrap_err().to_string();
     assert!(err.contains("help"), "{err}");
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let err = r
+        .render_parts(&outgoing(Kind::Confirmed, "ja", full_ctx()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("help"), "{err}");
+    assert!(r
+        .render_parts(&outgoing(Kind::Confirmed, "en", full_ctx()))
+        .is_ok());
 }
 
 /// `cargo test --release --test render render_speed -- --ignored --nocapture`

@@ -80,11 +80,11 @@ pub(super) fn read_override(path: &Path) -> Result<Option<String>, RenderError> 
 }
 
 pub(super) fn parse_names(src: &str, file: &str) -> Result<Value, RenderError> {
-    let t: toml::Table = toml::from_str(src).map_err(|e| RenderError::Names {
+    // Straight into JSON, the form the templates read: no table between.
+    toml::from_str(src).map_err(|e| RenderError::Names {
         file: file.to_string(),
         source: Box::new(e),
-    })?;
-    Ok(serde_json::to_value(t)?)
+    })
 }
 
 /// `over` merged into `base`, tables key by key.

@@ -166,6 +166,9 @@ pub enum RenderError {
         file: String,
         source: Box<toml::de::Error>,
     },
+    /// A locale's templates could not be read (the first use's error).
+    #[error("{0}")]
+    Load(String),
     #[error("locale {locale}: no template for kind `{kind}` ({locale}/{kind}.hbs)")]
     MissingKind { locale: String, kind: &'static str },
     #[error("locale {0:?} has no templates (have: {1})")]
@@ -327,8 +330,31 @@ impl Locale {
 
 /// Compiled templates for every locale.
 pub struct Renderer {
-    locales: BTreeMap<String, Locale>,
+    locales: BTreeMap<String, LazyLocale>,
     fallback: String,
+}
+
+/// A locale's templates, read when first needed.
+struct LazyLocale {
+    name: String,
+    builtin: &'static [(&'static str, &'static str)],
+    /// The override directory, `<dir>/<locale>/`, when there is one.
+    over: Option<PathBuf>,
+    /// The locale, or why it could not be read (the error's text: the
+    /// next use says the same).
+    loaded: std::sync::OnceLock<Result<Locale, String>>,
+}
+
+impl LazyLocale {
+    fn get(&self) -> Result<&Locale, RenderError> {
+        self.loaded
+            .get_or_init(|| {
+                load_locale(&self.name, self.builtin, self.over.as_deref())
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| RenderError::Load(e.clone()))
+    }
 }
 
 impl std::fmt::Debug for Renderer {
@@ -347,16 +373,23 @@ impl Renderer {
     /// `names.toml` is merged key by key over the built-in one. A locale
     /// directory under `dir` that is not built in (`<dir>/ja/`) adds a
     /// locale; it must then hold every kind and a `names.toml`. Extra
-    /// `_*.hbs` files become partials. Fails on a file that cannot be read
-    /// or split into its sections, or a locale that lacks a kind; each
-    /// template is compiled when first rendered (a process that renders
-    /// one mail compiles three templates, not a few hundred), and
-    /// [`Renderer::compile_all`] compiles them all.
+    /// `_*.hbs` files become partials. A locale's files are read and split
+    /// when it is first used, and each template compiled when first
+    /// rendered (a process that renders one mail reads one locale and
+    /// compiles three templates, not a few hundred); a file that cannot be
+    /// read, split or compiled is an error then. [`Renderer::compile_all`]
+    /// reads and compiles them all.
     pub fn new(dir: Option<&Path>) -> Result<Renderer, RenderError> {
+        let lazy = |name: &str, builtin, over| LazyLocale {
+            name: name.to_string(),
+            builtin,
+            over,
+            loaded: Default::default(),
+        };
         let mut locales = BTreeMap::new();
         for (loc, files) in BUILTIN {
             let over = dir.map(|d| d.join(loc)).filter(|d| d.is_dir());
-            locales.insert(loc.to_string(), load_locale(loc, files, over.as_deref())?);
+            locales.insert(loc.to_string(), lazy(loc, files, over));
         }
         if let Some(dir) = dir {
             let entries = std::fs::read_dir(dir).map_err(|source| RenderError::Io {
@@ -374,7 +407,7 @@ impl Renderer {
                 };
                 if path.is_dir() && !locales.contains_key(name) && path.join("names.toml").is_file()
                 {
-                    locales.insert(name.to_string(), load_locale(name, &[], Some(&path))?);
+                    locales.insert(name.to_string(), lazy(name, &[], Some(path.clone())));
                 }
             }
         }
@@ -382,6 +415,14 @@ impl Renderer {
             locales,
             fallback: DEFAULT_FALLBACK.to_string(),
         })
+    }
+
+    /// The templates of locale `name` (as resolved), read now if need be.
+    fn locale(&self, name: &str) -> Result<&Locale, RenderError> {
+        self.locales
+            .get(name)
+            .ok_or_else(|| RenderError::UnknownLocale(name.to_string(), self.locales().join(", ")))?
+            .get()
     }
 
     /// [`Renderer::new`], every template compiled: a bad override refused
@@ -396,7 +437,7 @@ impl Renderer {
     /// yet: the first that does not compile is the error.
     pub fn compile_all(&self) -> Result<(), RenderError> {
         for loc in self.locales.values() {
-            loc.compile_all()?;
+            loc.get()?.compile_all()?;
         }
         Ok(())
     }
@@ -405,13 +446,7 @@ impl Renderer {
     /// `locale` renders in: a template that does not compile is an error
     /// here, before anything is rendered with it.
     pub fn compile_kind(&self, kind: &str, locale: &str) -> Result<(), RenderError> {
-        let name = self.resolve_locale(locale);
-        let Some(loc) = self.locales.get(name) else {
-            return Err(RenderError::UnknownLocale(
-                name.to_string(),
-                self.locales().join(", "),
-            ));
-        };
+        let loc = self.locale(self.resolve_locale(locale))?;
         for part in ["subject", "text", "html"] {
             loc.compile(&format!("{kind}.{part}"))?;
         }
@@ -472,9 +507,7 @@ impl Renderer {
         ctx: &crate::model::MailCtx,
     ) -> Result<crate::im::ImMessage, RenderError> {
         let locale_name = self.resolve_locale(locale);
-        let loc = self.locales.get(locale_name).ok_or_else(|| {
-            RenderError::UnknownLocale(locale_name.to_string(), self.locales().join(", "))
-        })?;
+        let loc = self.locale(locale_name)?;
         let out = Outgoing {
             kind: crate::model::Kind::Notice,
             to: vec![],
@@ -512,9 +545,7 @@ impl Renderer {
         today: Option<NaiveDate>,
     ) -> Result<Rendered, RenderError> {
         let locale_name = self.resolve_locale(&out.locale);
-        let loc = self.locales.get(locale_name).ok_or_else(|| {
-            RenderError::UnknownLocale(locale_name.to_string(), self.locales().join(", "))
-        })?;
+        let loc = self.locale(locale_name)?;
         // The context is reused: it keeps `names` between mails and only
         // the mail's own fields come and go (cloning the few hundred
         // translations per mail was a third of the rendering time).
