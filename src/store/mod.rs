@@ -253,6 +253,27 @@ impl Store {
         // the inbox, so a power cut cannot lose a message we moved.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // The -wal and -shm files stay when the last connection closes,
+        // the WAL checkpointed and truncated to zero (what any size limit
+        // does at close), instead of being deleted and created again by the
+        // next process: a command piped per message would otherwise pay
+        // two file creations and two deletions each time. While open, a
+        // WAL past 64 MiB is cut back after a checkpoint.
+        let mut persist: std::ffi::c_int = 1;
+        // SAFETY: the connection's handle is valid while `conn` lives; the
+        // file control reads and writes the int it is given.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_file_control(
+                conn.handle(),
+                c"main".as_ptr(),
+                rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+                (&mut persist as *mut std::ffi::c_int).cast(),
+            )
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(rc, "persistent WAL not available");
+        }
+        conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // A 64 MiB page cache keeps a backlog's working set in memory
         // between statements; WAL checkpoints stay automatic.
