@@ -155,7 +155,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
             Ok(())
         })
         .await??;
-        let stats = drain(&engine, &sender, &stop_rx).await?;
+        let stats = drain(&engine, &sender, &stop_rx, Duration::ZERO).await?;
         log_drain(stats);
         let im = make_im(lock(&engine)?.config());
         if let Some(mut im) = im {
@@ -198,7 +198,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         ))
     });
     loop {
-        match drain(&engine, &sender, &stop_rx).await {
+        match drain(&engine, &sender, &stop_rx, Duration::ZERO).await {
             Ok(stats) => log_drain(stats),
             Err(e) => tracing::error!("outbox: {e:#}"),
         }
@@ -308,19 +308,28 @@ fn log_drain(s: DrainStats) {
 }
 
 /// Sends every due outbox mail; stops early on a stop request (what is
-/// not sent stays queued). Nothing is sent while another process sends.
+/// not sent stays queued). Nothing is sent while another process sends:
+/// it is waited for up to `wait`, then left to it.
 async fn drain(
     engine: &SharedEngine,
     sender: &Sender,
     stop: &Shutdown,
+    wait: Duration,
 ) -> anyhow::Result<DrainStats> {
     if matches!(sender, Sender::None) {
         return Ok(DrainStats::default());
     }
     let store = lock(engine)?.config().store_path();
-    let Some(_sending) = crate::store::locks::send_lock(&store)? else {
-        tracing::info!("another crossdesk process is sending the outbox; left to it");
-        return Ok(DrainStats::default());
+    let until = std::time::Instant::now() + wait;
+    let _sending = loop {
+        if let Some(l) = crate::store::locks::send_lock(&store)? {
+            break l;
+        }
+        if std::time::Instant::now() >= until {
+            tracing::info!("another crossdesk process is sending the outbox; left to it");
+            return Ok(DrainStats::default());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     };
     match sender {
         Sender::None => Ok(DrainStats::default()),
@@ -750,6 +759,10 @@ pub fn check_connect(cfg: &Config) -> anyhow::Result<Vec<String>> {
     })
 }
 
+/// How long a command outside the daemon waits for another process's
+/// drain to end before leaving its own mail to that one.
+const OUTSIDE_WAIT: Duration = Duration::from_secs(10);
+
 /// Sends what the outbox holds that is due through the configured
 /// transport, outside the daemon (for `ingest`, `release`, `outbox`).
 pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
@@ -762,7 +775,10 @@ pub fn drain_now(engine: Engine) -> anyhow::Result<(Engine, DrainStats)> {
     // drop) the sender inside it.
     let stats = rt.block_on(async {
         let sender = make_sender(lock(&shared)?.config())?;
-        let stats = drain(&shared, &sender, &rx).await?;
+        // Another process sending (a piped ingest beside this one) may
+        // have looked for due mail before this one's was committed: this
+        // mail would wait for the next run. Its drain ends soon; wait.
+        let stats = drain(&shared, &sender, &rx, OUTSIDE_WAIT).await?;
         // Not in the `if let`: its guard would live through the round.
         let im = make_im(lock(&shared)?.config());
         if let Some(mut im) = im {
