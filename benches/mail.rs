@@ -4,6 +4,7 @@
 //!
 //!   cargo bench --bench mail
 //!   BENCH_IMAP_ONLY=1 cargo bench --bench mail   (the IMAP ingest only)
+//!   BENCH_LATENCY_ONLY=1 …                     (the latencies only)
 //!   BENCH_BATCH=100 …                          (`[store] batch`; default 500)
 //!   BENCH_RUNS=3 …                             (IMAP ingest runs; default 5)
 //!   BENCH_FORMATS=maildir …                    (the IMAP ingest on Maildir only)
@@ -21,7 +22,8 @@
 //!    moves a message without a file operation of its own.
 //! 2. End-to-end latency, SMTP submit → the daemon's reply in the sender's
 //!    Maildir, p50/p99 over 200 mails, against plain Postfix → Dovecot
-//!    delivery of one mail.
+//!    delivery of one mail; then the same with Postfix piping each mail
+//!    to `crossdesk ingest -` (no daemon, no IMAP).
 //! 3. Outbox drain rate to Postfix, against a plain lettre loop of the same
 //!    mails on one connection.
 
@@ -753,7 +755,13 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
     let t = Instant::now();
-    let lab = Lab::start("corp.test");
+    // Mail for crossdesk@corp.test goes through Postfix's pipe transport
+    // to `crossdesk ingest -` (the pipe-mode latency, phase 2).
+    let (pipe_desk, pipe_cmd) = lab::pipe_desk();
+    let lab = Lab::start_with(
+        "corp.test",
+        &[("LAB_PIPE_TO", "crossdesk"), ("LAB_PIPE_CMD", &pipe_cmd)],
+    );
     println!(
         "mail benchmarks on Dovecot + Postfix at 127.0.0.1 (lab up in {:.2} s), 2 cores",
         t.elapsed().as_secs_f64()
@@ -792,18 +800,22 @@ fn main() {
     // use), then on mdbox: Dovecot's own format, in which a UID MOVE does
     // not link, rename and unlink a file per message (BENCH_FORMATS=maildir
     // leaves it out).
-    println!("IMAP ingest, the workflow mailbox in Maildir (the lab's default):");
-    imap_phase(&lab, &cfg_path, work.path(), n, batch, runs);
-    if std::env::var("BENCH_FORMATS").as_deref() != Ok("maildir") {
-        let t = Instant::now();
-        let mdbox = Lab::start_with("corp.test", &[("LAB_MDBOX_USERS", "workflow")]);
-        let work2 = tempfile::tempdir().unwrap();
-        let cfg2 = bench_config(&mdbox, work2.path(), batch);
-        println!(
-            "IMAP ingest, the workflow mailbox in mdbox (a second lab, up in {:.2} s):",
-            t.elapsed().as_secs_f64()
-        );
-        imap_phase(&mdbox, &cfg2, work2.path(), n, batch, runs);
+    // BENCH_LATENCY_ONLY=1: phase 2 alone.
+    let latency_only = std::env::var_os("BENCH_LATENCY_ONLY").is_some();
+    if !latency_only {
+        println!("IMAP ingest, the workflow mailbox in Maildir (the lab's default):");
+        imap_phase(&lab, &cfg_path, work.path(), n, batch, runs);
+        if std::env::var("BENCH_FORMATS").as_deref() != Ok("maildir") {
+            let t = Instant::now();
+            let mdbox = Lab::start_with("corp.test", &[("LAB_MDBOX_USERS", "workflow")]);
+            let work2 = tempfile::tempdir().unwrap();
+            let cfg2 = bench_config(&mdbox, work2.path(), batch);
+            println!(
+                "IMAP ingest, the workflow mailbox in mdbox (a second lab, up in {:.2} s):",
+                t.elapsed().as_secs_f64()
+            );
+            imap_phase(&mdbox, &cfg2, work2.path(), n, batch, runs);
+        }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -815,80 +827,85 @@ fn main() {
         return;
     }
 
-    // ---- 3. Outbox drain to Postfix --------------------------------------
-    // The replies of phase 1 are queued; render them once for the baseline.
+    // From here on the daemon sends over SMTP.
     let smtp_cfg_text = std::fs::read_to_string(&cfg_path)
         .unwrap()
         .replace("transport = \"maildir:outbox\"", "transport = \"smtp\"");
     std::fs::write(&cfg_path, &smtp_cfg_text).unwrap();
-    let mut eng = engine_for(&cfg_path);
-    let prepared = eng.prepare_due(Utc::now(), 1_000_000).unwrap();
-    let queued = prepared.len();
-    let half = queued / 2;
-    // Baseline: a plain lettre send loop on one connection (lettre's SMTP
-    // client on a socket with TCP_NODELAY), the first half of the mails.
-    let from_addr: lettre::Address = lab.addr("workflow").parse().unwrap();
-    let envs: Vec<lettre::address::Envelope> = prepared
-        .iter()
-        .map(|p| {
-            lettre::address::Envelope::new(
-                Some(from_addr.clone()),
-                p.rcpts.iter().map(|r| r.parse().unwrap()).collect(),
-            )
-            .unwrap()
-        })
-        .collect();
-    // Both start with Postfix idle: nothing of the earlier phases is still
-    // being delivered.
-    wait_quiet(&lab);
-    let base_d = rt.block_on(async {
-        use lettre::transport::smtp::client::AsyncSmtpConnection;
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lab.smtp_port))
-            .await
-            .unwrap();
-        tcp.set_nodelay(true).unwrap();
-        let mut c = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &Default::default())
-            .await
-            .unwrap();
+
+    // ---- 3. Outbox drain to Postfix --------------------------------------
+    // The replies of phase 1 are queued; render them once for the baseline.
+    if !latency_only {
+        let mut eng = engine_for(&cfg_path);
+        let prepared = eng.prepare_due(Utc::now(), 1_000_000).unwrap();
+        let queued = prepared.len();
+        let half = queued / 2;
+        // Baseline: a plain lettre send loop on one connection (lettre's SMTP
+        // client on a socket with TCP_NODELAY), the first half of the mails.
+        let from_addr: lettre::Address = lab.addr("workflow").parse().unwrap();
+        let envs: Vec<lettre::address::Envelope> = prepared
+            .iter()
+            .map(|p| {
+                lettre::address::Envelope::new(
+                    Some(from_addr.clone()),
+                    p.rcpts.iter().map(|r| r.parse().unwrap()).collect(),
+                )
+                .unwrap()
+            })
+            .collect();
+        // Both start with Postfix idle: nothing of the earlier phases is still
+        // being delivered.
+        wait_quiet(&lab);
+        let base_d = rt.block_on(async {
+            use lettre::transport::smtp::client::AsyncSmtpConnection;
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lab.smtp_port))
+                .await
+                .unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let mut c =
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &Default::default())
+                    .await
+                    .unwrap();
+            let t = Instant::now();
+            for (p, env) in prepared[..half].iter().zip(&envs) {
+                c.send(env, p.bytes.as_ref().unwrap()).await.unwrap();
+            }
+            t.elapsed()
+        });
+        let base_rate = half as f64 / base_d.as_secs_f64();
+        println!("baseline  lettre send loop, one connection          {:>9.0} mail/s ({half} mails, {:.3} s)", base_rate, base_d.as_secs_f64());
+        // For context: lettre's stock SmtpTransport (no TCP_NODELAY), 50 mails.
         let t = Instant::now();
-        for (p, env) in prepared[..half].iter().zip(&envs) {
-            c.send(env, p.bytes.as_ref().unwrap()).await.unwrap();
+        {
+            use lettre::{SmtpTransport, Transport};
+            let tr = SmtpTransport::builder_dangerous("127.0.0.1")
+                .port(lab.smtp_port)
+                .build();
+            for (p, env) in prepared[half..half + 50].iter().zip(&envs[half..]) {
+                tr.send_raw(env, p.bytes.as_ref().unwrap()).unwrap();
+            }
         }
-        t.elapsed()
-    });
-    let base_rate = half as f64 / base_d.as_secs_f64();
-    println!("baseline  lettre send loop, one connection          {:>9.0} mail/s ({half} mails, {:.3} s)", base_rate, base_d.as_secs_f64());
-    // For context: lettre's stock SmtpTransport (no TCP_NODELAY), 50 mails.
-    let t = Instant::now();
-    {
-        use lettre::{SmtpTransport, Transport};
-        let tr = SmtpTransport::builder_dangerous("127.0.0.1")
-            .port(lab.smtp_port)
-            .build();
-        for (p, env) in prepared[half..half + 50].iter().zip(&envs[half..]) {
-            tr.send_raw(env, p.bytes.as_ref().unwrap()).unwrap();
-        }
+        println!(
+            "context   lettre's stock SmtpTransport (Nagle + delayed ACK)  {:>5.0} mail/s (50 mails)",
+            50.0 / t.elapsed().as_secs_f64()
+        );
+        // crossdesk: the whole outbox through the daemon's drain (render + send + record),
+        // once the baseline's mails are delivered.
+        drop(eng);
+        wait_quiet(&lab);
+        let eng = engine_for(&cfg_path);
+        let t = Instant::now();
+        let (_eng, stats) = crossdesk::daemon::drain_now(eng).unwrap();
+        let d = t.elapsed();
+        let rate = stats.sent as f64 / d.as_secs_f64();
+        println!(
+            "crossdesk outbox drain: render+send+record          {:>9.0} mail/s ({} mails, {:.3} s) = {:.2}x of lettre loop",
+            rate,
+            stats.sent,
+            d.as_secs_f64(),
+            rate / base_rate
+        );
     }
-    println!(
-        "context   lettre's stock SmtpTransport (Nagle + delayed ACK)  {:>5.0} mail/s (50 mails)",
-        50.0 / t.elapsed().as_secs_f64()
-    );
-    // crossdesk: the whole outbox through the daemon's drain (render + send + record),
-    // once the baseline's mails are delivered.
-    drop(eng);
-    wait_quiet(&lab);
-    let eng = engine_for(&cfg_path);
-    let t = Instant::now();
-    let (_eng, stats) = crossdesk::daemon::drain_now(eng).unwrap();
-    let d = t.elapsed();
-    let rate = stats.sent as f64 / d.as_secs_f64();
-    println!(
-        "crossdesk outbox drain: render+send+record          {:>9.0} mail/s ({} mails, {:.3} s) = {:.2}x of lettre loop",
-        rate,
-        stats.sent,
-        d.as_secs_f64(),
-        rate / base_rate
-    );
 
     // ---- 2. End-to-end latency --------------------------------------------
     // Let Postfix finish delivering the drained backlog first: a probe must
@@ -969,4 +986,42 @@ fn main() {
     );
     let st = daemon.stop();
     assert!(st.success());
+
+    // The same through Postfix's pipe: one `crossdesk ingest -` process a
+    // mail (as the mail user), its replies over SMTP.
+    lab::pipe_config(&lab, pipe_desk.path());
+    wait_quiet(&lab);
+    let mut lat = vec![];
+    for i in 0..rounds {
+        let before = maildir_count(&zl);
+        let raw = mail(
+            &lab.addr("lina"),
+            &[&lab.addr("crossdesk")],
+            &format!("[REQ] pipe latency probe {i}"),
+            &format!("pipe.{i}@bench"),
+            None,
+            "Dept: ops\n\nprobe",
+        );
+        let t = Instant::now();
+        lab::submit(
+            lab.smtp_port,
+            &lab.addr("lina"),
+            &[&lab.addr("crossdesk")],
+            &raw,
+        )
+        .unwrap();
+        wait_count(&zl, before + 1, Duration::from_secs(30));
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let p50 = pct(&mut lat, 0.5);
+    println!(
+        "crossdesk pipe: SMTP submit → Postfix pipe → ingest - → reply in sender's Maildir  p50 {:>7.1} ms  p99 {:>7.1} ms  ({rounds} mails)",
+        p50,
+        pct(&mut lat, 0.99)
+    );
+    println!(
+        "          = two deliveries ({:.1} ms) + {:.1} ms",
+        2.0 * base_p50,
+        p50 - 2.0 * base_p50
+    );
 }

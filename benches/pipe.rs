@@ -16,8 +16,8 @@
 //! - the same messages again: each a duplicate, nothing to do
 //! - for context, the same messages through one `ingest FILE…` process
 //!   (per message)
-//! - `status`, `list --dept ops --state proposed`, `show ID` on a store of BENCH_REQS
-//!   requirements
+//! - `status`, `list` (a filter matching none, one matching half), `show
+//!   ID` on a store of BENCH_REQS requirements
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -228,11 +228,16 @@ fn main() {
     }
     let show = format!("REQ-{}", reqs / 2);
     let runs = 30;
-    let (mut fl, mut st, mut li, mut sh) = (vec![], vec![], vec![], vec![]);
+    let (mut fl, mut st, mut none, mut half, mut sh) = (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         fl.push(timed(&cfgb, &["--version"], None));
         st.push(timed(&cfgb, &["status"], None));
-        li.push(timed(
+        none.push(timed(
+            &cfgb,
+            &["list", "--dept", "ops", "--state", "confirmed"],
+            None,
+        ));
+        half.push(timed(
             &cfgb,
             &["list", "--dept", "ops", "--state", "proposed"],
             None,
@@ -243,13 +248,11 @@ fn main() {
     println!("a store of {reqs} requirements, {runs} runs each");
     line("floor: crossdesk --version", fl, fl_p50);
     line("status", st, fl_p50);
-    line(
-        &format!(
-            "list --dept ops --state proposed ({} rows)",
-            reqs.div_ceil(2)
-        ),
-        li,
-        fl_p50,
+    line("list --dept ops --state confirmed (no rows)", none, fl_p50);
+    let rows = format!(
+        "list --dept ops --state proposed ({} rows)",
+        reqs.div_ceil(2)
     );
+    line(&rows, half, fl_p50);
     line(&format!("show {show}"), sh, fl_p50);
 }

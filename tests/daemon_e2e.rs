@@ -1168,3 +1168,71 @@ fn an_mdbox_mailbox_is_watched_and_emptied() {
     assert!(text.contains("idle=true move=true"), "{text}");
     assert_eq!(requirements(&cfg), 4, "each acted on once");
 }
+
+/// A deployment without IMAP: Postfix pipes the mail for crossdesk@DOMAIN
+/// to `crossdesk ingest -` as the mail user (docs/operations.md#pipe). A
+/// requirement is answered over the lab's SMTP; while the store cannot be
+/// written the command exits 75 (EX_TEMPFAIL), Postfix defers the mail
+/// and delivers it again, and it is answered once, when the store is back.
+#[test]
+#[ignore = "mail lab: needs root, Dovecot and Postfix; run scripts/test.sh"]
+fn mail_piped_by_postfix_is_answered_and_a_tempfail_is_delivered_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (desk, cmd) = lab::pipe_desk();
+    let lab = Lab::start_with(
+        "corp.test",
+        &[("LAB_PIPE_TO", "crossdesk"), ("LAB_PIPE_CMD", &cmd)],
+    );
+    let cfg = lab::pipe_config(&lab, desk.path());
+    let (to, z) = (lab.addr("crossdesk"), lab.addr("zhaoliu"));
+    let submit = |i: u32| {
+        let raw = mail(
+            &z,
+            &[&to],
+            &format!("【需求】管道投递 {i}"),
+            &format!("pipe.{i}@client.test"),
+            None,
+            "部门：研发\n\n请处理。",
+        );
+        lab.submit(&z, &[&to], &raw);
+    };
+    submit(1);
+    lab.wait_for("zhaoliu", "INBOX", "[REQ-1]", |p| {
+        p.subject.contains("[REQ-1]")
+    });
+
+    let db = desk.path().join("crossdesk.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    submit(2);
+    let log = lab.dir.join("logs/postfix.log");
+    let t = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text
+            .lines()
+            .any(|l| l.contains("relay=crossdesk") && l.contains("status=deferred"))
+        {
+            break;
+        }
+        assert!(
+            t.elapsed().as_secs() < 30,
+            "no deferral in Postfix's log:\n{}",
+            lab.log_tail("postfix.log", 30)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    lab.wait_for("zhaoliu", "INBOX", "[REQ-2]", |p| {
+        p.subject.contains("[REQ-2]")
+    });
+    let list = lab::crossdesk(&cfg, &["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "each acted on once");
+    let acks = lab
+        .fetch("zhaoliu", "INBOX")
+        .iter()
+        .filter(|r| Parsed::new(r).subject.contains("[REQ-2]"))
+        .count();
+    assert_eq!(acks, 1, "the deferred mail answered once");
+}

@@ -657,3 +657,44 @@ pub fn mail(
     )
     .into_bytes()
 }
+
+/// A desk for Postfix's pipe transport (`LAB_PIPE_CMD`): a directory the
+/// mail user can reach, with a copy of the binary in it (the tree it was
+/// built in may be closed to that user). Returns the directory and the
+/// command for `LAB_PIPE_CMD`; [`pipe_config`] writes its configuration
+/// once the lab runs.
+pub fn pipe_desk() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    set_mode(dir.path(), 0o755);
+    let bin = dir.path().join("crossdesk");
+    std::fs::copy(env!("CARGO_BIN_EXE_crossdesk"), &bin).unwrap();
+    set_mode(&bin, 0o755);
+    let cmd = format!(
+        "{} --config {} ingest -",
+        bin.display(),
+        dir.path().join("crossdesk.toml").display()
+    );
+    (dir, cmd)
+}
+
+/// The pipe desk's configuration: the lab's, as `crossdesk@DOMAIN` (the
+/// address the lab pipes), replies over the lab's SMTP; the directory
+/// handed to the mail user, who runs the command.
+pub fn pipe_config(lab: &Lab, dir: &Path) -> PathBuf {
+    let cfg = config_with(lab, dir, &[], "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("address = \"workflow@{}\"", lab.domain),
+        &format!("address = \"crossdesk@{}\"", lab.domain),
+    );
+    std::fs::write(dir.join("crossdesk.toml"), text).unwrap();
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").args([flag, "mail"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        std::os::unix::fs::chown(e.path(), Some(uid), Some(gid)).unwrap();
+    }
+    dir.join("crossdesk.toml")
+}

@@ -413,6 +413,15 @@ write_configs() {
     printf '%s@%s %s/\n' "$u" "$DOMAIN" "$u" >>"$S/postfix/vmailbox"
   done
   chmod 644 "$S/users.passwd"
+  # LAB_PIPE_TO / LAB_PIPE_CMD: mail to LAB_PIPE_TO@DOMAIN goes through
+  # Postfix's pipe(8) to LAB_PIPE_CMD (run as the mail user), as a
+  # deployment that delivers to `crossdesk ingest -` does.
+  : >"$S/postfix/transport"
+  if [[ -n ${LAB_PIPE_CMD:-} ]]; then
+    [[ ${LAB_PIPE_TO:-} =~ ^[a-z0-9._-]+$ ]] || die "LAB_PIPE_TO: the local part of the piped address (e.g. crossdesk)"
+    printf '%s@%s %s/\n' "$LAB_PIPE_TO" "$DOMAIN" "$LAB_PIPE_TO" >>"$S/postfix/vmailbox"
+    printf '%s@%s crossdesk:\n' "$LAB_PIPE_TO" "$DOMAIN" >>"$S/postfix/transport"
+  fi
   : >"$S/postfix/virtual"
   for g in "${GROUPS_[@]}"; do
     list='' first=1
@@ -572,6 +581,9 @@ smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = $S/run/auth-postfix
 smtpd_tls_auth_only = no
+transport_maps = texthash:$S/postfix/transport
+# One recipient per pipe delivery: the command gets the message once.
+crossdesk_destination_recipient_limit = 1
 EOF
 
   # No chroot anywhere (Debian's stock master.cf chroots services).
@@ -602,6 +614,13 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+  if [[ -n ${LAB_PIPE_CMD:-} ]]; then
+    # pipe(8): exit 75 (EX_TEMPFAIL) defers the mail, to be tried again.
+    local mail_user
+    mail_user=$(getent passwd "$MAIL_UID" | cut -d: -f1)
+    printf 'crossdesk unix  -       n       n       -       -       pipe\n  flags=R user=%s argv=%s\n' \
+      "$mail_user" "$LAB_PIPE_CMD" >>"$S/postfix/master.cf"
+  fi
   chmod 644 "$S/postfix/"* "$S/dovecot.conf"
 
   # Postfix ignores a config or table file changed less than ~1 s ago and
