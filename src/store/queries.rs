@@ -10,13 +10,22 @@ impl Store {
 
     /// Requirements, newest first, optionally filtered by state and department.
     pub fn list_reqs(&self, state: Option<&str>, dept: Option<&str>) -> Result<Vec<Requirement>> {
-        let mut st = self.conn.prepare_cached(
+        // A state given is `r.state = ?1` as such, so that the state index
+        // finds its rows (`?1 IS NULL OR …` would read every requirement).
+        let sql = if state.is_some() {
             "SELECT data FROM requirements r
-             WHERE (?1 IS NULL OR r.state = ?1)
+             WHERE r.state = ?1
                AND (?2 IS NULL OR r.requester_dept = ?2
                     OR EXISTS (SELECT 1 FROM req_depts d WHERE d.req = r.id AND d.dept = ?2))
-             ORDER BY r.id",
-        )?;
+             ORDER BY r.id"
+        } else {
+            "SELECT data FROM requirements r
+             WHERE ?1 IS NULL
+               AND (?2 IS NULL OR r.requester_dept = ?2
+                    OR EXISTS (SELECT 1 FROM req_depts d WHERE d.req = r.id AND d.dept = ?2))
+             ORDER BY r.id"
+        };
+        let mut st = self.conn.prepare_cached(sql)?;
         let rows = st.query_map(params![state, dept], |r| r.get::<_, String>(0))?;
         let mut v = vec![];
         for data in rows {
