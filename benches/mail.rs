@@ -749,6 +749,31 @@ fn wait_inbox(lab: &Lab, user: &str, n: usize, limit: Duration) {
     }
 }
 
+/// `rounds` new requirements from lina to `to` (a lab user), one at a
+/// time: each one's ms from SMTP submit to its reply in lina's Maildir (a
+/// refusal-free action whose answer goes to the sender: the
+/// acknowledgement, beside the group's notice).
+fn probe_latency(lab: &Lab, to: &str, tag: &str, rounds: usize) -> Vec<f64> {
+    let zl = user_maildir(lab, "lina");
+    let mut lat = vec![];
+    for i in 0..rounds {
+        let before = maildir_count(&zl);
+        let raw = mail(
+            &lab.addr("lina"),
+            &[&lab.addr(to)],
+            &format!("[REQ] {tag} latency probe {i}"),
+            &format!("{tag}.{i}@bench"),
+            None,
+            "Dept: ops\n\nprobe",
+        );
+        let t = Instant::now();
+        lab::submit(lab.smtp_port, &lab.addr("lina"), &[&lab.addr(to)], &raw).unwrap();
+        wait_count(&zl, before + 1, Duration::from_secs(30));
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat
+}
+
 fn main() {
     let n: usize = std::env::var("BENCH_MESSAGES")
         .ok()
@@ -945,35 +970,11 @@ fn main() {
     let log = work.path().join("daemon.log");
     let daemon = lab::Daemon::start(&cfg_path, &log);
     std::thread::sleep(Duration::from_secs(2));
-    let zl = user_maildir(&lab, "lina");
-    let mut lat = vec![];
     let rounds: usize = std::env::var("BENCH_LATENCY_MAILS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
-    for i in 0..rounds {
-        let before = maildir_count(&zl);
-        // A refusal-free action whose answer goes to the sender: a new
-        // requirement's acknowledgement (plus the group notification).
-        let raw = mail(
-            &lab.addr("lina"),
-            &[&lab.addr("workflow")],
-            &format!("[REQ] latency probe {i}"),
-            &format!("lat.{i}@bench"),
-            None,
-            "Dept: ops\n\nprobe",
-        );
-        let t = Instant::now();
-        lab::submit(
-            lab.smtp_port,
-            &lab.addr("lina"),
-            &[&lab.addr("workflow")],
-            &raw,
-        )
-        .unwrap();
-        wait_count(&zl, before + 1, Duration::from_secs(30));
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
+    let mut lat = probe_latency(&lab, "workflow", "lat", rounds);
     let p50 = pct(&mut lat, 0.5);
     let p99 = pct(&mut lat, 0.99);
     println!(
@@ -991,28 +992,7 @@ fn main() {
     // mail (as the mail user), its replies over SMTP.
     lab::pipe_config(&lab, pipe_desk.path());
     wait_quiet(&lab);
-    let mut lat = vec![];
-    for i in 0..rounds {
-        let before = maildir_count(&zl);
-        let raw = mail(
-            &lab.addr("lina"),
-            &[&lab.addr("crossdesk")],
-            &format!("[REQ] pipe latency probe {i}"),
-            &format!("pipe.{i}@bench"),
-            None,
-            "Dept: ops\n\nprobe",
-        );
-        let t = Instant::now();
-        lab::submit(
-            lab.smtp_port,
-            &lab.addr("lina"),
-            &[&lab.addr("crossdesk")],
-            &raw,
-        )
-        .unwrap();
-        wait_count(&zl, before + 1, Duration::from_secs(30));
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
+    let mut lat = probe_latency(&lab, "crossdesk", "pipe", rounds);
     let p50 = pct(&mut lat, 0.5);
     println!(
         "crossdesk pipe: SMTP submit → Postfix pipe → ingest - → reply in sender's Maildir  p50 {:>7.1} ms  p99 {:>7.1} ms  ({rounds} mails)",

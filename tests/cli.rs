@@ -179,6 +179,18 @@ fn wait_log(log: &std::path::Path, what: &str) {
     }
 }
 
+/// Drops a new requirement for rd from `from` into the daemon's Maildir
+/// inbox (Message-ID `<{id}.{i}@corp.example>`), as an MTA would.
+fn deliver_req(dir: &std::path::Path, from: &str, id: &str, i: u32) {
+    let m = format!(
+        "From: {from}\r\nTo: workflow@corp.example\r\nSubject: [REQ] item {i}\r\n\
+         Message-ID: <{id}.{i}@corp.example>\r\n\r\nDept: rd\r\n"
+    );
+    let tmp = dir.join(format!("inbox/tmp/{i}.host"));
+    std::fs::write(&tmp, m).unwrap();
+    std::fs::rename(&tmp, dir.join(format!("inbox/new/{i}.host"))).unwrap();
+}
+
 /// `crossdesk run`, logging to `log`; returns once it has started (and
 /// listens for signals).
 fn start_daemon(cfg: &std::path::Path, log: &std::path::Path) -> std::process::Child {
@@ -297,15 +309,7 @@ fn sighup_reloads_the_configuration_without_a_restart() {
     let cfg = daemon_config(dir.path());
     let log = dir.path().join("run.log");
     let mut daemon = start_daemon(&cfg, &log);
-    let deliver = |i: u32| {
-        let m = format!(
-            "From: newbie@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] item {i}\r\n\
-             Message-ID: <hup.{i}@corp.example>\r\n\r\nDept: rd\r\n"
-        );
-        let tmp = dir.path().join(format!("inbox/tmp/{i}.host"));
-        std::fs::write(&tmp, m).unwrap();
-        std::fs::rename(&tmp, dir.path().join(format!("inbox/new/{i}.host"))).unwrap();
-    };
+    let deliver = |i: u32| deliver_req(dir.path(), "newbie@corp.example", "hup", i);
     deliver(1);
     wait_log(
         &log,
@@ -790,15 +794,7 @@ fn a_template_that_does_not_compile_is_refused_by_check_start_and_reload() {
     );
     let log = dir.path().join("run.log");
     let mut daemon = start_daemon(&cfg, &log);
-    let deliver = |i: u32| {
-        let m = format!(
-            "From: alice@corp.example\r\nTo: workflow@corp.example\r\nSubject: [REQ] item {i}\r\n\
-             Message-ID: <tpl.{i}@corp.example>\r\n\r\nDept: rd\r\n"
-        );
-        let tmp = dir.path().join(format!("inbox/tmp/{i}.host"));
-        std::fs::write(&tmp, m).unwrap();
-        std::fs::rename(&tmp, dir.path().join(format!("inbox/new/{i}.host"))).unwrap();
-    };
+    let deliver = |i: u32| deliver_req(dir.path(), "alice@corp.example", "tpl", i);
     // Acknowledgements written with the override, as many as `n`.
     let acks = |n: usize| {
         let t = std::time::Instant::now();

@@ -53,18 +53,10 @@ impl Engine {
             return Ok(vec![]);
         }
         let schedule = self.retry_schedule();
-        let renderer = self.renderer()?;
-        let mut kinds: Vec<(&str, &str)> = due
-            .iter()
-            .map(|r| (r.event.as_str(), r.locale.as_str()))
-            .collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for (event, locale) in kinds {
-            renderer
-                .compile_kind(&format!("im/{event}"), locale)
-                .map_err(|e| EngineError::Templates(e.to_string()))?;
-        }
+        let renderer = self.renderer_for(
+            due.iter()
+                .map(|r| (format!("im/{}", r.event), r.locale.as_str())),
+        )?;
         Ok(due
             .into_iter()
             .map(|row| {

@@ -321,6 +321,23 @@ impl Engine {
         Ok(self.renderer.get_or_init(|| r))
     }
 
+    /// The templates, each `(kind, locale)` given compiled: one that does
+    /// not compile is the error, before anything is rendered (what was to
+    /// be rendered with it waits in its queue until it is fixed).
+    fn renderer_for<'a>(
+        &self,
+        kinds: impl IntoIterator<Item = (String, &'a str)>,
+    ) -> Result<&Renderer, EngineError> {
+        let renderer = self.renderer()?;
+        let kinds: std::collections::BTreeSet<(String, &str)> = kinds.into_iter().collect();
+        for (kind, locale) in kinds {
+            renderer
+                .compile_kind(&kind, locale)
+                .map_err(|e| EngineError::Templates(e.to_string()))?;
+        }
+        Ok(renderer)
+    }
+
     /// Every template compiled now, so that a bad one is refused before it
     /// is needed (the daemon's start).
     pub fn check_templates(&self) -> Result<(), EngineError> {

@@ -40,18 +40,10 @@ impl Engine {
             return Ok(vec![]);
         }
         let schedule = self.retry_schedule();
-        let renderer = self.renderer()?;
-        let mut kinds: Vec<(&str, &str)> = due
-            .iter()
-            .map(|m| (m.out.kind.name(), m.out.locale.as_str()))
-            .collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for (kind, locale) in kinds {
-            renderer
-                .compile_kind(kind, locale)
-                .map_err(|e| EngineError::Templates(e.to_string()))?;
-        }
+        let renderer = self.renderer_for(
+            due.iter()
+                .map(|m| (m.out.kind.name().to_string(), m.out.locale.as_str())),
+        )?;
         Ok(due
             .into_iter()
             .map(|m| {

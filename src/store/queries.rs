@@ -45,11 +45,13 @@ impl Store {
     }
 
     pub fn status(&self) -> Result<StoreStatus> {
-        let (messages, last_message_at) =
-            self.conn
-                .query_row("SELECT COUNT(*), MAX(at) FROM messages", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+        // The last one recorded, by rowid: `MAX(at)` would read every row.
+        let (messages, last_message_at) = self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM messages),
+                    (SELECT at FROM messages ORDER BY rowid DESC LIMIT 1)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let (set_aside, set_aside_waiting) = self.conn.query_row(
             "SELECT COUNT(*), COUNT(*) - COUNT(released_at) FROM set_aside",
             [],
