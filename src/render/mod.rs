@@ -10,11 +10,13 @@
 //!
 //! Each locale gets two registries, because escaping is a registry setting:
 //! subject and text render with no escaping (`<` stays `<`; they are not
-//! HTML), html escapes every `{{ }}`. Everything is compiled once at start
-//! (partials called without arguments are inlined then, see
-//! `inline_partials`); rendering a mail serializes its `MailCtx` into a
-//! reused context that already holds `names`, and runs three compiled
-//! templates against it.
+//! HTML), html escapes every `{{ }}`. A locale's files are read and split
+//! when it is first used (partials called without arguments are inlined
+//! then, see `inline_partials`), and each template is compiled the first
+//! time it renders, or all at once by [`Renderer::compile_all`] (`check`,
+//! the daemon's start and reload). Rendering a mail serializes its
+//! `MailCtx` into a reused context that already holds `names`, and runs
+//! three compiled templates against it.
 //!
 //! `load` reads the templates of each locale, `fill` prepares
 //! a mail's context, `helpers` are the templates' handlebars helpers,
@@ -328,7 +330,7 @@ impl Locale {
     }
 }
 
-/// Compiled templates for every locale.
+/// The templates of every locale, read and compiled as they are needed.
 pub struct Renderer {
     locales: BTreeMap<String, LazyLocale>,
     fallback: String,
