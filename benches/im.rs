@@ -20,6 +20,7 @@
 //!   message in its department's language, sign, post, read the platform's
 //!   answer, record it in the store, keep each robot's pace
 
+mod common;
 #[path = "../tests/robots/mod.rs"]
 mod robots;
 
@@ -49,30 +50,11 @@ fn robot(k: usize) -> (String, &'static str, String, Option<String>) {
     )
 }
 
-/// `robots` departments `d0`, `d1`, …, each with its robot; every other
-/// one speaks English.
+/// The benchmarks' desk and `robots` departments more, `d0`, `d1`, …,
+/// each with its robot; every other one speaks English.
 fn config(dir: &Path, rx: &Receiver, robots: usize) -> Config {
     std::fs::write(dir.join("robots-ca.pem"), &rx.ca_pem).unwrap();
-    let mut text = String::from(
-        r#"
-[mail]
-address = "workflow@corp.example"
-display_name = "协作流程助手"
-source = "maildir:inbox"
-transport = "maildir:outbox"
-watermark = "all"
-[store]
-path = "crossdesk.db"
-[limits]
-daily_cap_per_recipient = 100000000
-[[departments]]
-id = "sales"
-name = "销售部"
-group = "sales@corp.example"
-leads = ["李娜 <lina@corp.example>"]
-members = ["赵六 <zhaoliu@corp.example>"]
-"#,
-    );
+    let mut text = common::desk_toml(500);
     let mut mobiles = String::from("[mobiles]\n");
     for k in 0..robots {
         let (name, platform, token, secret) = robot(k);
@@ -96,11 +78,6 @@ members = ["赵六 <zhaoliu@corp.example>"]
     Config::from_str(&text, "bench.toml", dir).expect("bench config")
 }
 
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 /// `n` new requirements from zhaoliu, each for one of `robots`
 /// departments in turn: each queues one robot message (`dept_new`).
 fn write_backlog(dir: &Path, n: usize, robots: usize) {
@@ -110,17 +87,15 @@ fn write_backlog(dir: &Path, n: usize, robots: usize) {
     std::fs::create_dir_all(dir.join("inbox").join("tmp")).unwrap();
     for i in 0..n {
         let dept = format!("d{}", i % robots);
-        let subject = format!("【需求】导出客户数据 第{i}批");
-        let body = format!(
-            "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
-        );
-        let raw = format!(
-            "From: 赵六 <zhaoliu@corp.example>\r\nTo: workflow@corp.example\r\nSubject: =?UTF-8?B?{}?=\r\n\
-             Message-ID: <im-bench.{i}@corp.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\n\
-             MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\
-             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-            b64(&subject),
-            b64(&body)
+        let raw = common::mail(
+            &format!("im-bench.{i}"),
+            "赵六 <zhaoliu@corp.example>",
+            "workflow@corp.example",
+            &format!("【需求】导出客户数据 第{i}批"),
+            None,
+            &format!(
+                "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
+            ),
         );
         std::fs::write(new.join(format!("{i:08}.bench")), raw).unwrap();
     }

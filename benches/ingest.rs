@@ -17,7 +17,10 @@
 //! - for context, the core path with batches of 100, and with one
 //!   transaction per message
 
+mod common;
+
 use chrono::Utc;
+use common::mail;
 use crossdesk::config::Config;
 use crossdesk::engine::Engine;
 use crossdesk::ingest::process_backlog;
@@ -27,68 +30,7 @@ use std::path::Path;
 use std::time::Instant;
 
 fn config(dir: &Path, batch: usize) -> Config {
-    let text = format!(
-        r#"
-[mail]
-address = "workflow@corp.example"
-display_name = "协作流程助手"
-source = "maildir:inbox"
-transport = "maildir:outbox"
-watermark = "all"
-[store]
-path = "crossdesk.db"
-batch = {batch}
-[limits]
-daily_cap_per_recipient = 100000000
-[[departments]]
-id = "rd"
-name = "研发部"
-aliases = ["研发", "R&D"]
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = ["张三 <zhangsan@corp.example>", "alice@corp.example"]
-[[departments]]
-id = "ops"
-name = "Operations"
-group = "ops@corp.example"
-leads = ["Dave Lee <dave@corp.example>"]
-members = ["Bob Smith <bob@corp.example>"]
-locale = "en"
-[[departments]]
-id = "sales"
-name = "销售部"
-group = "sales@corp.example"
-leads = ["李娜 <lina@corp.example>"]
-members = ["赵六 <zhaoliu@corp.example>"]
-"#
-    );
-    Config::from_str(&text, "bench.toml", dir).expect("bench config")
-}
-
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn mail(
-    i: usize,
-    from: &str,
-    to: &str,
-    subject: &str,
-    reply_to: Option<&str>,
-    body: &str,
-) -> Vec<u8> {
-    let irt = reply_to
-        .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
-        .unwrap_or_default();
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: =?UTF-8?B?{}?=\r\nMessage-ID: <bench.{i}@corp.example>\r\n\
-         Date: Thu, 26 Nov 2026 10:00:00 +0800\r\n{irt}MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-        b64(subject),
-        b64(body)
-    )
-    .into_bytes()
+    Config::from_str(&common::desk_toml(batch), "bench.toml", dir).expect("bench config")
 }
 
 /// Stories of five messages: REQ to two departments, CONFIRM by each,
@@ -101,17 +43,17 @@ fn generate(n: usize) -> Vec<Vec<u8>> {
         let base = story * 5;
         let req_mid = format!("bench.{base}@corp.example");
         let msgs = [
-            mail(base, "赵六 <zhaoliu@corp.example>", "workflow@corp.example",
+            mail(&format!("bench.{}", base), "赵六 <zhaoliu@corp.example>", "workflow@corp.example",
                  &format!("【需求】导出客户数据 第{r}批"), None,
                  "部门：研发、ops\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"),
-            mail(base + 1, "张三 <zhangsan@corp.example>", "workflow@corp.example",
+            mail(&format!("bench.{}", base + 1), "张三 <zhangsan@corp.example>", "workflow@corp.example",
                  &format!("【确认】回复：[REQ-{r}] 导出客户数据"), Some(&req_mid), "可以，本周内排期。\n"),
-            mail(base + 2, "Bob Smith <bob@corp.example>", "workflow@corp.example",
+            mail(&format!("bench.{}", base + 2), "Bob Smith <bob@corp.example>", "workflow@corp.example",
                  &format!("[CONFIRM] RE: [REQ-{r}] export"), Some(&req_mid), "Fine from ops.\n"),
-            mail(base + 3, "王磊 <wanglei@corp.example>", "workflow@corp.example",
+            mail(&format!("bench.{}", base + 3), "王磊 <wanglei@corp.example>", "workflow@corp.example",
                  &format!("【分配】[REQ-{r}]"), None,
                  "- alice@corp.example: 编写导出脚本; due 2027-06-10; quality: 单元测试通过\n"),
-            mail(base + 4, "alice@corp.example", "workflow@corp.example",
+            mail(&format!("bench.{}", base + 4), "alice@corp.example", "workflow@corp.example",
                  &format!("[ACCEPT] Re: [REQ-{r}.1] 编写导出脚本"), None, "OK, on it.\n"),
         ];
         for m in msgs {

@@ -19,6 +19,8 @@
 //! - `status`, `list` (a filter matching none, one matching half), `show
 //!   ID` on a store of BENCH_REQS requirements
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,63 +42,23 @@ fn env_num(key: &str, default: usize) -> usize {
 /// A desk in `dir`: the configuration, replies to a Maildir outbox.
 fn desk(dir: &Path) -> PathBuf {
     let cfg = dir.join("crossdesk.toml");
-    std::fs::write(
-        &cfg,
-        r#"[mail]
-address = "workflow@corp.example"
-display_name = "协作流程助手"
-transport = "maildir:outbox"
-[store]
-path = "crossdesk.db"
-[limits]
-daily_cap_per_recipient = 100000000
-[[departments]]
-id = "rd"
-name = "研发部"
-aliases = ["研发"]
-group = "rd@corp.example"
-leads = ["王磊 <wanglei@corp.example>"]
-members = ["张三 <zhangsan@corp.example>", "alice@corp.example"]
-[[departments]]
-id = "ops"
-name = "Operations"
-group = "ops@corp.example"
-leads = ["Dave Lee <dave@corp.example>"]
-members = ["Bob Smith <bob@corp.example>"]
-locale = "en"
-[[departments]]
-id = "sales"
-name = "销售部"
-group = "sales@corp.example"
-leads = ["李娜 <lina@corp.example>"]
-members = ["赵六 <zhaoliu@corp.example>"]
-"#,
-    )
-    .unwrap();
+    std::fs::write(&cfg, common::desk_toml(500)).unwrap();
     cfg
-}
-
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 /// A new requirement from sales for R&D (Chinese) or ops (English).
 fn message(i: usize) -> Vec<u8> {
     let dept = if i.is_multiple_of(2) { "研发" } else { "ops" };
-    let subject = format!("【需求】导出客户数据 第{i}批");
-    let body = format!(
-        "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
-    );
-    format!(
-        "From: 赵六 <zhaoliu@corp.example>\r\nTo: workflow@corp.example\r\nSubject: =?UTF-8?B?{}?=\r\n\
-         Message-ID: <pipe.{i}@corp.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0800\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-        b64(&subject),
-        b64(&body)
+    common::mail(
+        &format!("pipe.{i}"),
+        "赵六 <zhaoliu@corp.example>",
+        "workflow@corp.example",
+        &format!("【需求】导出客户数据 第{i}批"),
+        None,
+        &format!(
+            "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
+        ),
     )
-    .into_bytes()
 }
 
 /// One process: `args`, `stdin` piped in; its wall time in ms.
