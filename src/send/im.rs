@@ -172,11 +172,12 @@ impl ImSender {
             Default::default();
         for rc in &cfg.im {
             let client = robot_setup(cfg, &rc.name).and_then(|(robot, ca, timeout)| {
-                let client = match clients.get(&(ca.clone(), timeout)) {
+                let key = (ca, timeout);
+                let client = match clients.get(&key) {
                     Some(c) => c.clone(),
                     None => {
-                        let c = ImClient::new(ca.as_deref(), Duration::from_secs(timeout))?;
-                        clients.insert((ca, timeout), c.clone());
+                        let c = ImClient::new(key.0.as_deref(), Duration::from_secs(timeout))?;
+                        clients.insert(key, c.clone());
                         c
                     }
                 };
