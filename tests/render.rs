@@ -591,6 +591,53 @@ fn a_template_can_be_overridden_from_a_directory() {
 }
 
 #[test]
+fn override_partials_are_inlined_or_called_and_a_broken_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let en = dir.path().join("en");
+    std::fs::create_dir_all(&en).unwrap();
+    std::fs::write(
+        en.join("_who.hbs"),
+        "--- text ---\n[{{#if who}}{{who}}{{else}}{{id}}{{/if}}]\n--- html ---\n<b>{{id}}</b>\n",
+    )
+    .unwrap();
+    // Called plainly (inlined), with a hash (left to handlebars), and in
+    // a block (inlined there too).
+    std::fs::write(
+        en.join("ack.hbs"),
+        "--- subject ---\nS {{id}}\n--- text ---\n{{> _who}} {{> _who who=title}} {{#if id}}{{> _who}}{{/if}}\n--- html ---\n{{> _who}}\n",
+    )
+    .unwrap();
+    let r = Renderer::checked(Some(dir.path())).unwrap();
+    let p = r
+        .render_parts(&outgoing(Kind::Ack, "en", full_ctx()))
+        .unwrap();
+    // (each partial's text ends with its newline)
+    assert_eq!(p.text, "[REQ-42]\n [导出CRM数据]\n [REQ-42]\n");
+    assert_eq!(p.html.trim(), "<b>REQ-42</b>");
+    // A partial that does not compile is named, by `check` and on use.
+    std::fs::write(
+        en.join("_who.hbs"),
+        "--- text ---\n{{#if who}}\n--- html ---\n\n",
+    )
+    .unwrap();
+    let err = Renderer::checked(Some(dir.path())).unwrap_err().to_string();
+    assert!(err.contains("_who.hbs"), "{err}");
+    let lazy = Renderer::new(Some(dir.path())).unwrap();
+    let err = lazy.compile_kind("ack", "en").unwrap_err().to_string();
+    assert!(err.contains("_who.hbs"), "{err}");
+    // Refused again on the next use, not half-compiled.
+    assert!(lazy.compile_kind("ack", "en").is_err());
+    // One that includes itself is refused, not followed for ever.
+    std::fs::write(
+        en.join("_who.hbs"),
+        "--- text ---\n{{> _who}}\n--- html ---\n\n",
+    )
+    .unwrap();
+    let err = Renderer::checked(Some(dir.path())).unwrap_err().to_string();
+    assert!(err.contains("_who.hbs") && err.contains("itself"), "{err}");
+}
+
+#[test]
 fn a_broken_override_fails_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let en = dir.path().join("en");

@@ -177,60 +177,41 @@ pub(super) fn load_locale(
     }
 
     let mut split = Vec::with_capacity(files.len());
-    let mut partials = Vec::new();
-    let mut text_partials = HashMap::new();
-    let mut html_partials = HashMap::new();
+    let mut partials = BTreeMap::new();
     for (file, (src, label)) in &files {
         let stem = file.trim_end_matches(".hbs");
         let sec = split_sections(src, label)?;
         if stem.starts_with('_') {
-            let text = sec.text.unwrap_or_default();
-            let body = sec.html.unwrap_or_default();
-            // Registered too (when a template needs them), for overrides
-            // that call a partial in a way `inline_partials` leaves alone
-            // (with a context or hash).
-            partials.push(Partial {
-                name: stem.to_string(),
-                text: text.clone(),
-                html: body.clone(),
-                label: label.clone(),
-            });
-            text_partials.insert(stem.to_string(), text);
-            html_partials.insert(stem.to_string(), body);
+            partials.insert(
+                stem.to_string(),
+                Partial {
+                    text: sec.text.unwrap_or_default(),
+                    html: sec.html.unwrap_or_default(),
+                    label: label.clone(),
+                },
+            );
         } else {
             split.push((stem, label, sec));
         }
     }
     let mut sources = BTreeMap::new();
     for (stem, label, sec) in split {
-        let inline_err = |msg: String| RenderError::Format {
-            file: label.clone(),
-            msg,
-        };
         let missing = |which: &str| RenderError::Format {
             file: label.clone(),
             msg: format!("missing section `--- {which} ---`"),
         };
         let subject = sec.subject.ok_or_else(|| missing("subject"))?;
         let text = sec.text.ok_or_else(|| missing("text"))?;
-        let mut add = |part: &str, src: &str, html: bool| -> Result<(), RenderError> {
-            let partials = if html { &html_partials } else { &text_partials };
-            sources.insert(
-                format!("{stem}.{part}"),
-                Source {
-                    src: inline_partials(src, partials, 0).map_err(inline_err)?,
-                    label: label.clone(),
-                    html,
-                },
-            );
-            Ok(())
+        let mut add = |part: &str, src: String, html: bool| {
+            let label = label.clone();
+            sources.insert(format!("{stem}.{part}"), Source { src, label, html });
         };
-        add("subject", &subject, false)?;
-        add("text", &text, false)?;
+        add("subject", subject, false);
+        add("text", text, false);
         // A robot message is a title and a markdown text, no html.
         if !stem.starts_with("im/") {
             let body = sec.html.ok_or_else(|| missing("html"))?;
-            add("html", &body, true)?;
+            add("html", body, true);
         }
     }
     for kind in Kind::ALL
@@ -271,7 +252,7 @@ pub(super) fn load_locale(
     })
 }
 
-/// A template's source, its partials inlined, compiled on first use.
+/// A template's source, compiled on first use.
 pub(super) struct Source {
     pub(super) src: String,
     /// Where it came from, for errors.
@@ -282,13 +263,12 @@ pub(super) struct Source {
 
 /// A partial (`_name.hbs`): its text and html sections.
 pub(super) struct Partial {
-    pub(super) name: String,
     pub(super) text: String,
     pub(super) html: String,
     pub(super) label: String,
 }
 
-/// A handlebars registry and whether the partials are in it yet.
+/// A handlebars registry and whether every partial is compiled into it.
 pub(super) struct Registry {
     pub(super) hb: Handlebars<'static>,
     pub(super) partials: bool,
@@ -302,76 +282,160 @@ pub(super) fn compile_err(label: &str) -> impl Fn(TemplateError) -> RenderError 
     }
 }
 
+/// Partial `name` compiled into `reg` (once: it stays there under its
+/// name, where handlebars finds it for the calls left to it), and a copy
+/// of it to inline. `None` when there is no such partial.
+pub(super) fn partial_template(
+    partials: &BTreeMap<String, Partial>,
+    reg: &mut Registry,
+    name: &str,
+    html: bool,
+) -> Result<Option<Template>, RenderError> {
+    let Some(p) = partials.get(name) else {
+        return Ok(None);
+    };
+    if !reg.hb.has_template(name) {
+        let src = if html { &p.html } else { &p.text };
+        reg.hb
+            .register_template_string(name, src)
+            .map_err(compile_err(&p.label))?;
+    }
+    Ok(reg.hb.get_template(name).cloned())
+}
+
 /// How deep partials may include partials; deeper is taken for a partial
-/// that includes itself, refused at load.
+/// that includes itself, refused when compiled.
 const MAX_INLINE_DEPTH: usize = 8;
 
-/// Replaces `{{> _name}}` and `{{#> _name}} … {{/_name}}` (a partial with
-/// no context argument) by the partial's source before compiling.
+/// The partial's name when `d` calls it with no context or hash.
+fn plain_call(d: &DecoratorTemplate) -> Option<String> {
+    match &d.name {
+        Parameter::Name(n) if d.params.is_empty() && d.hash.is_empty() => Some(n.clone()),
+        _ => None,
+    }
+}
+
+/// Does `t` call a partial anywhere?
+pub(super) fn calls_partial(t: &Template) -> bool {
+    t.elements.iter().any(|e| match e {
+        TemplateElement::PartialExpression(_) | TemplateElement::PartialBlock(_) => true,
+        TemplateElement::HelperBlock(h) => {
+            h.template.as_ref().is_some_and(calls_partial)
+                || h.inverse.as_ref().is_some_and(calls_partial)
+        }
+        TemplateElement::DecoratorBlock(d) => d.template.as_ref().is_some_and(calls_partial),
+        _ => false,
+    })
+}
+
+/// Replaces, in compiled template `tpl`, each call of a partial with no
+/// context or hash (`{{> _name}}`, `{{#> _name}} … {{/_name}}`) by the
+/// partial's compiled elements, its `{{> @partial-block}}` by the block's.
+/// True when partial calls are left for handlebars (other forms).
 ///
 /// Why: handlebars-rust deep-clones the whole current context for every
 /// partial call, and our context (with `names`) is a few hundred values:
 /// that was two thirds of the rendering time. Inlining is equivalent for
-/// these forms (same context), and `tidy_text` absorbs the whitespace
-/// difference. Other forms are left to handlebars.
+/// these forms (same context). And inlining compiled elements rather than
+/// source text compiles each partial once, where it is short: handlebars'
+/// parser finds each token's line from the start of the source, so a
+/// template's compile time grows with the square of its length.
 pub(super) fn inline_partials(
-    src: &str,
-    partials: &HashMap<String, String>,
+    partials: &BTreeMap<String, Partial>,
+    reg: &mut Registry,
+    tpl: &mut Template,
+    html: bool,
     depth: usize,
-) -> Result<String, String> {
-    if !src.contains("{{") {
-        return Ok(src.to_string());
-    }
-    let mut out = String::with_capacity(src.len() * 2);
-    let mut rest = src;
-    while let Some(at) = rest.find("{{") {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        let Some(close) = tail.find("}}") else {
-            out.push_str(tail);
-            return Ok(out);
-        };
-        let inner = &tail[2..close];
-        let after = &tail[close + 2..];
-        let (block, name) = match inner.strip_prefix("#>") {
-            Some(n) => (true, n.trim()),
-            None => (false, inner.strip_prefix('>').map(str::trim).unwrap_or("")),
-        };
-        let plain_name = name.starts_with('_')
-            && name[1..]
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-        let found = partials.get(name).filter(|_| plain_name);
-        if found.is_some() && depth >= MAX_INLINE_DEPTH {
-            return Err(format!(
-                "partial `{name}` nested more than {MAX_INLINE_DEPTH} deep (does it include itself?)"
-            ));
-        }
-        match found {
-            Some(partial) if !block => {
-                out.push_str(&inline_partials(partial, partials, depth + 1)?);
-                rest = after;
-            }
-            Some(partial) => {
-                let end_tag = format!("{{{{/{name}}}}}");
-                let Some(end) = after.find(&end_tag) else {
-                    out.push_str(&tail[..close + 2]);
-                    rest = after;
+    block: Option<&Template>,
+) -> Result<bool, RenderError> {
+    let elements = std::mem::take(&mut tpl.elements);
+    let mut mapping = std::mem::take(&mut tpl.mapping).into_iter();
+    let mut left = false;
+    let mut at = None;
+    for el in elements {
+        // (the line and column of each element, for render errors)
+        at = mapping.next().or(at);
+        let known = |d: &DecoratorTemplate| plain_call(d).filter(|n| partials.contains_key(n));
+        match el {
+            TemplateElement::PartialExpression(d) => match (plain_call(&d), block) {
+                (Some(n), Some(b)) if n == "@partial-block" => {
+                    tpl.elements.extend(b.elements.iter().cloned());
+                    tpl.mapping.extend(b.mapping.iter().cloned());
                     continue;
-                };
-                let content = &after[..end];
-                let filled = partial.replace("{{> @partial-block}}", content);
-                out.push_str(&inline_partials(&filled, partials, depth + 1)?);
-                rest = &after[end + end_tag.len()..];
+                }
+                _ => match known(&d) {
+                    Some(n) => {
+                        left |= inline_one(partials, reg, &n, html, depth, None, tpl)?;
+                        continue;
+                    }
+                    None => {
+                        left = true;
+                        tpl.elements.push(TemplateElement::PartialExpression(d));
+                    }
+                },
+            },
+            TemplateElement::PartialBlock(mut d) => {
+                let mut content = d.template.take().unwrap_or_default();
+                left |= inline_partials(partials, reg, &mut content, html, depth, block)?;
+                match known(&d) {
+                    Some(n) => {
+                        left |= inline_one(partials, reg, &n, html, depth, Some(&content), tpl)?;
+                        continue;
+                    }
+                    None => {
+                        left = true;
+                        d.template = Some(content);
+                        tpl.elements.push(TemplateElement::PartialBlock(d));
+                    }
+                }
             }
-            None => {
-                out.push_str(&tail[..close + 2]);
-                rest = after;
+            TemplateElement::HelperBlock(mut h) => {
+                for t in [h.template.as_mut(), h.inverse.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    left |= inline_partials(partials, reg, t, html, depth, block)?;
+                }
+                tpl.elements.push(TemplateElement::HelperBlock(h));
             }
+            TemplateElement::DecoratorBlock(mut d) => {
+                if let Some(t) = d.template.as_mut() {
+                    left |= inline_partials(partials, reg, t, html, depth, block)?;
+                }
+                tpl.elements.push(TemplateElement::DecoratorBlock(d));
+            }
+            other => tpl.elements.push(other),
         }
+        tpl.mapping.extend(at.clone());
     }
-    out.push_str(rest);
-    Ok(out)
+    Ok(left)
+}
+
+/// Partial `name`'s elements (its own calls inlined) appended to `tpl`.
+fn inline_one(
+    partials: &BTreeMap<String, Partial>,
+    reg: &mut Registry,
+    name: &str,
+    html: bool,
+    depth: usize,
+    block: Option<&Template>,
+    tpl: &mut Template,
+) -> Result<bool, RenderError> {
+    if depth >= MAX_INLINE_DEPTH {
+        return Err(RenderError::Format {
+            file: partials[name].label.clone(),
+            msg: format!(
+                "partial `{name}` nested more than {MAX_INLINE_DEPTH} deep (does it include itself?)"
+            ),
+        });
+    }
+    let Some(mut p) = partial_template(partials, reg, name, html)? else {
+        return Ok(false);
+    };
+    let left = inline_partials(partials, reg, &mut p, html, depth + 1, block)?;
+    tpl.elements.extend(p.elements);
+    tpl.mapping.extend(p.mapping);
+    Ok(left)
 }
 
 // ---------------------------------------------------------------- helpers

@@ -11,9 +11,9 @@
 //! Each locale gets two registries, because escaping is a registry setting:
 //! subject and text render with no escaping (`<` stays `<`; they are not
 //! HTML), html escapes every `{{ }}`. A locale's files are read and split
-//! when it is first used (partials called without arguments are inlined
-//! then, see `inline_partials`), and each template is compiled the first
-//! time it renders, or all at once by [`Renderer::compile_all`] (`check`,
+//! when it is first used, and each template is compiled the first time it
+//! renders (partials called without arguments compiled once and inlined
+//! into it, see `inline_partials`), or all at once by [`Renderer::compile_all`] (`check`,
 //! the daemon's start and reload). Rendering a mail serializes its
 //! `MailCtx` into a reused context that already holds `names`, and runs
 //! three compiled templates against it.
@@ -37,13 +37,14 @@ use load::*;
 use crate::model::Mailbox;
 use crate::model::{Kind, Outgoing};
 use chrono::{DateTime, FixedOffset, NaiveDate};
+use handlebars::template::{DecoratorTemplate, Parameter, TemplateElement};
 use handlebars::{
-    Context, Handlebars, Helper, HelperDef, RenderContext, ScopedJson, TemplateError,
+    Context, Handlebars, Helper, HelperDef, RenderContext, ScopedJson, Template, TemplateError,
 };
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{MultiPart, SinglePart};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
@@ -236,7 +237,8 @@ struct Locale {
     /// Every template's source by name (`ack.subject`, `im/test.text`),
     /// compiled into its registry when first rendered.
     sources: BTreeMap<String, Source>,
-    partials: Vec<Partial>,
+    /// The partials (`_layout`), by name.
+    partials: BTreeMap<String, Partial>,
     /// `names.toml` as JSON, in every context as `names`.
     names: Value,
     /// A context holding only `names`, lent to one render at a time.
@@ -276,20 +278,37 @@ impl Locale {
         if reg.hb.has_template(name) {
             return Ok(());
         }
-        if !reg.partials && (source.src.contains("{{>") || source.src.contains("{{#>")) {
-            self.register_partials(&mut reg, source.html)?;
-        }
         reg.hb
             .register_template_string(name, &source.src)
-            .map_err(compile_err(&source.label))
+            .map_err(compile_err(&source.label))?;
+        let Some(mut tpl) = reg
+            .hb
+            .get_template(name)
+            .filter(|t| calls_partial(t))
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let inlined = inline_partials(&self.partials, &mut reg, &mut tpl, source.html, 0, None)
+            .and_then(|left| match left && !reg.partials {
+                true => self.register_partials(&mut reg, source.html),
+                false => Ok(()),
+            });
+        match inlined {
+            Ok(()) => reg.hb.register_template(name, tpl),
+            // not kept half-done: the next use says the same
+            Err(e) => {
+                reg.hb.unregister_template(name);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
+    /// Every partial compiled into `reg`, for the calls handlebars makes.
     fn register_partials(&self, reg: &mut Registry, html: bool) -> Result<(), RenderError> {
-        for p in &self.partials {
-            let src = if html { &p.html } else { &p.text };
-            reg.hb
-                .register_partial(&p.name, src.as_str())
-                .map_err(compile_err(&p.label))?;
+        for name in self.partials.keys() {
+            partial_template(&self.partials, reg, name, html)?;
         }
         reg.partials = true;
         Ok(())

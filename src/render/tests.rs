@@ -87,29 +87,59 @@ fn a_renderer_can_be_shared_between_threads() {
     send_sync::<Renderer>();
 }
 
+/// `src` compiled with partials `ps` (text sections) inlined: what it
+/// renders alone (no partial registered beside it), whether calls were
+/// left to handlebars.
+fn inlined(src: &str, ps: &[(&str, &str)]) -> Result<(String, bool), RenderError> {
+    let partials = ps
+        .iter()
+        .map(|(n, text)| {
+            let label = format!("{n}.hbs");
+            let (text, html) = (text.to_string(), String::new());
+            (n.to_string(), Partial { text, html, label })
+        })
+        .collect();
+    let mut reg = Registry {
+        hb: Handlebars::new(),
+        partials: false,
+    };
+    reg.hb.set_prevent_indent(true);
+    reg.hb.register_template_string("t", src).unwrap();
+    let mut t = reg.hb.get_template("t").cloned().unwrap();
+    let left = inline_partials(&partials, &mut reg, &mut t, false, 0, None)?;
+    assert_eq!(left, calls_partial(&t), "{src}");
+    let mut alone = Handlebars::new();
+    alone.register_template("t", t);
+    let out = alone.render("t", &serde_json::json!({"x": "X", "y": true}));
+    Ok((out.unwrap_or_else(|e| format!("error: {e}")), left))
+}
+
 #[test]
 fn partials_without_arguments_are_inlined() {
-    let mut p = HashMap::new();
-    p.insert("_a".to_string(), "A{{x}}{{> _b}}".to_string());
-    p.insert("_b".to_string(), "B".to_string());
-    p.insert("_frame".to_string(), "<{{> @partial-block}}>".to_string());
-    assert_eq!(inline_partials("1{{> _a}}2", &p, 0).unwrap(), "1A{{x}}B2");
+    let p = [
+        ("_a", "A{{x}}{{> _b}}"),
+        ("_b", "B"),
+        ("_frame", "<{{> @partial-block}}>"),
+    ];
+    let ok = |s: &str| (s.to_string(), false);
+    assert_eq!(inlined("1{{> _a}}2", &p).unwrap(), ok("1AXB2"));
     assert_eq!(
-        inline_partials("{{#> _frame}}in {{> _b}}{{/_frame}}!", &p, 0).unwrap(),
-        "<in B>!"
+        inlined("{{#if y}}({{> _b}}){{/if}}", &p).unwrap(),
+        ok("(B)")
     );
-    // With a context or hash, or unknown: left to handlebars.
-    for keep in [
-        "{{> _a task}}",
-        "{{> _a x=1}}",
-        "{{> _zz}}",
-        "{{> a}}",
-        "{{{x}}}",
-    ] {
-        assert_eq!(inline_partials(keep, &p, 0).unwrap(), keep);
+    assert_eq!(
+        inlined("{{#> _frame}}in {{> _b}}{{/_frame}}!", &p).unwrap(),
+        ok("<in B>!")
+    );
+    // With a context or hash, or unknown: left to handlebars (and so not
+    // rendered by a registry without the partials).
+    for keep in ["{{> _a y}}", "{{> _a x=1}}", "{{> _zz}}", "{{> a}}"] {
+        let (out, left) = inlined(keep, &p).unwrap();
+        assert!(left && out.starts_with("error"), "{keep}: {out}");
     }
-    p.insert("_loop".to_string(), "{{> _loop}}".to_string());
-    assert!(inline_partials("{{> _loop}}", &p, 0).is_err());
+    let loops = [("_loop", "{{> _loop}}")];
+    let e = inlined("{{> _loop}}", &loops).unwrap_err().to_string();
+    assert!(e.contains("_loop.hbs") && e.contains("itself"), "{e}");
 }
 
 #[test]
