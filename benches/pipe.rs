@@ -14,6 +14,9 @@
 //! - `crossdesk ingest -` with a new requirement on stdin: parsed, acted
 //!   on, committed, its two replies rendered and written
 //! - the same messages again: each a duplicate, nothing to do
+//! - with a daemon running beside (`crossdesk run`): `ingest -` commits
+//!   and wakes it to write the replies; the process, and its start until
+//!   both replies are written (beside the same without a daemon)
 //! - for context, the same messages through one `ingest FILE…` process
 //!   (per message)
 //! - `status`, `list` (a filter matching none, one matching half), `show
@@ -148,6 +151,65 @@ fn main() {
     line(
         "ingest - : the same message again (a duplicate)",
         dup,
+        floor_p50,
+    );
+
+    // With a daemon running beside (`crossdesk run`, as a pipe deployment
+    // runs it for the clock): each process commits its message and wakes
+    // the daemon, which writes the replies. Timed: the process, and from
+    // its start until both replies are in the outbox.
+    let beside = tempfile::tempdir().unwrap();
+    let cfgd = desk(beside.path());
+    for d in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(beside.path().join("inbox").join(d)).unwrap();
+    }
+    let mut daemon = Command::new(bin())
+        .arg("--config")
+        .arg(&cfgd)
+        .arg("run")
+        .env("CROSSDESK_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let sock = beside.path().join("crossdesk.db.wake");
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(t.elapsed().as_secs() < 30, "the daemon did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (mut alone_reply, mut woke, mut woke_reply) = (vec![], vec![], vec![]);
+    for (i, m) in mails.iter().enumerate() {
+        let t = Instant::now();
+        woke.push(timed(&cfgd, &["ingest", "-"], Some(m)));
+        while outbox_count(beside.path()) < 2 * (i + 1) {
+            assert!(t.elapsed().as_secs() < 30, "no reply from the daemon");
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        woke_reply.push(t.elapsed().as_secs_f64() * 1000.0);
+        // The same without a daemon: the replies are written when the
+        // process exits (message n + 2 + i, new in `dir`'s store).
+        let t = Instant::now();
+        timed(&cfg, &["ingest", "-"], Some(&message(n + 2 + i)));
+        alone_reply.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(outbox_count(beside.path()), 2 * n, "two replies each");
+    println!("with a daemon running beside, woken to send");
+    line(
+        "ingest - beside a daemon: a new requirement (it replies)",
+        woke,
+        floor_p50,
+    );
+    line(
+        "  start -> both replies written, daemon beside",
+        woke_reply,
+        floor_p50,
+    );
+    line(
+        "  start -> both replies written, no daemon",
+        alone_reply,
         floor_p50,
     );
 

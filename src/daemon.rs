@@ -172,6 +172,7 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     }
 
     let clock = tokio::spawn(clock_loop(engine.clone(), kick.clone(), stop_rx.clone()));
+    let woken = listen_for_wakes(&store, kick.clone(), stop_rx.clone());
 
     let mut stop = stop_rx.clone();
     let poll = match &sender {
@@ -214,6 +215,9 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
         }
     }
     let _ = clock.await;
+    if let Some(t) = woken {
+        let _ = t.await;
+    }
     if let Some(t) = im_task {
         let _ = t.await;
     }
@@ -223,6 +227,49 @@ pub async fn run(cfg: Config, opts: RunOpts) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds `<store>.wake` (see `store::locks::wake_daemon`): a datagram
+/// there, from an `ingest` that queued mail, kicks the sender. Under the
+/// run lock, so a file left there is a dead daemon's and is replaced; the
+/// socket goes as soon as a stop is requested, so that processes from then
+/// on send themselves. Not bound (a path too long for a socket, a
+/// directory not writable): logged, and `ingest` sends itself.
+fn listen_for_wakes(
+    store: &std::path::Path,
+    kick: Arc<Notify>,
+    mut stop: Shutdown,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let path = crate::store::locks::wake_path(store);
+    let _ = std::fs::remove_file(&path);
+    let sock = match tokio::net::UnixDatagram::bind(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(path = %path.display(),
+                "no wake-up socket ({e}); `ingest` beside the daemon sends its own mail");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        let mut buf = [0u8; 16];
+        loop {
+            tokio::select! {
+                r = sock.recv(&mut buf) => match r {
+                    Ok(_) => {
+                        tracing::debug!("woken: mail is due");
+                        kick.notify_one();
+                    }
+                    Err(e) => {
+                        tracing::warn!("wake-up socket: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                },
+                _ = stop.requested() => break,
+            }
+        }
+        drop(sock);
+        let _ = std::fs::remove_file(&path);
+    }))
 }
 
 /// SIGHUP (`systemctl reload`): the configuration file is read again and

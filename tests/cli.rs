@@ -58,9 +58,15 @@ fn ingest_exits_75_when_the_message_cannot_be_stored() {
 
 /// `crossdesk ingest -` with `MAIL` on standard input, as an MTA runs it.
 fn ingest_stdin(cfg: &std::path::Path) -> std::process::Output {
+    ingest_mail(cfg, MAIL)
+}
+
+/// `crossdesk ingest -` with `mail` on standard input.
+fn ingest_mail(cfg: &std::path::Path, mail: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = crossdesk(cfg)
         .args(["ingest", "-"])
+        .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -70,7 +76,7 @@ fn ingest_stdin(cfg: &std::path::Path) -> std::process::Output {
         .stdin
         .take()
         .unwrap()
-        .write_all(MAIL.as_bytes())
+        .write_all(mail.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
 }
@@ -297,6 +303,56 @@ fn a_second_daemon_on_the_same_store_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// With a daemon running on the store (an MTA pipe with `crossdesk run`
+/// beside it for the clock), `ingest` commits the message and wakes the
+/// daemon through `<store>.wake`, which sends the replies; the process
+/// sends nothing itself. A socket left by a daemon that was killed is no
+/// daemon: `ingest` then sends its own replies.
+#[test]
+fn ingest_beside_a_daemon_wakes_it_to_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(dir.path());
+    let log = dir.path().join("run.log");
+    let mut daemon = crossdesk(&cfg)
+        .arg("run")
+        .env("NO_COLOR", "1")
+        .env("CROSSDESK_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_log(&log, "crossdesk started");
+    let sock = dir.path().join("state/crossdesk.db.wake");
+    assert!(sock.exists(), "the daemon listens on {}", sock.display());
+    let sent = || std::fs::read_dir(dir.path().join("outbox/new")).map_or(0, |d| d.count());
+    let mail = |id: &str| MAIL.replace("<a@b>", &format!("<{id}@corp.example>"));
+
+    let out = ingest_mail(&cfg, &mail("woke"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied:new_req\tREQ-1"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("outbox drained"), "ingest sent itself: {err}");
+    wait_log(&log, "woken: mail is due");
+    wait_log(&log, "outbox drained sent=2");
+    assert_eq!(sent(), 2, "the ack and rd's notice, from the daemon");
+
+    daemon.kill().unwrap(); // SIGKILL: the socket file stays behind
+    daemon.wait().unwrap();
+    assert!(sock.exists());
+    let out = ingest_mail(&cfg, &mail("alone"));
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outbox drained sent=2"), "{err}");
+    assert_eq!(sent(), 4);
+
+    // A stop takes the socket away at once.
+    let mut daemon = start_daemon(&cfg, &log);
+    assert!(sock.exists());
+    signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success());
+    assert!(!sock.exists());
 }
 
 /// SIGHUP (`systemctl reload`) reads the configuration again: a member

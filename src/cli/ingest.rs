@@ -1,7 +1,8 @@
 //! `crossdesk ingest FILE… | -`: act on messages given as files, or on one
 //! message from standard input (an MTA pipe), then send what is due. Exit
 //! 75 (EX_TEMPFAIL) when a message could not be read or stored, so that
-//! the MTA delivers it again later.
+//! the MTA delivers it again later. With a daemon running on the store,
+//! the sending is left to it.
 
 use super::{drain, EX_TEMPFAIL};
 use anyhow::{bail, Context, Result};
@@ -57,7 +58,14 @@ pub fn run(cfg: Config, files: Vec<PathBuf>) -> Result<ExitCode> {
             }
         }
     }
-    // The mail is stored; a send failure leaves it queued for the next run.
+    // The mail is stored. A daemon running beside (the clock of an MTA
+    // pipe deployment) sends it, templates compiled and connection open;
+    // otherwise this process does, and a send failure leaves it queued for
+    // the next run.
+    if crossdesk::store::locks::wake_daemon(&engine.config().store_path()) {
+        tracing::debug!("the running daemon sends what is due");
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Err(e) = drain(engine) {
         tracing::warn!(target: "crossdesk", "outbox not drained: {e:#}");
     }

@@ -3,7 +3,8 @@
 //! `<store>.send-lock` (held by whoever drains the outbox) and
 //! `<store>.im-send-lock` (whoever posts the robot messages). Advisory
 //! locks: the kernel releases them when the file is closed or the process
-//! dies, so a crash never leaves a stale lock behind.
+//! dies, so a crash never leaves a stale lock behind. And `<store>.wake`,
+//! the socket the running daemon is woken by when mail is due.
 
 use super::beside;
 use std::fs::File;
@@ -116,6 +117,30 @@ pub fn lock_for_restore(store: &Path) -> Result<(File, File, File), LockError> {
 /// `None`: another process holds it.
 pub fn send_lock(store: &Path) -> Result<Option<File>, LockError> {
     Ok(store_lock(store, ".send-lock")?.ok())
+}
+
+/// `<store>.wake`: a Unix datagram socket the running daemon listens on.
+pub fn wake_path(store: &Path) -> PathBuf {
+    beside(store, ".wake")
+}
+
+/// Tells the daemon running on `store` that mail is due, for it to send:
+/// its templates are compiled and its connection is open, so a process
+/// run per message (an MTA pipe) need not do either. True when a daemon
+/// listens (it has the word, or a queue of wake-ups still to read); false
+/// when none does (no socket, one left by a daemon that died, or one this
+/// user may not write to): the caller then sends itself.
+pub fn wake_daemon(store: &Path) -> bool {
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return false;
+    };
+    if sock.set_nonblocking(true).is_err() {
+        return false;
+    }
+    match sock.send_to(b"due", wake_path(store)) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+    }
 }
 
 /// One process posts the robot messages at a time (as [`send_lock`] for
