@@ -1004,4 +1004,61 @@ fn main() {
         2.0 * base_p50,
         p50 - 2.0 * base_p50
     );
+
+    // The same with `crossdesk run` beside the pipe (as the mail user, its
+    // source an empty Maildir, as a pipe deployment runs it for the
+    // clock): each process commits and wakes it to send.
+    let cfg = pipe_desk.path().join("crossdesk.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("source = \"imap\"", "source = \"maildir:inbox\"");
+    std::fs::write(&cfg, text).unwrap();
+    let id = |flag: &str| -> u32 {
+        let out = std::process::Command::new("id")
+            .args([flag, "mail"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    for d in ["", "new", "cur", "tmp"] {
+        let p = pipe_desk.path().join("inbox").join(d);
+        std::fs::create_dir_all(&p).unwrap();
+        std::os::unix::fs::chown(&p, Some(id("-u")), Some(id("-g"))).unwrap();
+    }
+    let mut beside = {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(pipe_desk.path().join("crossdesk"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .env("CROSSDESK_LOG", "warn")
+            .uid(id("-u"))
+            .gid(id("-g"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let sock = pipe_desk.path().join("crossdesk.db.wake");
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no {}",
+            sock.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_quiet(&lab);
+    let mut lat = probe_latency(&lab, "crossdesk", "woke", rounds);
+    let p50 = pct(&mut lat, 0.5);
+    println!(
+        "crossdesk pipe, daemon beside woken to send: submit → reply in sender's Maildir  p50 {:>7.1} ms  p99 {:>7.1} ms  ({rounds} mails)",
+        p50,
+        pct(&mut lat, 0.99)
+    );
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(beside.id().to_string())
+        .status();
+    assert!(beside.wait().unwrap().success());
 }
