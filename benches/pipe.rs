@@ -174,44 +174,48 @@ fn main() {
         .unwrap();
     let sock = beside.path().join("crossdesk.db.wake");
     let t = Instant::now();
-    while !sock.exists() {
-        assert!(t.elapsed().as_secs() < 30, "the daemon did not start");
+    // (an older build's daemon runs without it: the section is skipped)
+    while !sock.exists() && t.elapsed().as_secs() < 10 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let (mut alone_reply, mut woke, mut woke_reply) = (vec![], vec![], vec![]);
-    for (i, m) in mails.iter().enumerate() {
-        let t = Instant::now();
-        woke.push(timed(&cfgd, &["ingest", "-"], Some(m)));
-        while outbox_count(beside.path()) < 2 * (i + 1) {
-            assert!(t.elapsed().as_secs() < 30, "no reply from the daemon");
-            std::thread::sleep(std::time::Duration::from_micros(200));
+    if sock.exists() {
+        let (mut alone_reply, mut woke, mut woke_reply) = (vec![], vec![], vec![]);
+        for (i, m) in mails.iter().enumerate() {
+            let t = Instant::now();
+            woke.push(timed(&cfgd, &["ingest", "-"], Some(m)));
+            while outbox_count(beside.path()) < 2 * (i + 1) {
+                assert!(t.elapsed().as_secs() < 30, "no reply from the daemon");
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            woke_reply.push(t.elapsed().as_secs_f64() * 1000.0);
+            // The same without a daemon: the replies are written when the
+            // process exits (message n + 2 + i, new in `dir`'s store).
+            let t = Instant::now();
+            timed(&cfg, &["ingest", "-"], Some(&message(n + 2 + i)));
+            alone_reply.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        woke_reply.push(t.elapsed().as_secs_f64() * 1000.0);
-        // The same without a daemon: the replies are written when the
-        // process exits (message n + 2 + i, new in `dir`'s store).
-        let t = Instant::now();
-        timed(&cfg, &["ingest", "-"], Some(&message(n + 2 + i)));
-        alone_reply.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(outbox_count(beside.path()), 2 * n, "two replies each");
+        println!("with a daemon running beside, woken to send");
+        line(
+            "ingest - beside a daemon: a new requirement (it replies)",
+            woke,
+            floor_p50,
+        );
+        line(
+            "  start -> both replies written, daemon beside",
+            woke_reply,
+            floor_p50,
+        );
+        line(
+            "  start -> both replies written, no daemon",
+            alone_reply,
+            floor_p50,
+        );
+    } else {
+        println!("(this build's daemon does not listen for wake-ups: no figures beside it)");
     }
     daemon.kill().unwrap();
     daemon.wait().unwrap();
-    assert_eq!(outbox_count(beside.path()), 2 * n, "two replies each");
-    println!("with a daemon running beside, woken to send");
-    line(
-        "ingest - beside a daemon: a new requirement (it replies)",
-        woke,
-        floor_p50,
-    );
-    line(
-        "  start -> both replies written, daemon beside",
-        woke_reply,
-        floor_p50,
-    );
-    line(
-        "  start -> both replies written, no daemon",
-        alone_reply,
-        floor_p50,
-    );
 
     // Context: the same messages through one process.
     let one = tempfile::tempdir().unwrap();

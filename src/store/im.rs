@@ -210,10 +210,6 @@ impl Store {
 
     /// Robot messages per status.
     pub fn im_status(&self) -> Result<BTreeMap<String, u64>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT status, COUNT(*) FROM im_outbox GROUP BY status")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        Ok(self.counts("im_outbox")?.into_iter().collect())
     }
 }

@@ -190,12 +190,7 @@ impl Store {
             suppressed: 0,
             bounced: 0,
         };
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
-        for row in rows {
-            let (k, n) = row?;
+        for (k, n) in self.counts("outbox")? {
             match k.as_str() {
                 "queued" => s.queued = n,
                 "sent" => s.sent = n,

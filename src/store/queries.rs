@@ -44,6 +44,17 @@ impl Store {
         events(&self.conn, req)
     }
 
+    /// How many rows of `table` (`requirements`, `outbox`, `im_outbox`)
+    /// have each state or status, none with none; kept by the store's
+    /// triggers as rows change (a GROUP BY would read every row).
+    pub(crate) fn counts(&self, table: &str) -> Result<Vec<(String, u64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT value, n FROM counts WHERE tbl = ?1 AND n > 0 ORDER BY value",
+        )?;
+        let rows = st.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     pub fn status(&self) -> Result<StoreStatus> {
         // The last one recorded, by rowid: `MAX(at)` would read every row.
         let (messages, last_message_at) = self.conn.query_row(
@@ -57,12 +68,7 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut st = self
-            .conn
-            .prepare("SELECT state, COUNT(*) FROM requirements GROUP BY state")?;
-        let requirements = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?
-            .collect::<std::result::Result<_, _>>()?;
+        let requirements = self.counts("requirements")?.into_iter().collect();
         Ok(StoreStatus {
             messages,
             last_message_at,

@@ -26,6 +26,95 @@ fn req(id: u32) -> Requirement {
     }
 }
 
+/// The counts the triggers keep are what counting the rows says.
+fn assert_counts_agree(s: &Store) {
+    for (table, col) in [
+        ("requirements", "state"),
+        ("outbox", "status"),
+        ("im_outbox", "status"),
+    ] {
+        let mut st = s
+            .conn
+            .prepare(&format!(
+                "SELECT {col}, COUNT(*) FROM {table} GROUP BY {col} ORDER BY 1"
+            ))
+            .unwrap();
+        let counted: Vec<(String, u64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(s.counts(table).unwrap(), counted, "{table}");
+    }
+}
+
+/// A store written before the counts existed (schema 6) gets them from its
+/// rows when it is opened; from then on the triggers keep them, through
+/// inserts, upserts that change a state, and deletes.
+#[test]
+fn counts_are_filled_by_the_migration_and_kept_by_the_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.db");
+    let mut s = Store::open(&p).unwrap();
+    let tx = s.tx().unwrap();
+    for id in 1..=3 {
+        tx.save_req(req(id)).unwrap();
+    }
+    tx.commit().unwrap();
+    let triggers: Vec<String> = s
+        .conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<std::result::Result<_, _>>()
+        .unwrap();
+    assert_eq!(triggers.len(), 9);
+    for t in triggers {
+        s.conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+    }
+    s.conn
+        .execute_batch(
+            "DROP TABLE counts; PRAGMA user_version = 6;
+             INSERT INTO outbox(message_id, kind, payload, refs, created_at, status,
+                                next_attempt_at)
+             VALUES ('a@x', 'ack', '{}', '[]', 't', 'sent', 't'),
+                    ('b@x', 'ack', '{}', '[]', 't', 'queued', 't');",
+        )
+        .unwrap();
+    drop(s);
+    let mut s = Store::open(&p).unwrap();
+    assert_eq!(s.schema_version().unwrap() as usize, schema::LATEST);
+    assert_eq!(s.counts("requirements").unwrap(), [("proposed".into(), 3)]);
+    assert_eq!(
+        s.counts("outbox").unwrap(),
+        [("queued".into(), 1), ("sent".into(), 1)]
+    );
+    assert_counts_agree(&s);
+
+    let tx = s.tx().unwrap();
+    let mut r = req(2);
+    r.state = ReqState::Confirmed;
+    tx.save_req(r).unwrap(); // an upsert that changes the state
+    tx.save_req(req(3)).unwrap(); // one that does not
+    tx.save_req(req(4)).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        s.counts("requirements").unwrap(),
+        [("confirmed".into(), 1), ("proposed".into(), 3)]
+    );
+    s.conn
+        .execute_batch(
+            "UPDATE outbox SET status = 'sent' WHERE status = 'queued';
+             DELETE FROM req_depts WHERE req = 2;
+             DELETE FROM requirements WHERE id = 2;",
+        )
+        .unwrap();
+    assert_eq!(s.counts("outbox").unwrap(), [("sent".into(), 2)]);
+    assert_eq!(s.counts("requirements").unwrap(), [("proposed".into(), 3)]);
+    assert_counts_agree(&s);
+}
+
 #[test]
 fn migrations_bring_a_new_file_to_the_latest_version_and_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -439,6 +528,7 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
     )
     .unwrap();
 
+    assert_counts_agree(&s);
     let held = s.outbox_list(None, 100).unwrap();
     let shown: Vec<(i64, &str)> = held.iter().map(|m| (m.id, m.status.as_str())).collect();
     assert_eq!(
@@ -507,6 +597,7 @@ fn held_outbox_mail_is_listed_and_put_back_in_the_queue() {
         "kept until the next try"
     );
     assert_eq!(f.requeued_at.as_deref(), Some(ts(t1).as_str()));
+    assert_counts_agree(&s);
 }
 
 /// Outbox mail is held until the flush and written in order, many rows to
