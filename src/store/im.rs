@@ -210,6 +210,6 @@ impl Store {
 
     /// Robot messages per status.
     pub fn im_status(&self) -> Result<BTreeMap<String, u64>> {
-        Ok(self.counts("im_outbox")?.into_iter().collect())
+        Ok(self.status_counts("im_outbox")?.into_iter().collect())
     }
 }

@@ -190,7 +190,7 @@ impl Store {
             suppressed: 0,
             bounced: 0,
         };
-        for (k, n) in self.counts("outbox")? {
+        for (k, n) in self.status_counts("outbox")? {
             match k.as_str() {
                 "queued" => s.queued = n,
                 "sent" => s.sent = n,

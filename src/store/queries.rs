@@ -44,15 +44,39 @@ impl Store {
         events(&self.conn, req)
     }
 
-    /// How many rows of `table` (`requirements`, `outbox`, `im_outbox`)
-    /// have each state or status, none with none; kept by the store's
-    /// triggers as rows change (a GROUP BY would read every row).
-    pub(crate) fn counts(&self, table: &str) -> Result<Vec<(String, u64)>> {
+    /// How many requirements are in each state, none with none; kept by
+    /// the store's triggers as rows change (a GROUP BY reads every row).
+    pub(crate) fn req_counts(&self) -> Result<Vec<(String, u64)>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT value, n FROM counts WHERE tbl = ?1 AND n > 0 ORDER BY value",
+            "SELECT value, n FROM counts WHERE tbl = 'requirements' AND n > 0 ORDER BY value",
         )?;
-        let rows = st.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// How many rows of `table` (`outbox`, `im_outbox`) have each status,
+    /// none with none. Most are sent: only the index entries of the others
+    /// are read, and the sent ones are the rest of the table's count
+    /// (which SQLite takes from its pages without reading each row).
+    pub(crate) fn status_counts(&self, table: &str) -> Result<Vec<(String, u64)>> {
+        let total: u64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM {table}"))?
+            .query_row([], |r| r.get(0))?;
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT status, COUNT(*) FROM {table} WHERE status < 'sent' GROUP BY status
+             UNION ALL
+             SELECT status, COUNT(*) FROM {table} WHERE status > 'sent' GROUP BY status"
+        ))?;
+        let mut counts: Vec<(String, u64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+        let sent = total.saturating_sub(counts.iter().map(|(_, n)| n).sum());
+        if sent > 0 {
+            counts.push(("sent".into(), sent));
+            counts.sort();
+        }
+        Ok(counts)
     }
 
     pub fn status(&self) -> Result<StoreStatus> {
@@ -68,7 +92,7 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let requirements = self.counts("requirements")?.into_iter().collect();
+        let requirements = self.req_counts()?.into_iter().collect();
         Ok(StoreStatus {
             messages,
             last_message_at,
