@@ -13,10 +13,10 @@
 //! HTML), html escapes every `{{ }}`. A locale's files are read and split
 //! when it is first used, and each template is compiled the first time it
 //! renders (partials called without arguments compiled once and inlined
-//! into it, see `inline_partials`), or all at once by [`Renderer::compile_all`] (`check`,
-//! the daemon's start and reload). Rendering a mail serializes its
-//! `MailCtx` into a reused context that already holds `names`, and runs
-//! three compiled templates against it.
+//! into it, see `inline_partials`), or all at once by
+//! [`Renderer::compile_all`] (`check`, the daemon's start and reload).
+//! Rendering a mail serializes its `MailCtx` into a reused context that
+//! already holds `names`, and runs three compiled templates against it.
 //!
 //! `load` reads the templates of each locale, `fill` prepares
 //! a mail's context, `helpers` are the templates' handlebars helpers,
