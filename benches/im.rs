@@ -87,16 +87,7 @@ fn write_backlog(dir: &Path, n: usize, robots: usize) {
     std::fs::create_dir_all(dir.join("inbox").join("tmp")).unwrap();
     for i in 0..n {
         let dept = format!("d{}", i % robots);
-        let raw = common::mail(
-            &format!("im-bench.{i}"),
-            "赵六 <zhaoliu@corp.example>",
-            "workflow@corp.example",
-            &format!("【需求】导出客户数据 第{i}批"),
-            None,
-            &format!(
-                "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
-            ),
-        );
+        let raw = common::new_req(&format!("im-bench.{i}"), i, &dept);
         std::fs::write(new.join(format!("{i:08}.bench")), raw).unwrap();
     }
 }

@@ -43,18 +43,39 @@ fn generate(n: usize) -> Vec<Vec<u8>> {
         let base = story * 5;
         let req_mid = format!("bench.{base}@corp.example");
         let msgs = [
-            mail(&format!("bench.{}", base), "赵六 <zhaoliu@corp.example>", "workflow@corp.example",
-                 &format!("【需求】导出客户数据 第{r}批"), None,
-                 "部门：研发、ops\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"),
-            mail(&format!("bench.{}", base + 1), "张三 <zhangsan@corp.example>", "workflow@corp.example",
-                 &format!("【确认】回复：[REQ-{r}] 导出客户数据"), Some(&req_mid), "可以，本周内排期。\n"),
-            mail(&format!("bench.{}", base + 2), "Bob Smith <bob@corp.example>", "workflow@corp.example",
-                 &format!("[CONFIRM] RE: [REQ-{r}] export"), Some(&req_mid), "Fine from ops.\n"),
-            mail(&format!("bench.{}", base + 3), "王磊 <wanglei@corp.example>", "workflow@corp.example",
-                 &format!("【分配】[REQ-{r}]"), None,
-                 "- alice@corp.example: 编写导出脚本; due 2027-06-10; quality: 单元测试通过\n"),
-            mail(&format!("bench.{}", base + 4), "alice@corp.example", "workflow@corp.example",
-                 &format!("[ACCEPT] Re: [REQ-{r}.1] 编写导出脚本"), None, "OK, on it.\n"),
+            common::new_req(&format!("bench.{}", base), r, "研发、ops"),
+            mail(
+                &format!("bench.{}", base + 1),
+                "张三 <zhangsan@corp.example>",
+                "workflow@corp.example",
+                &format!("【确认】回复：[REQ-{r}] 导出客户数据"),
+                Some(&req_mid),
+                "可以，本周内排期。\n",
+            ),
+            mail(
+                &format!("bench.{}", base + 2),
+                "Bob Smith <bob@corp.example>",
+                "workflow@corp.example",
+                &format!("[CONFIRM] RE: [REQ-{r}] export"),
+                Some(&req_mid),
+                "Fine from ops.\n",
+            ),
+            mail(
+                &format!("bench.{}", base + 3),
+                "王磊 <wanglei@corp.example>",
+                "workflow@corp.example",
+                &format!("【分配】[REQ-{r}]"),
+                None,
+                "- alice@corp.example: 编写导出脚本; due 2027-06-10; quality: 单元测试通过\n",
+            ),
+            mail(
+                &format!("bench.{}", base + 4),
+                "alice@corp.example",
+                "workflow@corp.example",
+                &format!("[ACCEPT] Re: [REQ-{r}.1] 编写导出脚本"),
+                None,
+                "OK, on it.\n",
+            ),
         ];
         for m in msgs {
             if v.len() < n {

@@ -1018,17 +1018,11 @@ fn main() {
         .unwrap()
         .replace("source = \"imap\"", "source = \"maildir:inbox\"");
     std::fs::write(&cfg, text).unwrap();
-    let id = |flag: &str| -> u32 {
-        let out = std::process::Command::new("id")
-            .args([flag, "mail"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let (uid, gid) = lab::mail_user();
     for d in ["", "new", "cur", "tmp"] {
         let p = pipe_desk.path().join("inbox").join(d);
         std::fs::create_dir_all(&p).unwrap();
-        std::os::unix::fs::chown(&p, Some(id("-u")), Some(id("-g"))).unwrap();
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
     }
     let mut beside = {
         use std::os::unix::process::CommandExt;
@@ -1040,8 +1034,8 @@ fn main() {
                 "CROSSDESK_LOG",
                 std::env::var("BENCH_DAEMON_LOG").unwrap_or("warn".into()),
             )
-            .uid(id("-u"))
-            .gid(id("-g"))
+            .uid(uid)
+            .gid(gid)
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap()

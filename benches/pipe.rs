@@ -52,16 +52,7 @@ fn desk(dir: &Path) -> PathBuf {
 /// A new requirement from sales for R&D (Chinese) or ops (English).
 fn message(i: usize) -> Vec<u8> {
     let dept = if i.is_multiple_of(2) { "研发" } else { "ops" };
-    common::mail(
-        &format!("pipe.{i}"),
-        "赵六 <zhaoliu@corp.example>",
-        "workflow@corp.example",
-        &format!("【需求】导出客户数据 第{i}批"),
-        None,
-        &format!(
-            "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
-        ),
-    )
+    common::new_req(&format!("pipe.{i}"), i, dept)
 }
 
 /// One process: `args`, `stdin` piped in; its wall time in ms.

@@ -43,6 +43,21 @@ members = ["赵六 <zhaoliu@corp.example>"]
     )
 }
 
+/// A new requirement from 赵六 (sales) for `dept` (`研发`, `ops`, …),
+/// batch `n` of a customer-data export, Message-ID `<{id}@corp.example>`.
+pub fn new_req(id: &str, n: usize, dept: &str) -> Vec<u8> {
+    mail(
+        id,
+        "赵六 <zhaoliu@corp.example>",
+        "workflow@corp.example",
+        &format!("【需求】导出客户数据 第{n}批"),
+        None,
+        &format!(
+            "部门：{dept}\n截止日期：2027-06-15\n质量要求：字段齐全，无重复\n优先级：高\n\n请导出华东区客户数据，供季度复盘使用。\n"
+        ),
+    )
+}
+
 pub fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)

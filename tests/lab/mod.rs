@@ -677,6 +677,16 @@ pub fn pipe_desk() -> (tempfile::TempDir, String) {
     (dir, cmd)
 }
 
+/// The uid and gid of the `mail` user, as whom Postfix's pipe runs the
+/// pipe desk's command.
+pub fn mail_user() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").args([flag, "mail"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    (id("-u"), id("-g"))
+}
+
 /// The pipe desk's configuration: the lab's, as `crossdesk@DOMAIN` (the
 /// address the lab pipes), replies over the lab's SMTP; the directory
 /// handed to the mail user, who runs the command.
@@ -687,11 +697,7 @@ pub fn pipe_config(lab: &Lab, dir: &Path) -> PathBuf {
         &format!("address = \"crossdesk@{}\"", lab.domain),
     );
     std::fs::write(dir.join("crossdesk.toml"), text).unwrap();
-    let id = |flag: &str| -> u32 {
-        let out = Command::new("id").args([flag, "mail"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    let (uid, gid) = (id("-u"), id("-g"));
+    let (uid, gid) = mail_user();
     std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         std::os::unix::fs::chown(e.path(), Some(uid), Some(gid)).unwrap();
