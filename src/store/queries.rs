@@ -54,15 +54,28 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// How many rows `table` (`messages`, `outbox`, `im_outbox`) holds: its
+    /// largest rowid, less the rows deleted before deleting was refused
+    /// (schema 8). One page read, where `COUNT(*)` reads every entry of
+    /// an index (1.7 MB for 10,000 messages and their 20,000 mails).
+    pub(crate) fn total(&self, table: &str) -> Result<u64> {
+        // Two subqueries: `MAX(rowid)` alone in its SELECT is a seek to
+        // the table's last row, not a scan.
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT COALESCE((SELECT MAX(rowid) FROM {table}), 0)
+                      - COALESCE((SELECT n FROM counts WHERE tbl = '{table}' AND value = 'holes'), 0)"
+            ))?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// How many rows of `table` (`outbox`, `im_outbox`) have each status,
     /// none with none. Most are sent: only the index entries of the others
-    /// are read, and the sent ones are the rest of the table's count
-    /// (which SQLite takes from its pages without reading each row).
+    /// are read, and the sent ones are the rest of the table's
+    /// [`total`](Store::total).
     pub(crate) fn status_counts(&self, table: &str) -> Result<Vec<(String, u64)>> {
-        let total: u64 = self
-            .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM {table}"))?
-            .query_row([], |r| r.get(0))?;
+        let total = self.total(table)?;
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT status, COUNT(*) FROM {table} WHERE status < 'sent' GROUP BY status
              UNION ALL
@@ -80,13 +93,16 @@ impl Store {
     }
 
     pub fn status(&self) -> Result<StoreStatus> {
+        let messages = self.total("messages")?;
         // The last one recorded, by rowid: `MAX(at)` would read every row.
-        let (messages, last_message_at) = self.conn.query_row(
-            "SELECT (SELECT COUNT(*) FROM messages),
-                    (SELECT at FROM messages ORDER BY rowid DESC LIMIT 1)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let last_message_at = self
+            .conn
+            .query_row(
+                "SELECT at FROM messages ORDER BY rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
         let (set_aside, set_aside_waiting) = self.conn.query_row(
             "SELECT COUNT(*), COUNT(*) - COUNT(released_at) FROM set_aside",
             [],
