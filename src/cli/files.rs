@@ -2,8 +2,8 @@
 //! listed or written out) and `crossdesk gc` (kept files no record names
 //! any longer, removed).
 
-use super::existing_store;
 use super::list::item_files;
+use super::{existing_store, lookup_store};
 use anyhow::{bail, Context, Result};
 use crossdesk::config::Config;
 use crossdesk::model::{human_size, ItemId};
@@ -17,7 +17,7 @@ pub fn files(cfg: Config, id: &str, out: Option<&Path>, json: bool) -> Result<Ex
         bail!("`{id}` is not an identifier; use REQ-n or REQ-n.m");
     };
     let fs = FileStore::new(cfg.files_dir());
-    let engine = existing_store(cfg)?;
+    let engine = lookup_store(cfg)?;
     if engine.store().load_req(item.req())?.is_none() {
         bail!("{} does not exist", item.req());
     }

@@ -1,7 +1,7 @@
 //! `crossdesk list` and `crossdesk show ID`: the requirements, and one
 //! requirement or task with its history, as text or JSON.
 
-use super::existing_store;
+use super::lookup_store;
 use anyhow::{bail, Result};
 use crossdesk::config::Config;
 use crossdesk::model::{ItemId, ReqState};
@@ -18,7 +18,7 @@ pub fn list(
             bail!("unknown state `{s}`; use one of proposed, clarifying, confirmed, rejected, in_progress, delivered, closed, cancelled");
         }
     }
-    let engine = existing_store(cfg)?;
+    let engine = lookup_store(cfg)?;
     let reqs = engine
         .store()
         .list_reqs(state.as_deref(), dept.as_deref())?;
@@ -38,7 +38,7 @@ pub fn show(cfg: Config, id: &str, json: bool) -> Result<ExitCode> {
     let Some(item) = ItemId::parse(id) else {
         bail!("`{id}` is not an identifier; use REQ-n or REQ-n.m");
     };
-    let engine = existing_store(cfg)?;
+    let engine = lookup_store(cfg)?;
     let Some(req) = engine.store().load_req(item.req())? else {
         bail!("{} does not exist", item.req());
     };

@@ -241,6 +241,14 @@ pub fn existing_store(cfg: Config) -> Result<Engine> {
     Ok(Engine::new(cfg)?)
 }
 
+/// [`existing_store`] for a command that only looks: the store read
+/// through a memory map ([`Store::map_for_reading`](crossdesk::store::Store::map_for_reading)).
+pub fn lookup_store(cfg: Config) -> Result<Engine> {
+    let engine = existing_store(cfg)?;
+    engine.store().map_for_reading()?;
+    Ok(engine)
+}
+
 /// Sends what the outbox holds that is due, outside the daemon.
 pub fn drain(engine: Engine) -> Result<Engine> {
     let (engine, s) = crossdesk::daemon::drain_now(engine)?;

@@ -2,7 +2,7 @@
 //! counts; list the mails and robot messages not sent; put failed ones
 //! back in the queue. Robot messages are numbered apart: `im-7`.
 
-use super::{drain, existing_store};
+use super::{drain, existing_store, lookup_store};
 use anyhow::{bail, Result};
 use crossdesk::config::Config;
 use crossdesk::engine::Engine;
@@ -24,7 +24,7 @@ pub fn list(cfg: Config, status: Option<String>, limit: usize, json: bool) -> Re
             );
         }
     }
-    let engine = existing_store(cfg)?;
+    let engine = lookup_store(cfg)?;
     let list = engine.store().outbox_list(status.as_deref(), limit)?;
     let im = engine.store().im_list(status.as_deref(), limit)?;
     if json {

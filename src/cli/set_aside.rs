@@ -1,13 +1,13 @@
 //! `crossdesk set-aside` (the messages never answered, with why) and
 //! `crossdesk release KEY` (act on one as if it had just arrived).
 
-use super::{drain, existing_store};
+use super::{drain, existing_store, lookup_store};
 use anyhow::{bail, Result};
 use crossdesk::config::Config;
 use std::process::ExitCode;
 
 pub fn list(cfg: Config, json: bool) -> Result<ExitCode> {
-    let engine = existing_store(cfg)?;
+    let engine = lookup_store(cfg)?;
     let list = engine.store().set_aside_list()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);

