@@ -385,7 +385,7 @@ accept_within = "{accept_within}"
         let dir = tempfile::tempdir().unwrap();
         let mut e = Engine::new(config(dir.path(), "1000h")).unwrap();
         // Wednesday 2 December 2026, 08:00 in Shanghai.
-        let t0 = chrono_tz::Asia::Shanghai
+        let t0 = crate::model::Zone::shanghai()
             .with_ymd_and_hms(2026, 12, 2, 8, 0, 0)
             .unwrap()
             .with_timezone(&Utc);

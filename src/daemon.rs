@@ -603,7 +603,7 @@ async fn one_robot(
     msgs: Vec<PreparedIm>,
     stop: &Shutdown,
     halt: &std::sync::atomic::AtomicBool,
-    tz: chrono_tz::Tz,
+    tz: crate::model::Zone,
     record: tokio::sync::mpsc::UnboundedSender<(i64, chrono::DateTime<chrono::Utc>, SendResult)>,
 ) -> ImStats {
     use crate::im::answer::Delivery;

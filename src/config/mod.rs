@@ -213,11 +213,9 @@ impl Config {
         }
     }
 
-    pub fn tz(&self) -> chrono_tz::Tz {
-        self.locale
-            .timezone
-            .parse()
-            .unwrap_or(chrono_tz::Asia::Shanghai)
+    pub fn tz(&self) -> crate::model::Zone {
+        crate::model::Zone::named(&self.locale.timezone)
+            .unwrap_or_else(crate::model::Zone::shanghai)
     }
 
     /// The watermark for a first start at `now`: `None` means "all mail".

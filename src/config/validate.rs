@@ -90,7 +90,7 @@ impl Config {
                 return Err(self.invalid(key, format!("`{loc}`: use \"zh-CN\" or \"en\"")));
             }
         }
-        if self.locale.timezone.parse::<chrono_tz::Tz>().is_err() {
+        if crate::model::Zone::named(&self.locale.timezone).is_none() {
             return Err(self.invalid(
                 "locale.timezone",
                 format!(

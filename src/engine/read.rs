@@ -30,7 +30,7 @@ pub struct Parsed {
 #[derive(Clone)]
 pub struct Classifier {
     pub kw: Keywords,
-    pub tz: chrono_tz::Tz,
+    pub tz: crate::model::Zone,
     /// Notes the message being read (see [`crate::crashguard`]).
     pub guard: Option<std::sync::Arc<CrashGuard>>,
 }

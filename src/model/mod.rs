@@ -8,9 +8,11 @@ mod file;
 mod mailbox;
 mod outgoing;
 mod requirement;
+mod zone;
 
 pub use command::*;
 pub use file::*;
 pub use mailbox::*;
 pub use outgoing::*;
 pub use requirement::*;
+pub use zone::{Zone, ZoneOffset};

@@ -12,9 +12,9 @@ pub mod reminders;
 pub mod slots;
 pub mod spec;
 
+use crate::model::Zone;
 use calendar::Calendar;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use chrono_tz::Tz;
 use spec::{Schedule, Span};
 use std::collections::HashMap;
 
@@ -22,7 +22,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub calendar: Calendar,
-    pub tz: Tz,
+    pub tz: Zone,
     /// `[digest].schedule`; `None` when "off".
     pub default_schedule: Option<Schedule>,
     /// Per-department overrides (`None`: that department has no digest).
@@ -63,7 +63,7 @@ impl Settings {
 pub const NOW_ENV: &str = "CROSSDESK_NOW";
 
 /// Parses `2026-12-01 09:00` (local, in `tz`) or RFC 3339.
-pub fn parse_local_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+pub fn parse_local_time(s: &str, tz: Zone) -> Option<DateTime<Utc>> {
     use chrono::TimeZone;
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -83,7 +83,7 @@ pub fn parse_local_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
 }
 
 /// "Now": `CROSSDESK_NOW` when set (see [`NOW_ENV`]), else the system clock.
-pub fn now(tz: Tz) -> DateTime<Utc> {
+pub fn now(tz: Zone) -> DateTime<Utc> {
     match std::env::var(NOW_ENV) {
         Ok(v) if !v.trim().is_empty() => parse_local_time(&v, tz).unwrap_or_else(|| {
             tracing::warn!("{NOW_ENV}={v:?} is not a time; using the system clock");
@@ -107,7 +107,7 @@ pub(crate) mod tests {
 
     /// A Shanghai local time (`2026-12-01 09:00`) as UTC.
     pub fn sh(s: &str) -> DateTime<Utc> {
-        parse_local_time(s, chrono_tz::Asia::Shanghai).unwrap()
+        parse_local_time(s, crate::model::Zone::shanghai()).unwrap()
     }
 
     /// The example config's clock: National Day Oct 1–2 off, Sunday Oct 11
@@ -120,7 +120,7 @@ pub(crate) mod tests {
                 [d("2026-10-01"), d("2026-10-02")],
                 [d("2026-10-11")],
             ),
-            tz: chrono_tz::Asia::Shanghai,
+            tz: crate::model::Zone::shanghai(),
             default_schedule: Some(Schedule::parse("Mon-Fri 09:00").unwrap()),
             dept_schedules: HashMap::new(),
             skip_empty: true,

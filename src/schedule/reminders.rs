@@ -82,7 +82,12 @@ impl Cond {
 
 /// `t` plus a span: minutes of wall-clock time, or working days (same
 /// local time of day, `n` working days later).
-pub fn after(t: DateTime<Utc>, span: Span, cal: &Calendar, tz: chrono_tz::Tz) -> DateTime<Utc> {
+pub fn after(
+    t: DateTime<Utc>,
+    span: Span,
+    cal: &Calendar,
+    tz: crate::model::Zone,
+) -> DateTime<Utc> {
     match span {
         Span::Minutes(m) => t + Duration::minutes(m),
         Span::Workdays(n) => {

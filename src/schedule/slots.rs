@@ -6,8 +6,8 @@
 
 use super::calendar::Calendar;
 use super::spec::Schedule;
+use crate::model::Zone;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
 
 /// How far back (and ahead) a slot is looked for: a schedule that fires
 /// less than once a year is not one.
@@ -31,7 +31,7 @@ impl Slot {
     }
 }
 
-fn at_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+fn at_local(tz: Zone, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     // A local time that does not exist (a DST gap) fires at the first
     // instant after the gap; an ambiguous one at its first occurrence.
     tz.from_local_datetime(&local)
@@ -43,7 +43,7 @@ fn at_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn slots_on(sched: &Schedule, cal: &Calendar, tz: Tz, day: NaiveDate) -> Vec<Slot> {
+fn slots_on(sched: &Schedule, cal: &Calendar, tz: Zone, day: NaiveDate) -> Vec<Slot> {
     if !sched.fires_on(day, cal) {
         return vec![];
     }
@@ -58,7 +58,7 @@ fn slots_on(sched: &Schedule, cal: &Calendar, tz: Tz, day: NaiveDate) -> Vec<Slo
 }
 
 /// The latest slot at or before `now`.
-pub fn latest_slot(sched: &Schedule, cal: &Calendar, tz: Tz, now: DateTime<Utc>) -> Option<Slot> {
+pub fn latest_slot(sched: &Schedule, cal: &Calendar, tz: Zone, now: DateTime<Utc>) -> Option<Slot> {
     let today = now.with_timezone(&tz).date_naive();
     for back in 0..HORIZON_DAYS {
         let day = today - Duration::days(back);
@@ -74,7 +74,7 @@ pub fn latest_slot(sched: &Schedule, cal: &Calendar, tz: Tz, now: DateTime<Utc>)
 }
 
 /// The first slot strictly after `now`.
-pub fn next_slot(sched: &Schedule, cal: &Calendar, tz: Tz, now: DateTime<Utc>) -> Option<Slot> {
+pub fn next_slot(sched: &Schedule, cal: &Calendar, tz: Zone, now: DateTime<Utc>) -> Option<Slot> {
     let today = now.with_timezone(&tz).date_naive();
     for ahead in 0..HORIZON_DAYS {
         let day = today + Duration::days(ahead);
@@ -94,7 +94,7 @@ pub fn next_slot(sched: &Schedule, cal: &Calendar, tz: Tz, now: DateTime<Utc>) -
 pub fn due_slot(
     sched: &Schedule,
     cal: &Calendar,
-    tz: Tz,
+    tz: Zone,
     now: DateTime<Utc>,
     started: DateTime<Utc>,
 ) -> Option<Slot> {
@@ -122,7 +122,7 @@ mod tests {
     /// A Shanghai local time as UTC.
     fn sh(s: &str) -> DateTime<Utc> {
         let l = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-        chrono_tz::Asia::Shanghai
+        crate::model::Zone::shanghai()
             .from_local_datetime(&l)
             .unwrap()
             .with_timezone(&Utc)
@@ -132,28 +132,30 @@ mod tests {
         Schedule::parse("Mon-Fri 09:00").unwrap()
     }
 
-    const TZ: Tz = chrono_tz::Asia::Shanghai;
+    fn tz() -> Zone {
+        Zone::shanghai()
+    }
 
     #[test]
     fn the_latest_slot_is_today_once_its_time_has_come() {
-        let s = latest_slot(&mf(), &cal(), TZ, sh("2026-12-01 09:00")).unwrap();
+        let s = latest_slot(&mf(), &cal(), tz(), sh("2026-12-01 09:00")).unwrap();
         assert_eq!(s.label(), "2026-12-01 09:00");
         assert_eq!(s.at, sh("2026-12-01 09:00"));
-        let s = latest_slot(&mf(), &cal(), TZ, sh("2026-12-01 08:59")).unwrap();
+        let s = latest_slot(&mf(), &cal(), tz(), sh("2026-12-01 08:59")).unwrap();
         assert_eq!(s.label(), "2026-11-30 09:00");
         // Monday morning: Friday's.
-        let s = latest_slot(&mf(), &cal(), TZ, sh("2026-11-30 08:00")).unwrap();
+        let s = latest_slot(&mf(), &cal(), tz(), sh("2026-11-30 08:00")).unwrap();
         assert_eq!(s.label(), "2026-11-27 09:00");
     }
 
     #[test]
     fn holidays_have_no_slot_and_makeup_days_have_one() {
         // Oct 1 (Thu) is a holiday: at Oct 1 10:00 the latest is Sep 30's.
-        let s = latest_slot(&mf(), &cal(), TZ, sh("2026-10-01 10:00")).unwrap();
+        let s = latest_slot(&mf(), &cal(), tz(), sh("2026-10-01 10:00")).unwrap();
         assert_eq!(s.label(), "2026-09-30 09:00");
-        let s = latest_slot(&mf(), &cal(), TZ, sh("2026-10-11 09:30")).unwrap();
+        let s = latest_slot(&mf(), &cal(), tz(), sh("2026-10-11 09:30")).unwrap();
         assert_eq!(s.label(), "2026-10-11 09:00");
-        let n = next_slot(&mf(), &cal(), TZ, sh("2026-09-30 09:00")).unwrap();
+        let n = next_slot(&mf(), &cal(), tz(), sh("2026-09-30 09:00")).unwrap();
         assert_eq!(n.label(), "2026-10-02 09:00");
     }
 
@@ -162,7 +164,7 @@ mod tests {
         // Down from Tue 08:00 to Fri 10:00: Tue, Wed, Thu and Fri slots
         // passed; one is due, Friday's.
         let started = sh("2026-11-01 00:00");
-        let s = due_slot(&mf(), &cal(), TZ, sh("2026-12-04 10:00"), started).unwrap();
+        let s = due_slot(&mf(), &cal(), tz(), sh("2026-12-04 10:00"), started).unwrap();
         assert_eq!(s.label(), "2026-12-04 09:00");
         assert_eq!(
             digest_key("rd", &s),
@@ -174,22 +176,22 @@ mod tests {
     fn no_slot_before_the_first_start() {
         let started = sh("2026-12-01 10:00");
         assert_eq!(
-            due_slot(&mf(), &cal(), TZ, sh("2026-12-01 12:00"), started),
+            due_slot(&mf(), &cal(), tz(), sh("2026-12-01 12:00"), started),
             None
         );
-        let s = due_slot(&mf(), &cal(), TZ, sh("2026-12-02 09:00"), started).unwrap();
+        let s = due_slot(&mf(), &cal(), tz(), sh("2026-12-02 09:00"), started).unwrap();
         assert_eq!(s.label(), "2026-12-02 09:00");
     }
 
     #[test]
     fn several_times_a_day_and_zones_with_summer_time() {
         let two = Schedule::parse("daily 09:00,15:00").unwrap();
-        let s = latest_slot(&two, &cal(), TZ, sh("2026-12-01 16:00")).unwrap();
+        let s = latest_slot(&two, &cal(), tz(), sh("2026-12-01 16:00")).unwrap();
         assert_eq!(s.label(), "2026-12-01 15:00");
-        let n = next_slot(&two, &cal(), TZ, sh("2026-12-01 09:00")).unwrap();
+        let n = next_slot(&two, &cal(), tz(), sh("2026-12-01 09:00")).unwrap();
         assert_eq!(n.label(), "2026-12-01 15:00");
         // 02:30 does not exist in Berlin on 2026-03-29: it fires at 03:30 CEST.
-        let tz: Tz = chrono_tz::Europe::Berlin;
+        let tz: Zone = crate::model::Zone::named("Europe/Berlin").unwrap();
         let night = Schedule::parse("daily 02:30").unwrap();
         let now = Utc.with_ymd_and_hms(2026, 3, 29, 12, 0, 0).unwrap();
         let s = latest_slot(&night, &Calendar::default(), tz, now).unwrap();

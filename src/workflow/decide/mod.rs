@@ -118,7 +118,7 @@ pub struct LookData {
     /// `[files] attach_max_bytes`: what one mail may carry.
     pub attach_max: u64,
     /// The configured time zone (history times are local).
-    pub tz: chrono_tz::Tz,
+    pub tz: crate::model::Zone,
 }
 
 /// One incoming mail, classified.

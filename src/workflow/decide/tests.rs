@@ -3036,7 +3036,7 @@ fn looking(events: Vec<Event>, files: Vec<(ItemId, FileRef)>, attach_max: u64) -
             files,
             mine: None,
             attach_max,
-            tz: chrono_tz::Asia::Shanghai,
+            tz: crate::model::Zone::shanghai(),
         }),
         ..world()
     }
