@@ -383,8 +383,7 @@ async fn drain(
         Sender::Maildir(dir) => {
             let e = engine.clone();
             let dir = dir.clone();
-            // The Maildir transport is blocking file I/O.
-            tokio::task::spawn_blocking(move || {
+            let round = move || {
                 let mut t = MaildirTransport::open(&dir)
                     .map_err(|e| anyhow::anyhow!("outbox {}: {e}", dir.display()))?;
                 let mut g = lock(&e)?;
@@ -393,8 +392,18 @@ async fn drain(
                 let now = crate::schedule::now(g.config().tz());
                 let stats = g.drain_outbox(&mut t, now)?;
                 Ok(stats)
-            })
-            .await?
+            };
+            // The Maildir transport is blocking file I/O: off the daemon's
+            // runtime; on a runtime of one thread (a command's own, which
+            // runs nothing else meanwhile), on that thread rather than a
+            // new one.
+            if tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::CurrentThread
+            {
+                round()
+            } else {
+                tokio::task::spawn_blocking(round).await?
+            }
         }
         Sender::Smtp(smtp) => drain_smtp(engine, smtp, stop).await,
     }
