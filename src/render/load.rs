@@ -282,6 +282,201 @@ pub(super) fn compile_err(label: &str) -> impl Fn(TemplateError) -> RenderError 
     }
 }
 
+/// Compiles `src` into `hb` as `name`. Handlebars' parser spends about
+/// as much on a byte of plain text as on a byte of a tag, and finds each
+/// element's line and column by counting from the start of the source;
+/// the html parts are mostly plain text (inline styles). So each run of
+/// plain text without whitespace is first replaced by one character of
+/// the private-use plane 15, which keeps every line and its whitespace,
+/// and with them handlebars' rules for standalone tags and `~`; the runs
+/// are put back into the compiled elements. A source this is not done
+/// for (one with `\{{`, a raw block, or such characters already), or
+/// whose short form does not compile, is compiled as written, so that an
+/// error names its true line and column.
+pub(super) fn compile_into(
+    hb: &mut Handlebars<'static>,
+    name: &str,
+    src: &str,
+    label: &str,
+) -> Result<(), RenderError> {
+    if let Some((short, runs)) = shorten(src) {
+        if hb.register_template_string(name, &short).is_ok() {
+            if let Some(mut t) = hb.get_template(name).cloned() {
+                restore_runs(&mut t, &runs);
+                hb.register_template(name, t);
+                return Ok(());
+            }
+        }
+    }
+    hb.register_template_string(name, src)
+        .map_err(compile_err(label))
+}
+
+/// The private-use characters that stand for runs of plain text.
+const RUNS: std::ops::RangeInclusive<u32> = 0xF0000..=0xFFFFD;
+
+fn is_run(c: char) -> bool {
+    RUNS.contains(&(c as u32))
+}
+
+/// A run of plain text [`shorten`] took out: its text, and the line and
+/// column (from 1, in characters, as handlebars counts them) of the one
+/// character standing for it.
+pub(super) struct Run<'a> {
+    text: &'a str,
+    line: usize,
+    col: usize,
+}
+
+/// `src` with each run of plain text without whitespace replaced by one
+/// character of [`RUNS`], and the runs in order; `None` when that is not
+/// safe or not possible.
+pub(super) fn shorten(src: &str) -> Option<(String, Vec<Run<'_>>)> {
+    if src.contains("\\{{") || src.contains("{{{{") || src.chars().any(is_run) {
+        return None;
+    }
+    struct Out<'a> {
+        s: String,
+        runs: Vec<Run<'a>>,
+        line: usize,
+        col: usize,
+    }
+    impl<'a> Out<'a> {
+        fn push(&mut self, c: char) {
+            self.s.push(c);
+            if c == '\n' {
+                (self.line, self.col) = (self.line + 1, 1);
+            } else {
+                self.col += 1;
+            }
+        }
+        fn run(&mut self, text: &'a str) -> Option<()> {
+            let c = char::from_u32(RUNS.start() + self.runs.len() as u32).filter(|c| is_run(*c))?;
+            self.runs.push(Run {
+                text,
+                line: self.line,
+                col: self.col,
+            });
+            self.push(c);
+            Some(())
+        }
+    }
+    let mut out = Out {
+        s: String::with_capacity(src.len() / 2),
+        runs: vec![],
+        line: 1,
+        col: 1,
+    };
+    let mut rest = src;
+    loop {
+        let (plain, tag) = match rest.find("{{") {
+            Some(i) => (&rest[..i], Some(&rest[i..])),
+            None => (rest, None),
+        };
+        let mut start = None;
+        for (i, c) in plain.char_indices() {
+            if c.is_whitespace() {
+                if let Some(s) = start.take() {
+                    out.run(&plain[s..i])?;
+                }
+                out.push(c);
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            out.run(&plain[s..])?;
+        }
+        let Some(tag) = tag else {
+            break;
+        };
+        let end = tag_end(tag)?;
+        tag[..end].chars().for_each(|c| out.push(c));
+        rest = &tag[end..];
+    }
+    Some((out.s, out.runs))
+}
+
+/// The length of the tag `tag` starts with (`{{…}}`, `{{{…}}}`, a
+/// comment), quoted strings and `[…]` segments in it skipped over.
+fn tag_end(tag: &str) -> Option<usize> {
+    let body = tag.strip_prefix("{{")?;
+    let body = body.strip_prefix('~').unwrap_or(body);
+    if body.starts_with("!--") {
+        let i = tag.find("--}}").map(|i| i + 4);
+        let j = tag.find("--~}}").map(|i| i + 5);
+        return match (i, j) {
+            (Some(i), Some(j)) => Some(i.min(j)),
+            (i, j) => i.or(j),
+        };
+    }
+    if body.starts_with('!') {
+        return tag.find("}}").map(|i| i + 2);
+    }
+    if tag.starts_with("{{~{") {
+        return None;
+    }
+    let close = if tag.starts_with("{{{") { "}}}" } else { "}}" };
+    let mut quote = None;
+    let mut chars = tag.char_indices().skip(2);
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'' | '[') => quote = Some(if c == '[' { ']' } else { c }),
+            (None, '}') if tag[i..].starts_with(close) => return Some(i + close.len()),
+            (None, _) => {}
+        }
+    }
+    None
+}
+
+/// Puts the runs [`shorten`] took out back into `t`'s plain text, and
+/// moves each element's column to where it is in the source as written.
+fn restore_runs(t: &mut Template, runs: &[Run]) {
+    for m in &mut t.mapping {
+        let (line, col) = (m.0, m.1);
+        m.1 += runs
+            .iter()
+            .filter(|r| r.line == line && r.col < col)
+            .map(|r| r.text.chars().count() - 1)
+            .sum::<usize>();
+    }
+    for e in &mut t.elements {
+        match e {
+            TemplateElement::RawString(s) if s.chars().any(is_run) => {
+                let mut full = String::with_capacity(s.len() * 8);
+                for c in s.chars() {
+                    match runs.get((c as u32).wrapping_sub(*RUNS.start()) as usize) {
+                        Some(run) if is_run(c) => full.push_str(run.text),
+                        _ => full.push(c),
+                    }
+                }
+                *s = full;
+            }
+            TemplateElement::HtmlExpression(h)
+            | TemplateElement::Expression(h)
+            | TemplateElement::HelperBlock(h) => {
+                for t in [&mut h.template, &mut h.inverse].into_iter().flatten() {
+                    restore_runs(t, runs);
+                }
+            }
+            TemplateElement::DecoratorExpression(d)
+            | TemplateElement::DecoratorBlock(d)
+            | TemplateElement::PartialExpression(d)
+            | TemplateElement::PartialBlock(d) => {
+                if let Some(t) = &mut d.template {
+                    restore_runs(t, runs);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Partial `name` compiled into `reg` (once: it stays there under its
 /// name, where handlebars finds it for the calls left to it), and a copy
 /// of it to inline. `None` when there is no such partial.
@@ -296,9 +491,7 @@ pub(super) fn partial_template(
     };
     if !reg.hb.has_template(name) {
         let src = if html { &p.html } else { &p.text };
-        reg.hb
-            .register_template_string(name, src)
-            .map_err(compile_err(&p.label))?;
+        compile_into(&mut reg.hb, name, src, &p.label)?;
     }
     Ok(reg.hb.get_template(name).cloned())
 }

@@ -278,9 +278,7 @@ impl Locale {
         if reg.hb.has_template(name) {
             return Ok(());
         }
-        reg.hb
-            .register_template_string(name, &source.src)
-            .map_err(compile_err(&source.label))?;
+        compile_into(&mut reg.hb, name, &source.src, &source.label)?;
         let Some(mut tpl) = reg
             .hb
             .get_template(name)

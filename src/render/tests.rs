@@ -153,3 +153,98 @@ fn mailto_links_are_percent_encoded() {
         "work+flow@x.example"
     );
 }
+
+/// `src` compiled as written and through [`compile_into`] (plain text
+/// shortened, compiled, put back): the elements, their lines and columns,
+/// and the render of `ctx`, must be the same.
+fn same_compiled(src: &str, ctx: &serde_json::Value) -> Result<(), String> {
+    let reg = || {
+        let mut h = Handlebars::new();
+        h.set_prevent_indent(true);
+        register_helpers(&mut h);
+        h
+    };
+    let (mut plain, mut short) = (reg(), reg());
+    let as_written = plain.register_template_string("t", src);
+    let ours = compile_into(&mut short, "t", src, "t.hbs");
+    match (as_written, ours) {
+        (Ok(()), Ok(())) => {}
+        (Err(_), Err(_)) => return Ok(()),
+        (a, b) => return Err(format!("{src:?}: {a:?} against {b:?}")),
+    }
+    let (a, b) = (
+        plain.get_template("t").unwrap(),
+        short.get_template("t").unwrap(),
+    );
+    // The elements, and where each is in the source (for errors).
+    if a != b {
+        return Err(format!("{src:?}:\n{a:?}\n{b:?}"));
+    }
+    let (ra, rb) = (plain.render("t", ctx), short.render("t", ctx));
+    match (ra, rb) {
+        (Ok(a), Ok(b)) if a == b => Ok(()),
+        (Err(_), Err(_)) => Ok(()),
+        (a, b) => Err(format!("{src:?}: {a:?} against {b:?}")),
+    }
+}
+
+/// Every built-in template and partial, in both languages, compiles to
+/// the same elements, at the same lines and columns, with its plain text
+/// shortened as without.
+#[test]
+fn shortened_plain_text_compiles_every_builtin_template_the_same() {
+    let mut n = 0;
+    for (locale, files) in BUILTIN {
+        let loc = load_locale(locale, files, None).unwrap();
+        let partials = loc
+            .partials
+            .values()
+            .flat_map(|p| [p.text.as_str(), p.html.as_str()]);
+        for src in loc.sources.values().map(|s| s.src.as_str()).chain(partials) {
+            assert!(shorten(src).is_some(), "not shortened: {src}");
+            same_compiled(src, &serde_json::json!({})).unwrap();
+            n += 1;
+        }
+    }
+    assert!(n > 100, "{n}");
+}
+
+/// What shortening must leave alone: whitespace control, standalone tags
+/// (after ASCII and ideographic spaces), comments and strings holding
+/// `}}`, escapes, raw blocks and triple braces; and a broken template is
+/// refused with its true position.
+#[test]
+fn shortened_plain_text_keeps_whitespace_rules_and_edge_syntax() {
+    let ctx = serde_json::json!({"a": "<A>", "b": true, "list": [1, 2], "n": "x"});
+    for src in [
+        "x  {{~a~}}  y\n  z  {{~#if b~}}  in  {{~/if~}}  out",
+        "line\n  {{#if b}}\n  kept  line\n  {{/if}}\nend\n",
+        "\u{3000}{{#if b}}\n全角　空格\n\u{3000}{{/if}}\n",
+        "a{{!-- a }} comment --}}b {{! short }}c{{~!-- t --~}} d",
+        "{{#if b}}yes{{else}}no{{/if}} {{#unless b}}u{{^}}v{{/unless}}",
+        "{{#each list}}<li style=\"a:b;c:d\">{{this}}</li>{{/each}}",
+        "{{t \"a}}b\" n}} [{{a}}] {{{a}}} {{a}}",
+        "escaped \\{{a}} and {{a}}",
+        "{{{{raw}}}} {{a}} {{{{/raw}}}}",
+        "x {{#if b}} unclosed",
+        "x {{a} y",
+        "\u{F0000} already",
+    ] {
+        same_compiled(src, &ctx).unwrap();
+    }
+    let mut h = Handlebars::new();
+    let e = compile_into(
+        &mut h,
+        "t",
+        "<p style=\"x\">ok</p>\n<p>{{#if a}}</p>",
+        "t.hbs",
+    )
+    .unwrap_err()
+    .to_string();
+    let mut plain = Handlebars::new();
+    let want = plain
+        .register_template_string("t", "<p style=\"x\">ok</p>\n<p>{{#if a}}</p>")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&want), "{e}\n{want}");
+}
