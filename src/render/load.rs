@@ -115,7 +115,11 @@ pub(super) fn load_locale(
     for (file, src) in builtin {
         let label = format!("templates/{locale}/{file} (built-in)");
         if *file == "names.toml" {
-            names = parse_names(src, &label)?;
+            // Built in as JSON (see build.rs).
+            names = serde_json::from_str(src).map_err(|e| RenderError::Format {
+                file: label,
+                msg: e.to_string(),
+            })?;
         } else {
             files.insert(file.to_string(), (src.to_string(), label));
         }

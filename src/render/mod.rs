@@ -73,7 +73,11 @@ macro_rules! builtin_locale {
         (
             $loc,
             &[
-                builtin_locale!(@f $loc, "names.toml"),
+                // (its JSON, made from it by build.rs)
+                (
+                    "names.toml",
+                    include_str!(concat!(env!("OUT_DIR"), "/names.", $loc, ".json")),
+                ),
                 builtin_locale!(@f $loc, "_layout.hbs"),
                 builtin_locale!(@f $loc, "_summary.hbs"),
                 builtin_locale!(@f $loc, "_task.hbs"),

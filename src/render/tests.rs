@@ -248,3 +248,16 @@ fn shortened_plain_text_keeps_whitespace_rules_and_edge_syntax() {
         .to_string();
     assert!(e.contains(&want), "{e}\n{want}");
 }
+
+/// The built-in names are build.rs's JSON of each `names.toml`: the same
+/// values as reading the TOML.
+#[test]
+fn builtin_names_are_the_toml_files() {
+    for (locale, files) in BUILTIN {
+        let json = files.iter().find(|(f, _)| *f == "names.toml").unwrap().1;
+        let toml = std::fs::read_to_string(format!("templates/{locale}/names.toml")).unwrap();
+        let read: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(read, parse_names(&toml, "names.toml").unwrap(), "{locale}");
+        assert_eq!(load_locale(locale, files, None).unwrap().names, read);
+    }
+}
