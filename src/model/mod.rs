@@ -1,7 +1,8 @@
 //! The shared nouns of crossdesk, a pure leaf that imports nothing else of
 //! the crate: identifiers, actions and commands, requirement and task
-//! snapshots, mailboxes, and the description of an outgoing mail. Every
-//! layer speaks in these; none of them does I/O.
+//! snapshots, mailboxes, the description of an outgoing mail, and the
+//! time zone days are counted in. Every layer speaks in these; none of
+//! them does I/O.
 
 mod command;
 mod file;
