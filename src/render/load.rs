@@ -286,8 +286,8 @@ pub(super) fn compile_err(label: &str) -> impl Fn(TemplateError) -> RenderError 
     }
 }
 
-/// Compiles `src` into `hb` as `name`. Handlebars' parser spends about
-/// as much on a byte of plain text as on a byte of a tag, and finds each
+/// Compiles `src` into `hb` as `name`. Handlebars' parser reads plain
+/// text a character at a time through its grammar, and finds each
 /// element's line and column by counting from the start of the source;
 /// the html parts are mostly plain text (inline styles). So each run of
 /// plain text without whitespace is first replaced by one character of
