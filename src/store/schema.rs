@@ -237,6 +237,13 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'the record of a robot message is never deleted');
     END;
     "#,
+    // 9: the set-aside messages not released, counted from an index of
+    // their own: `released_at` comes after the raw message in the row, so
+    // counting it read every set-aside message's overflow pages (3,000
+    // of 20 KB: `status` 17 ms instead of 3.5).
+    r#"
+    CREATE INDEX set_aside_waiting ON set_aside(released_at) WHERE released_at IS NULL;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
