@@ -4,68 +4,12 @@
 
 use super::*;
 
-/// One template file's sections.
-#[derive(Debug, Default)]
-pub(super) struct Sections {
-    pub(super) subject: Option<String>,
-    pub(super) text: Option<String>,
-    pub(super) html: Option<String>,
-}
-
-/// Splits a template file at its marker lines. Text before the first
-/// marker is a comment. CRLF files (edited on Windows) are accepted.
+/// Splits a template file at its marker lines (see [`sections::split`]).
 pub(super) fn split_sections(src: &str, file: &str) -> Result<Sections, RenderError> {
-    let src = src.replace("\r\n", "\n");
-    let mut s = Sections::default();
-    let mut current: Option<(&str, String)> = None;
-    let mut seen_marker = false;
-    let finish = |cur: Option<(&str, String)>, s: &mut Sections| -> Result<(), RenderError> {
-        if let Some((which, body)) = cur {
-            let slot = match which {
-                "subject" => &mut s.subject,
-                "text" => &mut s.text,
-                _ => &mut s.html,
-            };
-            if slot.is_some() {
-                return Err(RenderError::Format {
-                    file: file.to_string(),
-                    msg: format!("section `--- {which} ---` appears twice"),
-                });
-            }
-            *slot = Some(body);
-        }
-        Ok(())
-    };
-    for line in src.split_inclusive('\n') {
-        let which = match line.trim_end() {
-            MARK_SUBJECT => Some("subject"),
-            MARK_TEXT => Some("text"),
-            MARK_HTML => Some("html"),
-            _ => None,
-        };
-        match which {
-            Some(w) => {
-                seen_marker = true;
-                finish(current.take(), &mut s)?;
-                current = Some((w, String::new()));
-            }
-            None => {
-                if let Some((_, body)) = current.as_mut() {
-                    body.push_str(line);
-                }
-            }
-        }
-    }
-    finish(current.take(), &mut s)?;
-    if !seen_marker {
-        return Err(RenderError::Format {
-            file: file.to_string(),
-            msg: format!(
-                "no section markers: a template holds `{MARK_SUBJECT}`, `{MARK_TEXT}` and `{MARK_HTML}` lines"
-            ),
-        });
-    }
-    Ok(s)
+    sections::split(src).map_err(|msg| RenderError::Format {
+        file: file.to_string(),
+        msg,
+    })
 }
 
 pub(super) fn read_override(path: &Path) -> Result<Option<String>, RenderError> {
@@ -104,24 +48,48 @@ pub(super) fn merge(base: &mut Value, over: Value) {
     }
 }
 
+/// A locale's built-in templates, as build.rs prepared them.
+pub(super) struct BuiltinLocale {
+    pub(super) locale: &'static str,
+    /// `names.toml` as JSON.
+    pub(super) names: &'static str,
+    /// Sorted by file name.
+    pub(super) files: &'static [BuiltinFile],
+}
+
+/// A built-in template file (`ack.hbs`, `_layout.hbs`, `im/test.hbs`).
+pub(super) struct BuiltinFile {
+    pub(super) file: &'static str,
+    /// Where it came from, for errors.
+    pub(super) label: &'static str,
+    /// Its subject, text and html sections.
+    pub(super) sections: [Option<&'static str>; 3],
+    /// Each section compiled and stored (see `frozen`).
+    pub(super) frozen: [Option<&'static str>; 3],
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
+/// One template file of a locale: built in, or a site's own.
+enum File {
+    Builtin(&'static BuiltinFile),
+    Own { src: String, label: String },
+}
+
 pub(super) fn load_locale(
     locale: &str,
-    builtin: &[(&str, &str)],
+    builtin: Option<&'static BuiltinLocale>,
     over: Option<&Path>,
 ) -> Result<Locale, RenderError> {
-    // (file name → (source, label for errors))
-    let mut files: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut files: BTreeMap<String, File> = BTreeMap::new();
     let mut names = Value::Object(Map::new());
-    for (file, src) in builtin {
-        let label = format!("templates/{locale}/{file} (built-in)");
-        if *file == "names.toml" {
-            // Built in as JSON (see build.rs).
-            names = serde_json::from_str(src).map_err(|e| RenderError::Format {
-                file: label,
-                msg: e.to_string(),
-            })?;
-        } else {
-            files.insert(file.to_string(), (src.to_string(), label));
+    if let Some(b) = builtin {
+        names = serde_json::from_str(b.names).map_err(|e| RenderError::Format {
+            file: format!("templates/{locale}/names.toml (built-in)"),
+            msg: e.to_string(),
+        })?;
+        for f in b.files {
+            files.insert(f.file.to_string(), File::Builtin(f));
         }
     }
     if let Some(dir) = over {
@@ -175,47 +143,64 @@ pub(super) fn load_locale(
             if file == "names.toml" {
                 merge(&mut names, parse_names(&src, &label)?);
             } else {
-                files.insert(file, (src, label));
+                files.insert(file, File::Own { src, label });
             }
         }
     }
 
     let mut split = Vec::with_capacity(files.len());
     let mut partials = BTreeMap::new();
-    for (file, (src, label)) in &files {
-        let stem = file.trim_end_matches(".hbs");
-        let sec = split_sections(src, label)?;
+    for (file, f) in files {
+        let stem = file.trim_end_matches(".hbs").to_string();
+        // (subject, text, html), each with its stored compiled form
+        let (label, [subject, text, html]): (Cow<'static, str>, [(Option<Text>, _); 3]) = match f {
+            File::Builtin(b) => {
+                let part = |i: usize| (b.sections[i].map(Cow::Borrowed), b.frozen[i]);
+                (Cow::Borrowed(b.label), [part(0), part(1), part(2)])
+            }
+            File::Own { src, label } => {
+                let sec = split_sections(&src, &label)?;
+                let part = |s: Option<String>| (s.map(Cow::Owned), None);
+                let parts = [part(sec.subject), part(sec.text), part(sec.html)];
+                (Cow::Owned(label), parts)
+            }
+        };
         if stem.starts_with('_') {
-            partials.insert(
-                stem.to_string(),
-                Partial {
-                    text: sec.text.unwrap_or_default(),
-                    html: sec.html.unwrap_or_default(),
-                    label: label.clone(),
-                },
-            );
+            let p = Partial {
+                text: text.0.unwrap_or_default(),
+                html: html.0.unwrap_or_default(),
+                label,
+                frozen: [text.1, html.1],
+            };
+            partials.insert(stem, p);
         } else {
-            split.push((stem, label, sec));
+            split.push((stem, label, [subject, text, html]));
         }
     }
     let mut sources = BTreeMap::new();
-    for (stem, label, sec) in split {
+    for (stem, label, [(subject, f_subject), (text, f_text), (html, f_html)]) in split {
         let missing = |which: &str| RenderError::Format {
-            file: label.clone(),
+            file: label.to_string(),
             msg: format!("missing section `--- {which} ---`"),
         };
-        let subject = sec.subject.ok_or_else(|| missing("subject"))?;
-        let text = sec.text.ok_or_else(|| missing("text"))?;
-        let mut add = |part: &str, src: String, html: bool| {
+        let subject = subject.ok_or_else(|| missing("subject"))?;
+        let text = text.ok_or_else(|| missing("text"))?;
+        let mut add = |part: &str, src: Text, html: bool, frozen| {
             let label = label.clone();
-            sources.insert(format!("{stem}.{part}"), Source { src, label, html });
+            let source = Source {
+                src,
+                label,
+                html,
+                frozen,
+            };
+            sources.insert(format!("{stem}.{part}"), source);
         };
-        add("subject", subject, false);
-        add("text", text, false);
+        add("subject", subject, false, f_subject);
+        add("text", text, false, f_text);
         // A robot message is a title and a markdown text, no html.
         if !stem.starts_with("im/") {
-            let body = sec.html.ok_or_else(|| missing("html"))?;
-            add("html", body, true);
+            let body = html.ok_or_else(|| missing("html"))?;
+            add("html", body, true, f_html);
         }
     }
     for kind in Kind::ALL
@@ -256,20 +241,27 @@ pub(super) fn load_locale(
     })
 }
 
+/// A template's text: built in, or read from a site's file.
+pub(super) type Text = Cow<'static, str>;
+
 /// A template's source, compiled on first use.
 pub(super) struct Source {
-    pub(super) src: String,
+    pub(super) src: Text,
     /// Where it came from, for errors.
-    pub(super) label: String,
+    pub(super) label: Text,
     /// Rendered with escaping (the html part).
     pub(super) html: bool,
+    /// The built-in template compiled when crossdesk was built.
+    pub(super) frozen: Option<&'static str>,
 }
 
 /// A partial (`_name.hbs`): its text and html sections.
 pub(super) struct Partial {
-    pub(super) text: String,
-    pub(super) html: String,
-    pub(super) label: String,
+    pub(super) text: Text,
+    pub(super) html: Text,
+    pub(super) label: Text,
+    /// The built-in text and html compiled when crossdesk was built.
+    pub(super) frozen: [Option<&'static str>; 2],
 }
 
 /// A handlebars registry and whether every partial is compiled into it.
@@ -297,12 +289,20 @@ pub(super) fn compile_err(label: &str) -> impl Fn(TemplateError) -> RenderError 
 /// for (one with `\{{`, a raw block, or such characters already), or
 /// whose short form does not compile, is compiled as written, so that an
 /// error names its true line and column.
+///
+/// A built-in template comes `frozen`, compiled when crossdesk was built:
+/// it is rebuilt from that, without parsing.
 pub(super) fn compile_into(
     hb: &mut Handlebars<'static>,
     name: &str,
     src: &str,
     label: &str,
+    frozen: Option<&str>,
 ) -> Result<(), RenderError> {
+    if let Some(t) = frozen.and_then(|f| frozen::thaw(f).ok()) {
+        hb.register_template(name, t);
+        return Ok(());
+    }
     if let Some((short, runs)) = shorten(src) {
         if hb.register_template_string(name, &short).is_ok() {
             if let Some(mut t) = hb.get_template(name).cloned() {
@@ -494,8 +494,11 @@ pub(super) fn partial_template(
         return Ok(None);
     };
     if !reg.hb.has_template(name) {
-        let src = if html { &p.html } else { &p.text };
-        compile_into(&mut reg.hb, name, src, &p.label)?;
+        let (src, frozen) = match html {
+            true => (&p.html, p.frozen[1]),
+            false => (&p.text, p.frozen[0]),
+        };
+        compile_into(&mut reg.hb, name, src, &p.label, frozen)?;
     }
     Ok(reg.hb.get_template(name).cloned())
 }
@@ -620,7 +623,7 @@ fn inline_one(
 ) -> Result<bool, RenderError> {
     if depth >= MAX_INLINE_DEPTH {
         return Err(RenderError::Format {
-            file: partials[name].label.clone(),
+            file: partials[name].label.to_string(),
             msg: format!(
                 "partial `{name}` nested more than {MAX_INLINE_DEPTH} deep (does it include itself?)"
             ),

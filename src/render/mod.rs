@@ -4,17 +4,20 @@
 //! file per [`Kind`] holding three sections (subject, text, html), shared
 //! partials (`_*.hbs`, text and html sections) and `names.toml`, the
 //! translations of the codes the core puts in a [`MailCtx`](crate::model::MailCtx).
-//! All of them are compiled into the binary, so it runs with no files
-//! around; any file can be overridden by one of the same relative path in a
-//! directory given to [`Renderer::new`].
+//! All of them are built into the binary, split and compiled by build.rs
+//! (kept in the form of `frozen`), so it runs with no files around; any
+//! file can be overridden by one of the same relative path in a directory
+//! given to [`Renderer::new`].
 //!
 //! Each locale gets two registries, because escaping is a registry setting:
 //! subject and text render with no escaping (`<` stays `<`; they are not
-//! HTML), html escapes every `{{ }}`. A locale's files are read and split
-//! when it is first used, and each template is compiled the first time it
-//! renders (partials called without arguments compiled once and inlined
-//! into it, see `inline_partials`), or all at once by
-//! [`Renderer::compile_all`] (`check`, the daemon's start and reload).
+//! HTML), html escapes every `{{ }}`. A locale is set up when it is first
+//! used (a site's files read and split), and each template is put into its
+//! registry the first time it renders: a built-in one rebuilt from its
+//! stored compiled form, a site's own compiled (partials called without
+//! arguments put in once and inlined into it, see `inline_partials`); or
+//! all at once by [`Renderer::compile_all`] (`check`, the daemon's start
+//! and reload).
 //! Rendering a mail serializes its `MailCtx` into a reused context that
 //! already holds `names`, and runs three compiled templates against it.
 //!
@@ -23,9 +26,11 @@
 //! `headers` builds the message around the rendered parts.
 
 mod fill;
+mod frozen;
 mod headers;
 mod helpers;
 mod load;
+mod sections;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +38,7 @@ use fill::*;
 use headers::*;
 use helpers::*;
 use load::*;
+use sections::Sections;
 
 use crate::model::Mailbox;
 use crate::model::{Kind, Outgoing};
@@ -44,6 +50,7 @@ use handlebars::{
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{MultiPart, SinglePart};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -63,82 +70,6 @@ const MAX_SUBJECT_CHARS: usize = 200;
 /// thread on the root and the parent; hundreds of ids only bloat headers.
 const MAX_REFERENCES_TAIL: usize = 10;
 
-/// Section markers of a template file, each alone on its line.
-const MARK_SUBJECT: &str = "--- subject ---";
-const MARK_TEXT: &str = "--- text ---";
-const MARK_HTML: &str = "--- html ---";
-
-macro_rules! builtin_locale {
-    ($loc:literal) => {
-        (
-            $loc,
-            &[
-                // (its JSON, made from it by build.rs)
-                (
-                    "names.toml",
-                    include_str!(concat!(env!("OUT_DIR"), "/names.", $loc, ".json")),
-                ),
-                builtin_locale!(@f $loc, "_layout.hbs"),
-                builtin_locale!(@f $loc, "_summary.hbs"),
-                builtin_locale!(@f $loc, "_task.hbs"),
-                builtin_locale!(@f $loc, "_tasks.hbs"),
-                builtin_locale!(@f $loc, "_milestones.hbs"),
-                builtin_locale!(@f $loc, "_transcript.hbs"),
-                builtin_locale!(@f $loc, "_footer.hbs"),
-                builtin_locale!(@f $loc, "_files.hbs"),
-                builtin_locale!(@f $loc, "_guide.hbs"),
-                builtin_locale!(@f $loc, "_history.hbs"),
-                builtin_locale!(@f $loc, "_sections.hbs"),
-                builtin_locale!(@f $loc, "ack.hbs"),
-                builtin_locale!(@f $loc, "dept_new.hbs"),
-                builtin_locale!(@f $loc, "confirmed.hbs"),
-                builtin_locale!(@f $loc, "clarify.hbs"),
-                builtin_locale!(@f $loc, "rejected.hbs"),
-                builtin_locale!(@f $loc, "assigned.hbs"),
-                builtin_locale!(@f $loc, "accepted.hbs"),
-                builtin_locale!(@f $loc, "declined.hbs"),
-                builtin_locale!(@f $loc, "plan.hbs"),
-                builtin_locale!(@f $loc, "progress.hbs"),
-                builtin_locale!(@f $loc, "blocked.hbs"),
-                builtin_locale!(@f $loc, "done.hbs"),
-                builtin_locale!(@f $loc, "verify_request.hbs"),
-                builtin_locale!(@f $loc, "closed.hbs"),
-                builtin_locale!(@f $loc, "cancelled.hbs"),
-                builtin_locale!(@f $loc, "comment.hbs"),
-                builtin_locale!(@f $loc, "notice.hbs"),
-                builtin_locale!(@f $loc, "refusal.hbs"),
-                builtin_locale!(@f $loc, "help.hbs"),
-                builtin_locale!(@f $loc, "digest.hbs"),
-                builtin_locale!(@f $loc, "reminder.hbs"),
-                builtin_locale!(@f $loc, "not_kept.hbs"),
-                builtin_locale!(@f $loc, "show.hbs"),
-                builtin_locale!(@f $loc, "files.hbs"),
-                builtin_locale!(@f $loc, "mine.hbs"),
-                builtin_locale!(@f $loc, "im/test.hbs"),
-                builtin_locale!(@f $loc, "im/dept_new.hbs"),
-                builtin_locale!(@f $loc, "im/rejected.hbs"),
-                builtin_locale!(@f $loc, "im/blocked.hbs"),
-                builtin_locale!(@f $loc, "im/escalation.hbs"),
-                builtin_locale!(@f $loc, "im/digest.hbs"),
-            ],
-        )
-    };
-    (@f $loc:literal, $file:literal) => {
-        (
-            $file,
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/templates/",
-                $loc,
-                "/",
-                $file
-            )),
-        )
-    };
-}
-
-type FileSet = &'static [(&'static str, &'static str)];
-
 /// The group-robot messages every locale has (`templates/<locale>/im/<name>.hbs`:
 /// a title and a markdown text).
 pub const IM_KINDS: [&str; 6] = [
@@ -149,9 +80,6 @@ pub const IM_KINDS: [&str; 6] = [
     "im/escalation",
     "im/digest",
 ];
-
-/// The built-in templates: (locale, [(file name, contents)]).
-const BUILTIN: &[(&str, FileSet)] = &[builtin_locale!("zh-CN"), builtin_locale!("en")];
 
 /// Why templates could not be loaded or a mail could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -282,7 +210,8 @@ impl Locale {
         if reg.hb.has_template(name) {
             return Ok(());
         }
-        compile_into(&mut reg.hb, name, &source.src, &source.label)?;
+        let (src, label) = (&source.src, &source.label);
+        compile_into(&mut reg.hb, name, src, label, source.frozen)?;
         let Some(mut tpl) = reg
             .hb
             .get_template(name)
@@ -360,7 +289,7 @@ pub struct Renderer {
 /// A locale's templates, read when first needed.
 struct LazyLocale {
     name: String,
-    builtin: &'static [(&'static str, &'static str)],
+    builtin: Option<&'static BuiltinLocale>,
     /// The override directory, `<dir>/<locale>/`, when there is one.
     over: Option<PathBuf>,
     /// The locale, or why it could not be read (the error's text: the
@@ -396,12 +325,13 @@ impl Renderer {
     /// `names.toml` is merged key by key over the built-in one. A locale
     /// directory under `dir` that is not built in (`<dir>/ja/`) adds a
     /// locale; it must then hold every kind and a `names.toml`. Extra
-    /// `_*.hbs` files become partials. A locale's files are read and split
-    /// when it is first used, and each template compiled when first
+    /// `_*.hbs` files become partials. A locale's own files are read and
+    /// split when it is first used, and each template compiled when first
     /// rendered (a process that renders one mail reads one locale and
-    /// compiles three templates, not a few hundred); a file that cannot be
-    /// read, split or compiled is an error then. [`Renderer::compile_all`]
-    /// reads and compiles them all.
+    /// compiles three templates, not a few hundred; a built-in one was
+    /// compiled when crossdesk was built); a file that cannot be read,
+    /// split or compiled is an error then. [`Renderer::compile_all`] reads
+    /// and compiles them all.
     pub fn new(dir: Option<&Path>) -> Result<Renderer, RenderError> {
         let lazy = |name: &str, builtin, over| LazyLocale {
             name: name.to_string(),
@@ -410,9 +340,9 @@ impl Renderer {
             loaded: Default::default(),
         };
         let mut locales = BTreeMap::new();
-        for (loc, files) in BUILTIN {
-            let over = dir.map(|d| d.join(loc)).filter(|d| d.is_dir());
-            locales.insert(loc.to_string(), lazy(loc, files, over));
+        for b in BUILTIN {
+            let over = dir.map(|d| d.join(b.locale)).filter(|d| d.is_dir());
+            locales.insert(b.locale.to_string(), lazy(b.locale, Some(b), over));
         }
         if let Some(dir) = dir {
             let entries = std::fs::read_dir(dir).map_err(|source| RenderError::Io {
@@ -430,7 +360,7 @@ impl Renderer {
                 };
                 if path.is_dir() && !locales.contains_key(name) && path.join("names.toml").is_file()
                 {
-                    locales.insert(name.to_string(), lazy(name, &[], Some(path.clone())));
+                    locales.insert(name.to_string(), lazy(name, None, Some(path.clone())));
                 }
             }
         }

@@ -96,7 +96,13 @@ fn inlined(src: &str, ps: &[(&str, &str)]) -> Result<(String, bool), RenderError
         .map(|(n, text)| {
             let label = format!("{n}.hbs");
             let (text, html) = (text.to_string(), String::new());
-            (n.to_string(), Partial { text, html, label })
+            let p = Partial {
+                text: text.into(),
+                html: html.into(),
+                label: label.into(),
+                frozen: [None, None],
+            };
+            (n.to_string(), p)
         })
         .collect();
     let mut reg = Registry {
@@ -166,7 +172,7 @@ fn same_compiled(src: &str, ctx: &serde_json::Value) -> Result<(), String> {
     };
     let (mut plain, mut short) = (reg(), reg());
     let as_written = plain.register_template_string("t", src);
-    let ours = compile_into(&mut short, "t", src, "t.hbs");
+    let ours = compile_into(&mut short, "t", src, "t.hbs", None);
     match (as_written, ours) {
         (Ok(()), Ok(())) => {}
         (Err(_), Err(_)) => return Ok(()),
@@ -194,13 +200,10 @@ fn same_compiled(src: &str, ctx: &serde_json::Value) -> Result<(), String> {
 #[test]
 fn shortened_plain_text_compiles_every_builtin_template_the_same() {
     let mut n = 0;
-    for (locale, files) in BUILTIN {
-        let loc = load_locale(locale, files, None).unwrap();
-        let partials = loc
-            .partials
-            .values()
-            .flat_map(|p| [p.text.as_str(), p.html.as_str()]);
-        for src in loc.sources.values().map(|s| s.src.as_str()).chain(partials) {
+    for b in BUILTIN {
+        let loc = load_locale(b.locale, Some(b), None).unwrap();
+        let partials = loc.partials.values().flat_map(|p| [&*p.text, &*p.html]);
+        for src in loc.sources.values().map(|s| &*s.src).chain(partials) {
             assert!(shorten(src).is_some(), "not shortened: {src}");
             same_compiled(src, &serde_json::json!({})).unwrap();
             n += 1;
@@ -238,6 +241,7 @@ fn shortened_plain_text_keeps_whitespace_rules_and_edge_syntax() {
         "t",
         "<p style=\"x\">ok</p>\n<p>{{#if a}}</p>",
         "t.hbs",
+        None,
     )
     .unwrap_err()
     .to_string();
@@ -249,15 +253,115 @@ fn shortened_plain_text_keeps_whitespace_rules_and_edge_syntax() {
     assert!(e.contains(&want), "{e}\n{want}");
 }
 
+/// `src` compiled as the renderer's registries compile it, under `name`.
+fn compiled(name: &str, src: &str) -> Template {
+    let mut h = Handlebars::new();
+    h.set_prevent_indent(true);
+    h.register_template_string(name, src).unwrap();
+    h.get_template(name).unwrap().clone()
+}
+
+/// Every built-in template and partial, in both languages, is stored
+/// compiled by build.rs, and rebuilds to the template its source compiles
+/// to now: the same elements, lines and columns.
+#[test]
+fn every_builtin_template_is_stored_compiled_and_rebuilds_the_same() {
+    let mut n = 0;
+    for b in BUILTIN {
+        let (locale, loc) = (b.locale, load_locale(b.locale, Some(b), None).unwrap());
+        for (name, s) in &loc.sources {
+            let frozen = s
+                .frozen
+                .unwrap_or_else(|| panic!("{locale} {name} not stored"));
+            assert!(
+                frozen::thaw(frozen).unwrap() == compiled(name, &s.src),
+                "{locale} {name}"
+            );
+            n += 1;
+        }
+        for (name, p) in &loc.partials {
+            for (src, frozen) in [(&p.text, p.frozen[0]), (&p.html, p.frozen[1])] {
+                let frozen = frozen.unwrap_or_else(|| panic!("{locale} {name} not stored"));
+                assert!(
+                    frozen::thaw(frozen).unwrap() == compiled(name, src),
+                    "{locale} {name}"
+                );
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 200, "{n}");
+}
+
+/// Every element handlebars compiles is stored and rebuilt the same: paths
+/// up and from the root, locals, literals, hashes, subexpressions, block
+/// parameters, `else if` chains, partial blocks, decorators, whitespace
+/// control, comments, escapes and raw blocks.
+#[test]
+fn stored_templates_rebuild_every_kind_of_element() {
+    for src in [
+        "a {{x.y}} {{../up}} {{@root.names.k}} {{this}} {{@index}} {{@../key}}",
+        "{{{html}}} {{t \"k\" n=1 b=true s=\"v\" z=null}} {{f (g a \"b\") c=(h d)}}",
+        "{{#each list as |item i|}}{{i}}={{item}}{{else}}none{{/each}}",
+        "{{#with a as |b|}}{{b}}{{/with}}",
+        "{{#if a}}1{{else if b}}2{{else}}3{{/if}} {{#unless c}}u{{^}}v{{/unless}}",
+        "x  {{~a~}}  y\n  {{#if b}}\n  line\n  {{/if}}\n",
+        "{{> _p}} {{> _p ctx k=1}} {{#> _layout}}in {{> @partial-block}}{{/_layout}}",
+        "{{*inline \"d\"}} {{#*inline \"p\"}}body{{/inline}}",
+        "{{! c }} {{!-- long }} --}} \\{{esc}} {{{{raw}}}} {{a}} {{{{/raw}}}}",
+        "{{lookup names (concat \"k_\" a)}} {{[weird key]}} {{a.[0]}} {{-1.5}}",
+    ] {
+        let t = compiled("t", src);
+        let f = frozen::freeze(&t).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let back = frozen::thaw(&serde_json::to_string(&f).unwrap()).unwrap();
+        assert!(back == t, "{src}:\n{t:?}\n{back:?}");
+    }
+}
+
 /// The built-in names are build.rs's JSON of each `names.toml`: the same
 /// values as reading the TOML.
 #[test]
 fn builtin_names_are_the_toml_files() {
-    for (locale, files) in BUILTIN {
-        let json = files.iter().find(|(f, _)| *f == "names.toml").unwrap().1;
-        let toml = std::fs::read_to_string(format!("templates/{locale}/names.toml")).unwrap();
-        let read: serde_json::Value = serde_json::from_str(json).unwrap();
-        assert_eq!(read, parse_names(&toml, "names.toml").unwrap(), "{locale}");
-        assert_eq!(load_locale(locale, files, None).unwrap().names, read);
+    for b in BUILTIN {
+        let path = format!("templates/{}/names.toml", b.locale);
+        let toml = std::fs::read_to_string(path).unwrap();
+        let read: serde_json::Value = serde_json::from_str(b.names).unwrap();
+        assert_eq!(
+            read,
+            parse_names(&toml, "names.toml").unwrap(),
+            "{}",
+            b.locale
+        );
+        assert_eq!(load_locale(b.locale, Some(b), None).unwrap().names, read);
+    }
+}
+
+/// The built-in template files are every `.hbs` file of `templates/<locale>/`
+/// and `im/`, split as a site's own file is split when read.
+#[test]
+fn builtin_templates_are_the_files_split() {
+    for b in BUILTIN {
+        let dir = std::path::PathBuf::from("templates").join(b.locale);
+        let mut on_disk: Vec<String> = ["", "im/"]
+            .iter()
+            .flat_map(|sub| std::fs::read_dir(dir.join(sub)).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "hbs"))
+            .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
+            .collect();
+        on_disk.sort();
+        let built: Vec<&str> = b.files.iter().map(|f| f.file).collect();
+        assert_eq!(built, on_disk, "{}", b.locale);
+        for f in b.files {
+            let src = std::fs::read_to_string(dir.join(f.file)).unwrap();
+            let sec = split_sections(&src, f.file).unwrap();
+            let want = [sec.subject, sec.text, sec.html];
+            assert_eq!(f.sections.map(|s| s.map(String::from)), want, "{}", f.file);
+            assert!(
+                f.file.starts_with('_') || f.sections[0].is_some(),
+                "{}",
+                f.file
+            );
+        }
     }
 }
