@@ -34,15 +34,34 @@ fn main() {
         let names: serde_json::Value =
             toml::from_str(&src).unwrap_or_else(|e| panic!("{path}: {e}"));
         let names = serde_json::to_string(&names).expect("JSON");
+        let files = builtin_files(locale);
+        // Every stored template of the locale in one file, each file's
+        // sections at (start, end) in it.
+        let mut blob = Vec::new();
+        let mut at = |f: &Option<Vec<u8>>| {
+            f.as_ref().map(|bytes| {
+                let start = blob.len();
+                blob.extend_from_slice(bytes);
+                (start, blob.len())
+            })
+        };
+        let frozen: Vec<[Option<(usize, usize)>; 3]> = files
+            .iter()
+            .map(|f| [at(&f.frozen[0]), at(&f.frozen[1]), at(&f.frozen[2])])
+            .collect();
+        let bin = out.join(format!("frozen.{locale}.bin"));
+        std::fs::write(&bin, &blob).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
         let _ = writeln!(
             code,
-            "    BuiltinLocale {{\n        locale: {locale:?},\n        names: {names:?},\n        files: &["
+            "    BuiltinLocale {{\n        locale: {locale:?},\n        names: {names:?},\n        \
+             frozen: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/frozen.{locale}.bin\")),\n        \
+             files: &["
         );
-        for f in builtin_files(locale) {
+        for (f, frozen) in files.iter().zip(frozen) {
             let _ = writeln!(
                 code,
                 "            BuiltinFile {{ file: {:?}, label: {:?}, sections: {:?}, frozen: {:?} }},",
-                f.file, f.label, f.sections, f.frozen
+                f.file, f.label, f.sections, frozen
             );
         }
         code.push_str("        ],\n    },\n");
@@ -60,7 +79,7 @@ struct Builtin {
     file: String,
     label: String,
     sections: [Option<String>; 3],
-    frozen: [Option<String>; 3],
+    frozen: [Option<Vec<u8>>; 3],
 }
 
 /// Every template file of `locale` (`*.hbs` and `im/*.hbs`), sorted, each
@@ -111,7 +130,7 @@ fn builtin_files(locale: &str) -> Vec<Builtin> {
                 .unwrap_or_else(|e| panic!("{} ({part}): {e}", path.display()));
             let t = reg.get_template(&name).expect("registered");
             match frozen::freeze(t) {
-                Ok(f) => frozen[i] = Some(serde_json::to_string(&f).expect("JSON")),
+                Ok(f) => frozen[i] = Some(f),
                 Err(e) => println!(
                     "cargo::warning={} ({part}) not stored compiled: {e}",
                     path.display()

@@ -53,6 +53,9 @@ pub(super) struct BuiltinLocale {
     pub(super) locale: &'static str,
     /// `names.toml` as JSON.
     pub(super) names: &'static str,
+    /// The files' sections compiled and stored (see `frozen`), one after
+    /// the other.
+    pub(super) frozen: &'static [u8],
     /// Sorted by file name.
     pub(super) files: &'static [BuiltinFile],
 }
@@ -64,15 +67,15 @@ pub(super) struct BuiltinFile {
     pub(super) label: &'static str,
     /// Its subject, text and html sections.
     pub(super) sections: [Option<&'static str>; 3],
-    /// Each section compiled and stored (see `frozen`).
-    pub(super) frozen: [Option<&'static str>; 3],
+    /// Where in its locale's `frozen` each section is stored, compiled.
+    pub(super) frozen: [Option<(usize, usize)>; 3],
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
 /// One template file of a locale: built in, or a site's own.
 enum File {
-    Builtin(&'static BuiltinFile),
+    Builtin(&'static BuiltinLocale, &'static BuiltinFile),
     Own { src: String, label: String },
 }
 
@@ -89,7 +92,7 @@ pub(super) fn load_locale(
             msg: e.to_string(),
         })?;
         for f in b.files {
-            files.insert(f.file.to_string(), File::Builtin(f));
+            files.insert(f.file.to_string(), File::Builtin(b, f));
         }
     }
     if let Some(dir) = over {
@@ -154,9 +157,12 @@ pub(super) fn load_locale(
         let stem = file.trim_end_matches(".hbs").to_string();
         // (subject, text, html), each with its stored compiled form
         let (label, [subject, text, html]): (Cow<'static, str>, [(Option<Text>, _); 3]) = match f {
-            File::Builtin(b) => {
-                let part = |i: usize| (b.sections[i].map(Cow::Borrowed), b.frozen[i]);
-                (Cow::Borrowed(b.label), [part(0), part(1), part(2)])
+            File::Builtin(loc, f) => {
+                let part = |i: usize| {
+                    let frozen = f.frozen[i].and_then(|(s, e)| loc.frozen.get(s..e));
+                    (f.sections[i].map(Cow::Borrowed), frozen)
+                };
+                (Cow::Borrowed(f.label), [part(0), part(1), part(2)])
             }
             File::Own { src, label } => {
                 let sec = split_sections(&src, &label)?;
@@ -252,7 +258,7 @@ pub(super) struct Source {
     /// Rendered with escaping (the html part).
     pub(super) html: bool,
     /// The built-in template compiled when crossdesk was built.
-    pub(super) frozen: Option<&'static str>,
+    pub(super) frozen: Option<&'static [u8]>,
 }
 
 /// A partial (`_name.hbs`): its text and html sections.
@@ -261,7 +267,7 @@ pub(super) struct Partial {
     pub(super) html: Text,
     pub(super) label: Text,
     /// The built-in text and html compiled when crossdesk was built.
-    pub(super) frozen: [Option<&'static str>; 2],
+    pub(super) frozen: [Option<&'static [u8]>; 2],
 }
 
 /// A handlebars registry and whether every partial is compiled into it.
@@ -297,7 +303,7 @@ pub(super) fn compile_into(
     name: &str,
     src: &str,
     label: &str,
-    frozen: Option<&str>,
+    frozen: Option<&[u8]>,
 ) -> Result<(), RenderError> {
     if let Some(t) = frozen.and_then(|f| frozen::thaw(f).ok()) {
         hb.register_template(name, t);
