@@ -244,6 +244,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX set_aside_waiting ON set_aside(released_at) WHERE released_at IS NULL;
     "#,
+    // 10: the list of set-aside messages (`crossdesk set-aside`) read in
+    // its order from an index holding every column it shows, for the same
+    // reason: `at` and `released_at` come after the raw message (3,000 of
+    // 20 KB: 14 ms).
+    r#"
+    CREATE INDEX set_aside_list
+        ON set_aside(at, key, class, detail, sender, subject, released_at);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
