@@ -199,6 +199,17 @@ fn table_sizes_count_rows_deleted_before_and_deleting_is_refused() {
     assert_counts_agree(&s);
 }
 
+/// SQLite's plan for `sql`, a line per step.
+fn query_plan(s: &Store, sql: &str) -> Vec<String> {
+    s.conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<std::result::Result<_, _>>()
+        .unwrap()
+}
+
 /// `status` counts the set-aside messages, and those not released, from
 /// indexes: neither reads a row (whose raw message comes before
 /// `released_at`).
@@ -217,17 +228,11 @@ fn set_aside_counts_come_from_indexes() {
         .unwrap();
     let st = s.status().unwrap();
     assert_eq!((st.set_aside, st.set_aside_waiting), (3, 2));
-    let plan: Vec<String> = s
-        .conn
-        .prepare(
-            "EXPLAIN QUERY PLAN SELECT (SELECT COUNT(*) FROM set_aside),
-                    (SELECT COUNT(*) FROM set_aside WHERE released_at IS NULL)",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(3))
-        .unwrap()
-        .collect::<std::result::Result<_, _>>()
-        .unwrap();
+    let plan = query_plan(
+        &s,
+        "SELECT (SELECT COUNT(*) FROM set_aside),
+                (SELECT COUNT(*) FROM set_aside WHERE released_at IS NULL)",
+    );
     let scans: Vec<&String> = plan.iter().filter(|l| l.contains("set_aside")).collect();
     assert_eq!(scans.len(), 2, "{plan:?}");
     assert!(
@@ -269,17 +274,11 @@ fn set_aside_list_comes_from_an_index_in_order() {
         (list[2].detail.as_str(), list[2].sender.as_str()),
         ("d", "s1")
     );
-    let plan: Vec<String> = s
-        .conn
-        .prepare(
-            "EXPLAIN QUERY PLAN SELECT key, class, detail, sender, subject, at,
-                    released_at IS NOT NULL FROM set_aside ORDER BY at, key",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(3))
-        .unwrap()
-        .collect::<std::result::Result<_, _>>()
-        .unwrap();
+    let plan = query_plan(
+        &s,
+        "SELECT key, class, detail, sender, subject, at, released_at IS NOT NULL
+         FROM set_aside ORDER BY at, key",
+    );
     assert_eq!(plan.len(), 1, "{plan:?}");
     assert!(
         plan[0].contains("COVERING INDEX set_aside_list"),
