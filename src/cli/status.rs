@@ -5,7 +5,6 @@
 use super::NO_STORE_YET;
 use anyhow::Result;
 use crossdesk::config::Config;
-use crossdesk::engine::Engine;
 use std::process::ExitCode;
 
 pub fn run(cfg: Config, json: bool) -> Result<ExitCode> {
@@ -20,8 +19,7 @@ pub fn run(cfg: Config, json: bool) -> Result<ExitCode> {
     // A missing store is said, not created: a mistyped `store.path`
     // must not leave an empty store behind that looks like a fresh start.
     let (st, size) = if store.exists() {
-        let engine = Engine::new(cfg)?;
-        engine.store().map_for_reading()?;
+        let engine = super::lookup_store(cfg)?;
         let size: u64 = ["", "-wal"]
             .iter()
             .filter_map(|x| {

@@ -139,8 +139,27 @@ fn put_el(w: &mut Vec<u8>, e: &TemplateElement) -> Result<(), String> {
     Ok(())
 }
 
-/// `indent_before_write` cannot be read from outside handlebars: the
-/// value that rebuilds an equal element is the one it has.
+/// Appends element `one` (its tag, its parts, its flags byte last, without
+/// `F_INDENT_BEFORE_WRITE`) to `w`. `indent_before_write` cannot be read
+/// from outside handlebars: the value that rebuilds an element equal to
+/// `original` (read back by `read`) is the one it has.
+fn put_flagged<T: PartialEq>(
+    w: &mut Vec<u8>,
+    mut one: Vec<u8>,
+    original: &T,
+    read: impl Fn(&mut Reader<'_>) -> Result<T, String>,
+) -> Result<(), String> {
+    let mut r = Reader {
+        b: &one[1..],
+        at: 0,
+    };
+    if read(&mut r)? != *original {
+        *one.last_mut().expect("flags") |= F_INDENT_BEFORE_WRITE;
+    }
+    w.extend_from_slice(&one);
+    Ok(())
+}
+
 fn put_helper(w: &mut Vec<u8>, tag: u8, h: &HelperTemplate) -> Result<(), String> {
     let mut one = vec![tag];
     put_param(&mut one, &h.name)?;
@@ -161,15 +180,7 @@ fn put_helper(w: &mut Vec<u8>, tag: u8, h: &HelperTemplate) -> Result<(), String
     put_opt(&mut one, h.inverse.as_ref(), put_tpl)?;
     let flags = if h.block { F_BLOCK } else { 0 } | if h.chain { F_CHAIN } else { 0 };
     one.push(flags);
-    let mut r = Reader {
-        b: &one[1..],
-        at: 0,
-    };
-    if r.helper()? != *h {
-        *one.last_mut().expect("flags") |= F_INDENT_BEFORE_WRITE;
-    }
-    w.extend_from_slice(&one);
-    Ok(())
+    put_flagged(w, one, h, |r| r.helper())
 }
 
 fn put_decorator(w: &mut Vec<u8>, tag: u8, d: &DecoratorTemplate) -> Result<(), String> {
@@ -182,15 +193,7 @@ fn put_decorator(w: &mut Vec<u8>, tag: u8, d: &DecoratorTemplate) -> Result<(), 
         Ok(())
     })?;
     one.push(0);
-    let mut r = Reader {
-        b: &one[1..],
-        at: 0,
-    };
-    if r.decorator()? != *d {
-        *one.last_mut().expect("flags") |= F_INDENT_BEFORE_WRITE;
-    }
-    w.extend_from_slice(&one);
-    Ok(())
+    put_flagged(w, one, d, |r| r.decorator())
 }
 
 fn put_params(
